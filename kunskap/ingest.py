@@ -1,0 +1,299 @@
+"""Corpus -> store + vector index: walk, validate, detect changes, chunk, embed (cached), write.
+
+Incremental by content hash (added / updated / unchanged), `prune` for files that are gone,
+`rebuild` for everything from scratch (the embedding cache survives, so a rebuild embeds only
+text it has never seen). Rejected files are named with the reason; their stored versions, if any,
+are kept untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .chunking import CHUNKER_VERSION, chunk_document
+from .documents import Document
+from .embeddings import text_hash
+from .errors import DocumentError, KunskapError
+from .knowledgebase import KnowledgeBase
+from .loaders import SUPPORTED_EXTENSIONS, is_ignored, is_sidecar, load_file, relative_name
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    rejected: list[DocumentError] = field(default_factory=list)
+    chunks_written: int = 0
+    chunks_embedded: int = 0
+    chunks_cached: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} nya, {len(self.updated)} ändrade, {len(self.unchanged)} oförändrade, "
+            f"{len(self.removed)} borttagna, {len(self.rejected)} avvisade "
+            f"({self.chunks_embedded} avsnitt inbäddade, {self.chunks_cached} från cache) "
+            f"på {self.seconds:.1f} s"
+        )
+
+
+def corpus_files(corpus: Path) -> tuple[list[Path], list[DocumentError]]:
+    """Document files under `corpus`, and rejections for files that cannot be documents."""
+    files, problems = [], []
+    if not corpus.is_dir():
+        raise KunskapError(f"Korpusmappen {corpus} finns inte")
+    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
+        rel = path.relative_to(corpus)
+        if any(is_ignored(Path(part)) for part in rel.parts):
+            continue
+        if is_sidecar(path):
+            main = path.with_name(path.name[: -len(".yml")])
+            if not main.exists():
+                problems.append(DocumentError(rel.as_posix(), f"metadatafil utan dokument ({main.name} saknas)"))
+            continue
+        if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+            problems.append(
+                DocumentError(rel.as_posix(), "filtypen stöds inte (använd .md, .pdf, .pptx eller .docx)")
+            )
+            continue
+        files.append(path)
+    return files, problems
+
+
+def load_corpus(corpus: Path) -> tuple[list[Document], list[DocumentError]]:
+    files, rejected = corpus_files(corpus)
+    documents: list[Document] = []
+    for path in files:
+        try:
+            documents.append(load_file(path, corpus))
+        except DocumentError as exc:
+            rejected.append(exc)
+    # Two files with the same id: reject both, naming each other; stored versions stay.
+    by_id: dict[str, list[Document]] = {}
+    for document in documents:
+        by_id.setdefault(document.id, []).append(document)
+    valid = []
+    for doc_id, group in by_id.items():
+        if len(group) == 1:
+            valid.append(group[0])
+            continue
+        for document in group:
+            others = ", ".join(d.source_path for d in group if d is not document)
+            rejected.append(DocumentError(document.source_path, f"id '{doc_id}' används också av {others}"))
+    rejected.sort(key=lambda e: e.path)
+    return valid, rejected
+
+
+def document_record(kb: KnowledgeBase, document: Document) -> dict:
+    return {
+        "id": document.id,
+        "title": document.title,
+        "organisation": document.organisation,
+        "organisation_type": document.organisation_type,
+        "county": document.county,
+        "kind": document.kind,
+        "themes": kb.themes.slugs_for_tags(document.tags),
+        "tags": document.tags,
+        "year": document.year,
+        "published": document.published,
+        "summary": document.summary,
+        "source_url": document.source_url,
+        "contact": document.contact,
+        "language": document.language,
+        "status": document.status,
+        "body": document.body,
+        "extra": document.extra,
+        "source_path": document.source_path,
+        "content_hash": document.content_hash,
+        "chunker_version": CHUNKER_VERSION,
+        "curation_notes": document.curation_notes,
+    }
+
+
+def fts_title(kb: KnowledgeBase, document_title: str, organisation: str) -> str:
+    return kb.analyzer.index_text(f"{document_title} {organisation}")
+
+
+def embed_texts(
+    kb: KnowledgeBase,
+    items: list[tuple[str, str]],
+    progress: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """Make sure every (hash, text) has a cached vector. Returns (embedded, from cache)."""
+    embedder = kb.embedder
+    unique = dict(items)
+    cached = kb.store.cached_vectors(embedder.model_id, list(unique), embedder.dimension)
+    todo = [(h, t) for h, t in unique.items() if h not in cached]
+    if not todo:
+        return 0, len(unique)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="avsnitt", desc="Bäddar in", file=sys.stderr, dynamic_ncols=True)
+    batch = kb.settings.batch_size
+    try:
+        for start in range(0, len(todo), batch):
+            part = todo[start : start + batch]
+            vectors = embedder.encode_passages([t for _, t in part])
+            # Committed batch by batch: an interrupted ingest resumes where it stopped.
+            kb.store.put_vectors(embedder.model_id, {h: v for (h, _), v in zip(part, vectors)})
+            if bar:
+                bar.update(len(part))
+            if on_batch:
+                on_batch(len(part))
+    finally:
+        if bar:
+            bar.close()
+    return len(todo), len(unique) - len(todo)
+
+
+def embed_missing(kb: KnowledgeBase, chunk_ids: list[int]) -> None:
+    embed_texts(kb, kb.store.embed_texts(chunk_ids))
+
+
+def write_document(kb: KnowledgeBase, document: Document, chunks=None) -> tuple[list[int], list[int]]:
+    """Store one document whose chunk vectors are cached, and update the vector index."""
+    chunks = chunks if chunks is not None else chunk_document(document)
+    embedder = kb.embedder
+    rows = [
+        {
+            "ord": c.order, "text": c.text, "heading": c.heading, "page": c.page,
+            "embed_text": c.embed_text, "embed_hash": text_hash(c.embed_text),
+        }
+        for c in chunks
+    ]
+    title = fts_title(kb, document.title, document.organisation)
+    fts_rows = [(title, kb.analyzer.index_text(f"{c.heading or ''}\n{c.text}")) for c in chunks]
+    vectors = kb.store.cached_vectors(embedder.model_id, [r["embed_hash"] for r in rows], embedder.dimension)
+    matrix = np.vstack([vectors[r["embed_hash"]] for r in rows]) if rows else None
+    with kb.write_lock:
+        removed, new_ids = kb.store.replace_document(document_record(kb, document), rows, fts_rows)
+        if kb.vectors is not None:
+            kb.vectors.remove(removed)
+            if matrix is not None:
+                kb.vectors.add(new_ids, matrix)
+    return removed, new_ids
+
+
+def remove_document(kb: KnowledgeBase, doc_id: str) -> None:
+    with kb.write_lock:
+        removed = kb.store.delete_document(doc_id)
+        if kb.vectors is not None:
+            kb.vectors.remove(removed)
+
+
+def corpus_hash(states: Iterable[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for doc_id, content in sorted(states):
+        digest.update(f"{doc_id}\0{content}\n".encode())
+    return digest.hexdigest()
+
+
+def reanalyse_lexical(kb: KnowledgeBase) -> None:
+    """Re-derive the FTS rows from stored chunk text with the current analyzer (no embedding)."""
+    store = kb.store
+    rows = store.db.execute(
+        "SELECT c.id, c.heading, c.text, d.title, d.organisation FROM chunks c JOIN documents d ON d.id = c.doc_id"
+    ).fetchall()
+    with store.db.conn:
+        store.db.execute("DELETE FROM chunks_fts")
+        store.db.conn.executemany(
+            "INSERT INTO chunks_fts (rowid, title, body) VALUES (?, ?, ?)",
+            [
+                (cid, fts_title(kb, title, org), kb.analyzer.index_text(f"{heading or ''}\n{text}"))
+                for cid, heading, text, title, org in rows
+            ],
+        )
+
+
+def ingest(
+    kb: KnowledgeBase,
+    corpus: Path | None = None,
+    *,
+    prune: bool = False,
+    rebuild: bool = False,
+    progress: bool = False,
+) -> IngestReport:
+    started = time.perf_counter()
+    corpus = Path(corpus or kb.settings.corpus)
+    report = IngestReport()
+    documents, report.rejected = load_corpus(corpus)
+    store = kb.store
+
+    with kb.write_lock:
+        if rebuild:
+            kb.vectors = kb.new_vector_index()
+        elif kb.vectors is None:
+            if kb.exists():
+                kb.open_vectors()
+            else:
+                kb.vectors = kb.new_vector_index()
+
+        # The decompounding lexicon follows the corpus; the FTS rows are re-derived if it changed.
+        counts = kb.count_words(f"{d.title}\n{d.text}" for d in documents)
+        old_vocabulary = store.vocabulary()
+        store.replace_vocabulary(counts)
+        lexicon_changed = {w for w, c in counts.items() if c >= 2} != {w for w, c in old_vocabulary.items() if c >= 2}
+        if lexicon_changed:
+            kb.refresh_analyzer()
+
+        states = store.document_states()
+        if rebuild:
+            for doc_id in list(states):
+                store.delete_document(doc_id)
+            states = {}
+
+        rejected_paths = {e.path for e in report.rejected}
+        changed: list[tuple[Document, list]] = []
+        for document in documents:
+            state = states.get(document.id)
+            if (
+                state
+                and state["content_hash"] == document.content_hash
+                and state["chunker_version"] == CHUNKER_VERSION
+                and state["source_path"] == document.source_path
+            ):
+                report.unchanged.append(document.id)
+                continue
+            changed.append((document, chunk_document(document)))
+
+        items = [(text_hash(c.embed_text), c.embed_text) for _, chunks in changed for c in chunks]
+        report.chunks_embedded, report.chunks_cached = embed_texts(kb, items, progress=progress)
+
+        for document, chunks in changed:
+            # A file whose id changed replaces the document it used to be.
+            for old_id, state in states.items():
+                if state["source_path"] == document.source_path and old_id != document.id:
+                    remove_document(kb, old_id)
+                    report.removed.append(old_id)
+            write_document(kb, document, chunks)
+            report.chunks_written += len(chunks)
+            (report.updated if document.id in states else report.added).append(document.id)
+
+        if prune or rebuild:
+            present = {d.id for d in documents}
+            for doc_id, state in store.document_states().items():
+                # A rejected file keeps its stored version: nothing already stored is lost.
+                if doc_id in present or state["source_path"] in rejected_paths:
+                    continue
+                remove_document(kb, doc_id)
+                report.removed.append(doc_id)
+
+        if lexicon_changed and report.unchanged:
+            reanalyse_lexical(kb)
+
+        states = store.document_states()
+        kb.vectors.save(kb.index_dir, corpus_hash((k, v["content_hash"]) for k, v in states.items()))
+    report.seconds = time.perf_counter() - started
+    return report

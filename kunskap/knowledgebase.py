@@ -1,0 +1,107 @@
+"""A knowledge base on disk: one index folder holding the SQLite store and the FAISS index.
+
+Opens the parts consistently (same model, same chunker), gives each thread its own SQLite
+connection, loads the embedder lazily, and repairs a missing or damaged vector index from the
+store's embedding cache without re-embedding anything that is cached.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+
+from .analysis import SwedishAnalyzer, tokenise
+from .chunking import CHUNKER_VERSION
+from .config import Settings
+from .embeddings import Embedder, load_embedder
+from .errors import IndexMissingError
+from .store import Store
+from .themes import ThemeVocabulary
+from .vectors import MANIFEST_FILE, VectorIndex, ids_hash, read_manifest, set_faiss_threads
+
+LEXICON_MIN_COUNT = 2
+
+
+class KnowledgeBase:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+        self.settings = settings
+        self.index_dir = Path(settings.index)
+        self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        self._local = threading.local()
+        self.themes = ThemeVocabulary.load(settings.themes_file)
+        self.vectors: VectorIndex | None = None
+        self.write_lock = threading.RLock()
+        set_faiss_threads(settings.faiss_threads)
+        self.analyzer = self._make_analyzer()
+
+    # -- parts -----------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = Store(self.settings.database_path)
+            self._local.store = store
+        return store
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    self._embedder = load_embedder(self.settings.model, self.settings.embed_threads)
+        return self._embedder
+
+    def _make_analyzer(self) -> SwedishAnalyzer:
+        vocabulary = self.store.vocabulary()
+        return SwedishAnalyzer(w for w, c in vocabulary.items() if c >= LEXICON_MIN_COUNT)
+
+    def refresh_analyzer(self) -> None:
+        self.analyzer = self._make_analyzer()
+
+    @staticmethod
+    def count_words(texts) -> Counter:
+        counts: Counter = Counter()
+        for text in texts:
+            counts.update(t.text for t in tokenise(text) if t.text.isalpha())
+        return counts
+
+    def exists(self) -> bool:
+        return (self.index_dir / MANIFEST_FILE).exists() and self.settings.database_path.exists()
+
+    # -- vectors ---------------------------------------------------------------------------
+    def new_vector_index(self) -> VectorIndex:
+        return VectorIndex(self.embedder.dimension, self.embedder.model_id, CHUNKER_VERSION)
+
+    def open_vectors(self) -> VectorIndex:
+        """Load the saved index; rebuild it from the store when missing, damaged or out of step.
+
+        A model or chunker mismatch is not repaired silently: IndexMismatchError propagates."""
+        embedder = self.embedder
+        try:
+            vectors = VectorIndex.load(self.index_dir, embedder.model_id, embedder.dimension, CHUNKER_VERSION)
+            if ids_hash(vectors.ids()) != ids_hash(self.store.chunk_ids()):
+                raise IndexMissingError("Indexet stämmer inte med databasen")
+        except IndexMissingError:
+            vectors = self.rebuild_vectors()
+        self.vectors = vectors
+        return vectors
+
+    def rebuild_vectors(self) -> VectorIndex:
+        """A fresh FAISS index from the chunks in the store, embedding only uncached text."""
+        from .ingest import embed_missing
+
+        store = self.store
+        ids, matrix, missing = store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)
+        if missing:
+            embed_missing(self, missing)
+            ids, matrix, missing = store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)
+        vectors = self.new_vector_index()
+        vectors.add(ids, matrix)
+        vectors.save(self.index_dir)
+        self.vectors = vectors
+        return vectors
+
+    def manifest(self):
+        return read_manifest(self.index_dir)

@@ -1,0 +1,69 @@
+"""Schema migrations for the SQLite store, applied in order when the store opens.
+
+Each migration is a function `mNNN_name(db)`; applied names are recorded in `_migrations`
+(the pattern of simonw/llm's embeddings_migrations.py). Never edit an applied migration:
+add a new one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlite_utils
+
+MIGRATIONS = []
+
+
+def migration(fn):
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_initial(db: sqlite_utils.Database):
+    db["documents"].create(
+        {
+            "id": str, "title": str, "organisation": str, "organisation_type": str, "county": str,
+            "kind": str, "themes": str, "tags": str, "year": int, "published": str, "summary": str,
+            "source_url": str, "contact": str, "language": str, "status": str, "body": str,
+            "extra": str, "source_path": str, "content_hash": str, "chunker_version": int,
+            "curation_notes": str, "ingested_at": str, "updated_at": str,
+        },
+        pk="id",
+    )
+    db.execute(
+        """CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,  -- = FAISS id; never reused
+            doc_id TEXT NOT NULL REFERENCES documents(id),
+            ord INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            heading TEXT,
+            page INTEGER,
+            embed_text TEXT NOT NULL,
+            embed_hash TEXT NOT NULL
+        )"""
+    )
+    db["chunks"].create_index(["doc_id"])
+    # Analysed text (stems + compound parts); å/ä/ö are letters, not accents.
+    db.execute(
+        "CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 0')"
+    )
+    db["embeddings"].create(
+        {"model_id": str, "text_hash": str, "vector": bytes, "created_at": str},
+        pk=("model_id", "text_hash"),
+    )
+    db["vocabulary"].create({"word": str, "count": int}, pk="word")
+    for column in ("organisation", "county", "kind", "year", "status"):
+        db["documents"].create_index([column])
+
+
+def apply_migrations(db: sqlite_utils.Database) -> None:
+    if "_migrations" not in db.table_names():
+        db["_migrations"].create({"name": str, "applied_at": str}, pk="name")
+    applied = {row["name"] for row in db["_migrations"].rows}
+    for fn in MIGRATIONS:
+        if fn.__name__ in applied:
+            continue
+        with db.conn:
+            fn(db)
+            db["_migrations"].insert({"name": fn.__name__, "applied_at": dt.datetime.now(dt.UTC).isoformat()})

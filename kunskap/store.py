@@ -1,0 +1,262 @@
+"""The SQLite store: documents, chunks, FTS5 over analysed text, embedding cache, vocabulary.
+
+All SQL lives here. The store does not rank; it answers the questions the search pipeline asks
+(lexical candidates, documents by id, filtered id sets, facet counts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import sqlite_utils
+
+from .migrations import apply_migrations
+
+JSON_COLUMNS = ("themes", "tags", "extra", "curation_notes")
+PUBLIC = "published"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class ChunkRow:
+    id: int
+    doc_id: str
+    order: int
+    text: str
+    heading: str | None
+    page: int | None
+
+
+class Store:
+    """One SQLite database. Open one Store per thread (sqlite3 connections are per thread)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        apply_migrations(self.db)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- documents -------------------------------------------------------------------------
+    @staticmethod
+    def _decode(row: dict) -> dict:
+        for column in JSON_COLUMNS:
+            if column in row:
+                row[column] = json.loads(row[column]) if row[column] else ([] if column != "extra" else {})
+        return row
+
+    def document_states(self) -> dict[str, dict]:
+        """id -> {content_hash, source_path, chunker_version} for change detection."""
+        return {
+            row["id"]: row
+            for row in self.db.query("SELECT id, content_hash, source_path, chunker_version FROM documents")
+        }
+
+    def get_document(self, doc_id: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM documents WHERE id = ?", [doc_id]))
+        return self._decode(rows[0]) if rows else None
+
+    def get_documents(self, doc_ids: Sequence[str]) -> dict[str, dict]:
+        if not doc_ids:
+            return {}
+        marks = ",".join("?" * len(doc_ids))
+        return {
+            row["id"]: self._decode(row)
+            for row in self.db.query(f"SELECT * FROM documents WHERE id IN ({marks})", list(doc_ids))
+        }
+
+    def count_documents(self, public_only: bool = False) -> int:
+        where = f" WHERE status = '{PUBLIC}'" if public_only else ""
+        return self.db.execute(f"SELECT count(*) FROM documents{where}").fetchone()[0]
+
+    def count_chunks(self) -> int:
+        return self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def replace_document(
+        self,
+        record: dict,
+        chunks: Sequence[dict],
+        fts_rows: Sequence[tuple[str, str]],
+    ) -> tuple[list[int], list[int]]:
+        """Insert or replace a document with its chunks, in one transaction.
+
+        Returns (removed chunk ids, new chunk ids) so the caller can update the vector index."""
+        record = dict(record)
+        for column in JSON_COLUMNS:
+            record[column] = json.dumps(record.get(column) or ([] if column != "extra" else {}), ensure_ascii=False)
+        now = _now()
+        with self.db.conn:
+            existing = self.db.execute("SELECT ingested_at FROM documents WHERE id = ?", [record["id"]]).fetchone()
+            record["ingested_at"] = existing[0] if existing else now
+            record["updated_at"] = now
+            removed = self._delete_chunks(record["id"])
+            self.db["documents"].upsert(record, pk="id", alter=False)
+            new_ids = []
+            for chunk, (fts_title, fts_body) in zip(chunks, fts_rows):
+                cursor = self.db.execute(
+                    "INSERT INTO chunks (doc_id, ord, text, heading, page, embed_text, embed_hash) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [record["id"], chunk["ord"], chunk["text"], chunk["heading"], chunk["page"],
+                     chunk["embed_text"], chunk["embed_hash"]],
+                )
+                chunk_id = cursor.lastrowid
+                self.db.execute(
+                    "INSERT INTO chunks_fts (rowid, title, body) VALUES (?, ?, ?)", [chunk_id, fts_title, fts_body]
+                )
+                new_ids.append(chunk_id)
+        return removed, new_ids
+
+    def _delete_chunks(self, doc_id: str) -> list[int]:
+        ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", [doc_id]).fetchall()]
+        if ids:
+            marks = ",".join("?" * len(ids))
+            self.db.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})", ids)
+            self.db.execute("DELETE FROM chunks WHERE doc_id = ?", [doc_id])
+        return ids
+
+    def delete_document(self, doc_id: str) -> list[int]:
+        with self.db.conn:
+            removed = self._delete_chunks(doc_id)
+            self.db.execute("DELETE FROM documents WHERE id = ?", [doc_id])
+        return removed
+
+    def set_status(self, doc_id: str, status: str) -> None:
+        with self.db.conn:
+            self.db.execute("UPDATE documents SET status = ?, updated_at = ? WHERE id = ?", [status, _now(), doc_id])
+
+    # -- chunks ----------------------------------------------------------------------------
+    def get_chunks(self, chunk_ids: Iterable[int]) -> dict[int, ChunkRow]:
+        ids = list(chunk_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            f"SELECT id, doc_id, ord, text, heading, page FROM chunks WHERE id IN ({marks})", ids
+        ).fetchall()
+        return {r[0]: ChunkRow(*r) for r in rows}
+
+    def chunks_of(self, doc_id: str) -> list[ChunkRow]:
+        rows = self.db.execute(
+            "SELECT id, doc_id, ord, text, heading, page FROM chunks WHERE doc_id = ? ORDER BY ord", [doc_id]
+        ).fetchall()
+        return [ChunkRow(*r) for r in rows]
+
+    def embed_texts(self, chunk_ids: Sequence[int]) -> list[tuple[str, str]]:
+        """(embed_hash, embed_text) of the given chunks."""
+        out = []
+        for start in range(0, len(chunk_ids), 500):
+            part = list(chunk_ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            out.extend(self.db.execute(f"SELECT embed_hash, embed_text FROM chunks WHERE id IN ({marks})", part))
+        return out
+
+    def chunk_ids(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id").fetchall()]
+
+    def chunk_doc_map(self) -> dict[int, str]:
+        return dict(self.db.execute("SELECT id, doc_id FROM chunks").fetchall())
+
+    # -- embedding cache -------------------------------------------------------------------
+    def cached_vectors(self, model_id: str, hashes: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for text_hash, blob in self.db.execute(
+                f"SELECT text_hash, vector FROM embeddings WHERE model_id = ? AND text_hash IN ({marks})",
+                [model_id, *part],
+            ):
+                vector = np.frombuffer(blob, dtype=np.float32)
+                if vector.shape[0] == dimension:
+                    found[text_hash] = vector
+        return found
+
+    def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+        now = _now()
+        with self.db.conn:
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (model_id, text_hash, vector, created_at) VALUES (?, ?, ?, ?)",
+                [(model_id, h, np.asarray(v, dtype=np.float32).tobytes(), now) for h, v in vectors.items()],
+            )
+
+    def chunk_vectors(self, model_id: str, dimension: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """(chunk ids, vectors) of every chunk whose embedding is cached, plus ids that are not."""
+        ids, vectors, missing = [], [], []
+        for chunk_id, blob in self.db.execute(
+            "SELECT c.id, e.vector FROM chunks c LEFT JOIN embeddings e "
+            "ON e.model_id = ? AND e.text_hash = c.embed_hash ORDER BY c.id",
+            [model_id],
+        ):
+            if blob is None:
+                missing.append(chunk_id)
+                continue
+            ids.append(chunk_id)
+            vectors.append(np.frombuffer(blob, dtype=np.float32))
+        matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dimension), np.float32)
+        return np.asarray(ids, dtype=np.int64), matrix, missing
+
+    # -- vocabulary (decompounding lexicon, typo correction) -------------------------------
+    def replace_vocabulary(self, counts: Counter) -> None:
+        with self.db.conn:
+            self.db.execute("DELETE FROM vocabulary")
+            self.db.conn.executemany("INSERT INTO vocabulary (word, count) VALUES (?, ?)", counts.items())
+
+    def vocabulary(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT word, count FROM vocabulary").fetchall())
+
+    def all_chunk_texts(self) -> Iterable[tuple[str, str]]:
+        yield from self.db.execute(
+            "SELECT d.title, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id"
+        ).fetchall()
+
+    # -- lexical ---------------------------------------------------------------------------
+    def fts_term(self, term: str, title_weight: float, limit: int) -> list[tuple[int, float]]:
+        """Chunks matching one analysed term, with FTS5 BM25 (higher is better)."""
+        quoted = '"' + term.replace('"', '""') + '"'
+        rows = self.db.execute(
+            "SELECT rowid, -bm25(chunks_fts, ?, 1.0) FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?",
+            [title_weight, quoted, title_weight, limit],
+        ).fetchall()
+        return rows
+
+    def term_document_frequency(self, term: str) -> int:
+        quoted = '"' + term.replace('"', '""') + '"'
+        return self.db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [quoted]).fetchone()[0]
+
+    # -- filters and facets ----------------------------------------------------------------
+    def filtered_document_ids(self, where: str, params: list) -> list[str]:
+        return [r[0] for r in self.db.execute(f"SELECT id FROM documents WHERE {where}", params).fetchall()]
+
+    def document_facet_rows(self, where: str, params: list) -> list[dict]:
+        return list(
+            self.db.query(
+                f"SELECT id, organisation, organisation_type, county, kind, year, themes FROM documents WHERE {where}",
+                params,
+            )
+        )
+
+    def chunk_ids_for_documents(self, doc_ids: Sequence[str]) -> np.ndarray:
+        ids: list[int] = []
+        for start in range(0, len(doc_ids), 500):
+            part = list(doc_ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            ids.extend(r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", part))
+        return np.asarray(ids, dtype=np.int64)

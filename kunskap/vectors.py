@@ -1,0 +1,205 @@
+"""The FAISS vector index: exact inner product over normalised vectors, id = chunk rowid.
+
+Saved as a folder artefact: `vectors.faiss` plus `manifest.json` (model id, dimension, chunker
+version, package version, vector count, a hash of the ids, the index file's sha256). Writes go
+to a temporary file that is fsynced and renamed, so a reader never sees half an index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import IndexMismatchError, IndexMissingError
+
+INDEX_FILE = "vectors.faiss"
+MANIFEST_FILE = "manifest.json"
+REBUILD_HINT = "Bygg om indexet med: kunskap ingest --rebuild"
+
+
+@dataclass
+class Manifest:
+    model_id: str
+    dimension: int
+    chunker_version: int
+    package_version: str
+    vector_count: int
+    ids_hash: str
+    index_sha256: str
+    corpus_hash: str = ""
+    built_at: str = ""
+
+
+def ids_hash(ids) -> str:
+    return hashlib.sha256(np.sort(np.asarray(ids, dtype=np.int64)).tobytes()).hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def set_faiss_threads(threads: int) -> None:
+    import faiss
+
+    faiss.omp_set_num_threads(int(threads))
+
+
+class VectorIndex:
+    """A FAISS IndexIDMap2 over IndexFlatIP. Reads may run in parallel; writes take the lock."""
+
+    def __init__(self, dimension: int, model_id: str, chunker_version: int):
+        import faiss
+
+        self.dimension = dimension
+        self.model_id = model_id
+        self.chunker_version = chunker_version
+        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self._lock = threading.RLock()
+
+    # -- contents --------------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        return int(self._index.ntotal)
+
+    def ids(self) -> np.ndarray:
+        import faiss
+
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
+    def add(self, ids, vectors: np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.shape != (len(ids), self.dimension):
+            raise ValueError(f"vectors of shape {vectors.shape}, expected ({len(ids)}, {self.dimension})")
+        with self._lock:
+            self._index.add_with_ids(vectors, ids)
+
+    def remove(self, ids) -> int:
+        import faiss
+
+        ids = np.asarray(list(ids), dtype=np.int64)
+        if len(ids) == 0:
+            return 0
+        with self._lock:
+            return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+
+    def reconstruct(self, chunk_id: int) -> np.ndarray:
+        return self._index.reconstruct(int(chunk_id))
+
+    # -- search ----------------------------------------------------------------------------
+    def search(self, query: np.ndarray, k: int, allowed_ids: np.ndarray | None = None):
+        """Top-k (ids, scores) for one query vector; `allowed_ids` restricts the search exactly."""
+        import faiss
+
+        k = min(k, self.count)
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        params = None
+        if allowed_ids is not None:
+            if len(allowed_ids) == 0:
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
+            params = faiss.SearchParameters(sel=selector)
+            k = min(k, len(allowed_ids))
+        scores, ids = self._index.search(query, k, params=params)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, folder: Path, corpus_hash: str = "") -> Manifest:
+        import datetime as dt
+
+        import faiss
+
+        with self._lock:
+            data = faiss.serialize_index(self._index).tobytes()
+            ids = self.ids()
+        manifest = Manifest(
+            model_id=self.model_id,
+            dimension=self.dimension,
+            chunker_version=self.chunker_version,
+            package_version=__version__,
+            vector_count=len(ids),
+            ids_hash=ids_hash(ids),
+            index_sha256=hashlib.sha256(data).hexdigest(),
+            corpus_hash=corpus_hash,
+            built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+        folder = Path(folder)
+        _atomic_write(folder / INDEX_FILE, data)
+        _atomic_write(folder / MANIFEST_FILE, json.dumps(asdict(manifest), indent=2).encode())
+        return manifest
+
+    @classmethod
+    def load(cls, folder: Path, model_id: str, dimension: int, chunker_version: int) -> "VectorIndex":
+        """Load and verify. Raises IndexMismatchError (other model/chunker: refuse) or
+        IndexMissingError (missing or damaged file: the caller rebuilds from the store)."""
+        import faiss
+
+        folder = Path(folder)
+        manifest = read_manifest(folder)
+        if manifest.model_id != model_id or manifest.dimension != dimension:
+            raise IndexMismatchError(
+                f"Indexet i {folder} är byggt med modellen {manifest.model_id} ({manifest.dimension} dim), "
+                f"men inställningen är {model_id} ({dimension} dim). {REBUILD_HINT} "
+                "eller välj samma modell med --model."
+            )
+        if manifest.chunker_version != chunker_version:
+            raise IndexMismatchError(
+                f"Indexet i {folder} är byggt med styckningsversion {manifest.chunker_version}, "
+                f"programmet använder version {chunker_version}. {REBUILD_HINT}"
+            )
+        path = folder / INDEX_FILE
+        try:
+            data = path.read_bytes()
+        except OSError:
+            raise IndexMissingError(f"Indexfilen {path} saknas") from None
+        if hashlib.sha256(data).hexdigest() != manifest.index_sha256:
+            raise IndexMissingError(f"Indexfilen {path} är skadad (kontrollsumman stämmer inte)")
+        try:
+            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        except RuntimeError:
+            raise IndexMissingError(f"Indexfilen {path} är skadad och kan inte läsas") from None
+        if not isinstance(index, faiss.IndexIDMap2) or index.d != dimension:
+            raise IndexMissingError(f"Indexfilen {path} har fel format")
+        obj = cls(dimension, model_id, chunker_version)
+        obj._index = index
+        return obj
+
+
+def read_manifest(folder: Path) -> Manifest:
+    path = Path(folder) / MANIFEST_FILE
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        return Manifest(**{k: data[k] for k in Manifest.__dataclass_fields__ if k in data})
+    except FileNotFoundError:
+        raise IndexMissingError(f"Indexet saknas i {folder} (ingen {MANIFEST_FILE})") from None
+    except (ValueError, TypeError):
+        raise IndexMissingError(f"{path} är skadad") from None
