@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .documents import Document, Section
+from .documents import UNKNOWN_ORGANISATION, Document, Section
 
 CHUNKER_VERSION = 1
 TARGET_WORDS = 200
@@ -111,9 +111,11 @@ def chunk_document(document: Document) -> list[Chunk]:
             groups.extend(_group([section]))
     else:
         groups = _group(document.sections)
-    prefix = f"{document.title} – {document.organisation}"
+    known = document.organisation and document.organisation != UNKNOWN_ORGANISATION
+    prefix = " – ".join(p for p in (document.title, document.organisation if known else "") if p)
     chunks = []
     for order, (text, heading, page) in enumerate(groups):
-        head = f"{prefix}\n{heading}" if heading and heading != document.title else prefix
-        chunks.append(Chunk(order=order, text=text, heading=heading, page=page, embed_text=f"{head}\n{text}"))
+        head = "\n".join(p for p in (prefix, heading if heading != document.title else "") if p)
+        embed_text = f"{head}\n{text}" if head else text
+        chunks.append(Chunk(order=order, text=text, heading=heading, page=page, embed_text=embed_text))
     return chunks

@@ -64,7 +64,8 @@ class SentenceTransformerEmbedder:
 
         torch.set_num_threads(threads)
         self._model = SentenceTransformer(name, device="cpu")
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dimension = int(dimension())
         self.model_id = f"sentence-transformers:{name}"
         self._e5 = "e5" in name.lower()
         self._lock = threading.Lock()

@@ -225,12 +225,26 @@ def ingest(
     rebuild: bool = False,
     progress: bool = False,
 ) -> IngestReport:
+    """Ingest a corpus folder (see the module docstring)."""
     started = time.perf_counter()
-    corpus = Path(corpus or kb.settings.corpus)
-    report = IngestReport()
-    documents, report.rejected = load_corpus(corpus)
-    store = kb.store
+    documents, rejected = load_corpus(Path(corpus or kb.settings.corpus))
+    report = ingest_documents(kb, documents, rejected, prune=prune, rebuild=rebuild, progress=progress)
+    report.seconds = time.perf_counter() - started
+    return report
 
+
+def ingest_documents(
+    kb: KnowledgeBase,
+    documents: list[Document],
+    rejected: list[DocumentError] | None = None,
+    *,
+    prune: bool = False,
+    rebuild: bool = False,
+    progress: bool = False,
+) -> IngestReport:
+    started = time.perf_counter()
+    report = IngestReport(rejected=list(rejected or []))
+    store = kb.store
     with kb.write_lock:
         if rebuild:
             kb.vectors = kb.new_vector_index()

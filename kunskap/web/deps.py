@@ -1,0 +1,58 @@
+"""FastAPI dependencies: the knowledge base and searcher held on app.state, and the parsing of
+search parameters shared by the API and the pages."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from ..errors import ValidationError
+from ..knowledgebase import KnowledgeBase
+from ..search import Filters, SearchRequest, Searcher
+
+
+def get_kb(request: Request) -> KnowledgeBase:
+    return request.app.state.kb
+
+
+def get_searcher(request: Request) -> Searcher:
+    return request.app.state.searcher
+
+
+def _int(value: str | None, name: str, low: int, high: int) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValidationError(name, f"Parametern '{name}' ska vara ett heltal.") from None
+    if not low <= number <= high:
+        raise ValidationError(name, f"Parametern '{name}' ska vara mellan {low} och {high}.")
+    return number
+
+
+def _many(request: Request, name: str) -> list[str]:
+    values = []
+    for raw in request.query_params.getlist(name):
+        values.extend(v.strip() for v in raw.split(",") if v.strip()) if name != "organisation" else values.append(raw.strip())
+    return [v[:200] for v in values if v][:50]
+
+
+def search_request(request: Request, default_limit: int = 10) -> SearchRequest:
+    params = request.query_params
+    filters = Filters(
+        organisation=_many(request, "organisation"),
+        organisation_type=_many(request, "organisation_type"),
+        county=_many(request, "county"),
+        theme=_many(request, "theme"),
+        kind=_many(request, "kind"),
+        year_from=_int(params.get("year_from"), "year_from", 1900, 2100),
+        year_to=_int(params.get("year_to"), "year_to", 1900, 2100),
+    )
+    return SearchRequest(
+        q=params.get("q", ""),
+        filters=filters,
+        page=_int(params.get("page"), "page", 1, 1000) or 1,
+        limit=_int(params.get("limit"), "limit", 1, 100) or default_limit,
+        sort=params.get("sort") or "relevance",
+        mode=params.get("mode") or "hybrid",
+    )

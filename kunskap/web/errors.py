@@ -1,0 +1,72 @@
+"""One exception handler for the web layer: JSON `{"error": {code, message}}` under /api,
+a Swedish HTML error page elsewhere. No input may produce a 500 with a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import KunskapError, NotFoundError, ValidationError
+
+log = logging.getLogger("kunskap")
+
+STATUS_MESSAGES = {
+    404: ("not_found", "Sidan finns inte."),
+    405: ("method_not_allowed", "Metoden är inte tillåten här."),
+    401: ("unauthorized", "Du måste logga in."),
+    403: ("forbidden", "Du har inte behörighet."),
+}
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def error_response(request: Request, status: int, code: str, message: str, field: str | None = None):
+    if _is_api(request):
+        body = {"error": {"code": code, "message": message}}
+        if field:
+            body["error"]["parameter"] = field
+        return JSONResponse(body, status_code=status)
+    templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ValidationError)
+    async def _validation(request: Request, exc: ValidationError):
+        return error_response(request, 400, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError):
+        return error_response(request, 404, exc.code, exc.message)
+
+    @app.exception_handler(KunskapError)
+    async def _domain(request: Request, exc: KunskapError):
+        return error_response(request, 400, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_validation(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", []) if p not in ("query", "path", "body")]
+        field = ".".join(loc) or "parameter"
+        return error_response(request, 400, "invalid_parameter",
+                              f"Ogiltigt värde för parametern '{field}'.", field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        code, message = STATUS_MESSAGES.get(exc.status_code, ("error", "Något gick fel."))
+        if isinstance(exc.detail, str) and exc.status_code not in STATUS_MESSAGES:
+            message = exc.detail
+        return error_response(request, exc.status_code, code, message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(request, 500, "internal_error", "Ett oväntat fel inträffade. Försök igen om en stund.")

@@ -1,0 +1,126 @@
+"""Swedish HTML pages: start, results (with facets), document, about. Work without JavaScript."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from ..search import Filters
+from ..serialize import KIND_LABELS, facets_to_dict, hit_to_dict
+from .api import document_dict, members
+from .deps import get_kb, get_searcher, search_request
+
+router = APIRouter(include_in_schema=False)
+
+FACET_TITLES = [("theme", "Tema"), ("organisation", "Kommun/region"), ("county", "Län"),
+                ("kind", "Typ"), ("year", "År")]
+FOCUS_THEMES = ["rattvis-omstallning", "transporteffektivt-samhalle", "livsmedelsforsorjning",
+                "fornybar-energi", "fossilfria-fordon", "klimatanpassning"]
+
+
+def configure_templates(templates: Jinja2Templates) -> None:
+    templates.env.globals["kind_label"] = lambda k: KIND_LABELS.get(k, k)
+    templates.env.filters["safe_snippet"] = lambda s: Markup(s)  # snippets are escaped by search
+
+
+def _render(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
+
+
+@router.get("/", response_class=HTMLResponse)
+def start(request: Request):
+    kb = get_kb(request)
+    themes = [(t.slug, t.label) for t in kb.themes.themes]
+    focus = [(s, kb.themes.label(s)) for s in FOCUS_THEMES if s in kb.themes.by_slug]
+    return _render(request, "start.html", {
+        "themes": themes, "focus": focus, "count": kb.store.count_documents(public_only=True),
+    })
+
+
+@router.get("/sok", response_class=HTMLResponse)
+def results(request: Request):
+    kb, searcher = get_kb(request), get_searcher(request)
+    req = search_request(request)
+    if req.q.strip():
+        result = searcher.search(req)
+    else:
+        result = searcher.browse(req.filters, page=req.page, limit=req.limit)
+        if not req.filters.active():
+            result.hint = "Skriv något i sökrutan eller välj ett tema."
+    data = {
+        "q": req.q, "result": result, "hits": [hit_to_dict(h, kb) for h in result.hits],
+        "facets": facets_to_dict(result.facets, kb), "facet_titles": FACET_TITLES,
+        "selected": _selected(req.filters), "pages": _pages(request, result.total, req.page, req.limit),
+        "sort": req.sort, "remove_links": _remove_links(request, req.filters, kb),
+    }
+    data["facet_link"] = lambda name, value: _toggle_link(request, name, value)
+    return _render(request, "results.html", data)
+
+
+@router.get("/dokument/{doc_id}", response_class=HTMLResponse)
+def document_page(request: Request, doc_id: str):
+    kb, searcher = get_kb(request), get_searcher(request)
+    document = document_dict(kb, doc_id)
+    similar = [hit_to_dict(h, kb) for h in searcher.similar(doc_id, limit=5)]
+    return _render(request, "document.html", {"doc": document, "similar": similar})
+
+
+@router.get("/om", response_class=HTMLResponse)
+def about(request: Request):
+    kb = get_kb(request)
+    return _render(request, "about.html", {"count": kb.store.count_documents(public_only=True),
+                                           "members": len(members())})
+
+
+def _selected(filters: Filters) -> dict[str, set[str]]:
+    return {
+        "theme": set(filters.theme), "organisation": set(filters.organisation), "county": set(filters.county),
+        "kind": set(filters.kind), "organisation_type": set(filters.organisation_type),
+        "year": {str(filters.year_from)} if filters.year_from is not None and filters.year_from == filters.year_to else set(),
+    }
+
+
+def _query_pairs(request: Request, drop: set[str] = frozenset()) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in request.query_params.multi_items() if k not in drop and v != ""]
+
+
+def _toggle_link(request: Request, name: str, value: str) -> str:
+    """The results URL with a facet value added, or removed if it is selected; back to page 1."""
+    pairs = _query_pairs(request, {"page"})
+    if name == "year":
+        pairs = [(k, v) for k, v in pairs if k not in ("year_from", "year_to")]
+        if request.query_params.get("year_from") != value:
+            pairs += [("year_from", value), ("year_to", value)]
+    elif (name, value) in pairs:
+        pairs.remove((name, value))
+    else:
+        pairs.append((name, value))
+    return "/sok?" + urlencode(pairs)
+
+
+def _remove_links(request: Request, filters: Filters, kb) -> list[tuple[str, str]]:
+    links = []
+    for name in ("theme", "organisation", "county", "kind", "organisation_type"):
+        for value in getattr(filters, name):
+            label = kb.themes.label(value) if name == "theme" else KIND_LABELS.get(value, value)
+            links.append((label, _toggle_link(request, name, value)))
+    if filters.year_from is not None:
+        pairs = [(k, v) for k, v in _query_pairs(request, {"page", "year_from", "year_to"})]
+        links.append((f"År {filters.year_from}", "/sok?" + urlencode(pairs)))
+    return links
+
+
+def _pages(request: Request, total: int, page: int, limit: int) -> dict:
+    last = max(1, -(-total // limit))
+    pairs = _query_pairs(request, {"page"})
+
+    def link(n):
+        return "/sok?" + urlencode(pairs + [("page", str(n))])
+
+    numbers = sorted({1, last, *range(max(1, page - 2), min(last, page + 2) + 1)})
+    return {"current": page, "last": last, "prev": link(page - 1) if page > 1 else None,
+            "next": link(page + 1) if page < last else None, "numbers": [(n, link(n)) for n in numbers]}

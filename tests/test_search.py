@@ -1,0 +1,123 @@
+"""The search pipeline on a real temp index (hashing embedder for speed): filters, facets,
+snippets, odd input, pagination and similar documents."""
+
+from __future__ import annotations
+
+import pytest
+
+from kunskap.errors import ValidationError
+from kunskap.ingest import ingest
+from kunskap.search import Filters, SearchRequest, Searcher
+
+
+@pytest.fixture
+def searcher(corpus, kb_factory):
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    return Searcher(kb)
+
+
+def ids(result):
+    return [h.doc_id for h in result.hits]
+
+
+def test_lexical_finds_inflections_and_compounds(searcher):
+    assert ids(searcher.search(SearchRequest("cyklarna", mode="lexical")))[0] == "lund-cykel"
+    # "laddstolpar" is not in the corpus; its part "ladd" meets "laddinfrastruktur"
+    assert ids(searcher.search(SearchRequest("laddstolpar", mode="lexical")))[0] == "umea-laddning"
+
+
+def test_theme_synonyms_expand_queries(searcher):
+    # "låginkomsttagare" is a synonym of Rättvis omställning; the Malmö case uses other words
+    result = searcher.search(SearchRequest("låginkomsttagare", mode="lexical"))
+    assert "malmo-energi" in ids(result)
+
+
+def test_fts_syntax_is_plain_text(searcher):
+    for q in ['"cykel', "cykel*", "-cykel", "cykel:", "^cykel", "NEAR(cykel buss)", "cykel AND OR NOT",
+              "(cykel", '"""', "*", "’cykel’", "c'ykel"]:
+        searcher.search(SearchRequest(q))   # never an error
+
+
+def test_empty_and_meaningless_queries_give_a_hint(searcher):
+    for q in ["", "   ", "och i på", "!!!"]:
+        result = searcher.search(SearchRequest(q))
+        assert result.hits == [] and result.hint
+
+
+def test_long_pasted_paragraph_works(searcher):
+    q = ("Vi vill att fler ska cykla till jobbet och undrar hur andra kommuner har byggt cykelvägar. " * 25)[:2000]
+    result = searcher.search(SearchRequest(q))
+    assert ids(result)[0] == "lund-cykel"
+    with pytest.raises(ValidationError):
+        searcher.search(SearchRequest("x" * 2001))
+
+
+def test_filters_are_exact_and_facets_follow_them(searcher):
+    everything = searcher.search(SearchRequest("klimat kommun region buss cykel mat energi", limit=50))
+    skane = searcher.search(SearchRequest("klimat kommun region buss cykel mat energi", limit=50,
+                                          filters=Filters(county=["Skåne län"])))
+    assert set(ids(skane)) == {"lund-cykel", "malmo-energi", "skane-mat"} & set(ids(everything)) | set(ids(skane))
+    assert all(h.document["county"] == "Skåne län" for h in skane.hits)
+    assert dict(skane.facets["county"]) == {"Skåne län": skane.total}
+    # A filtered dense query still returns the best matches among the filtered documents.
+    only_umea = searcher.search(SearchRequest("skolmat", mode="dense", filters=Filters(organisation=["Umeå kommun"])))
+    assert ids(only_umea) == ["umea-laddning"]
+    themed = searcher.search(SearchRequest("klimat", filters=Filters(theme=["cykel"])))
+    assert ids(themed) == ["lund-cykel"]
+    years = searcher.search(SearchRequest("klimat buss cykel", filters=Filters(year_from=2020, year_to=2022)))
+    assert all(2020 <= h.document["year"] <= 2022 for h in years.hits)
+
+
+def test_unknown_filter_value_is_an_empty_result(searcher):
+    result = searcher.search(SearchRequest("cykel", filters=Filters(county=["Atlantis län"])))
+    assert result.total == 0 and result.hits == [] and result.hint
+
+
+def test_snippet_highlights_stems_and_compounds(searcher):
+    hit = searcher.search(SearchRequest("cykel", mode="lexical")).hits[0]
+    assert "<mark>cykelvägar</mark>" in hit.snippet or "<mark>Cykelvägar</mark>" in hit.snippet
+    assert "<mark>cyklar</mark>" in hit.snippet
+
+
+def test_snippets_escape_html(corpus, kb_factory):
+    from .conftest import write_case
+
+    write_case(corpus, "xss.md", "Test <b>", "X kommun", "Cykel <script>alert(1)</script> & cykelbana <3.")
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    hit = next(h for h in Searcher(kb).search(SearchRequest("cykelbana", limit=10)).hits if h.doc_id == "xss")
+    assert "<script" not in hit.snippet
+    assert "&amp;" in hit.snippet and "&lt;3" in hit.snippet
+
+
+def test_pagination_is_stable_and_complete(searcher):
+    full = ids(searcher.search(SearchRequest("kommun region klimat", limit=50)))
+    paged = []
+    for page in range(1, 10):
+        paged += ids(searcher.search(SearchRequest("kommun region klimat", limit=2, page=page)))
+    assert paged == full
+
+
+def test_typo_is_corrected_and_reported(searcher):
+    result = searcher.search(SearchRequest("cykelvgar"))
+    assert result.searched_for == "cykelvägar"
+    assert ids(result)[0] == "lund-cykel"
+
+
+def test_similar_prefers_other_organisations(searcher):
+    similar = searcher.similar("lund-cykel", limit=10)
+    assert similar and all(h.document["organisation"] != "Lunds kommun" for h in similar)
+    assert "lund-cykel" not in [h.doc_id for h in similar]
+
+
+def test_drafts_never_appear(corpus, kb_factory):
+    from .conftest import write_case
+
+    write_case(corpus, "utkast.md", "Hemligt utkast om cykel", "X kommun", "Cykel cykel cykel.", status="draft")
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    s = Searcher(kb)
+    assert "utkast" not in ids(s.search(SearchRequest("cykel", limit=50)))
+    assert "utkast" not in [h.doc_id for h in s.similar("lund-cykel", limit=50, other_organisations=False)]
+    assert "X kommun" not in dict(s.browse(Filters()).facets["organisation"])
