@@ -24,7 +24,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test browser
+install-test: $(VENV)/.installed-test browser node_modules/axe-core/axe.min.js
+
+# axe-core (npm registry) is injected into pages by the accessibility tests.
+node_modules/axe-core/axe.min.js: package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
 
 # Debian's chromium drives the browser tests (never `playwright install`: no downloads here).
 browser:

@@ -43,6 +43,8 @@ class FusionParams:
     synonym_weight: float = 0.3    # theme synonyms
     title_weight: float = 2.0      # BM25 column weight of title + organisation
     evidence_power: float = 1.0    # lexical weight scales with evidence ** power
+    method: str = "evidence"       # "evidence" (ours), "sum" (no evidence weighting), "rrf"
+    rrf_k: int = 60
 
 
 @dataclass
@@ -362,6 +364,13 @@ class Searcher:
     def fuse(self, dense: dict[str, float], lexical: dict[str, float], evidence: float) -> dict[str, float]:
         p = self.params
         scores: dict[str, float] = {}
+        if p.method == "rrf":   # kept for the ablation: reciprocal rank fusion
+            for ranked in (dense, lexical):
+                for rank, doc_id in enumerate(sorted(ranked, key=lambda d: (-ranked[d], d)), start=1):
+                    scores[doc_id] = scores.get(doc_id, 0.0) + 1.0 / (p.rrf_k + rank)
+            return scores
+        if p.method == "sum":
+            evidence = 1.0
         if dense:
             values = np.fromiter(dense.values(), dtype=np.float64)
             top, low = float(values.max()), float(values.min())

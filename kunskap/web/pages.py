@@ -76,6 +76,12 @@ def about(request: Request):
                                            "members": len(members())})
 
 
+@router.get("/inbaddning", response_class=HTMLResponse)
+def embed(request: Request):
+    """How to put the search box on another site, with a live example."""
+    return _render(request, "embed.html", {"base_url": str(request.base_url).rstrip("/")})
+
+
 def _selected(filters: Filters) -> dict[str, set[str]]:
     return {
         "theme": set(filters.theme), "organisation": set(filters.organisation), "county": set(filters.county),

@@ -1,0 +1,209 @@
+"""Real browser tests: Playwright driving Debian's /usr/bin/chromium against `kunskap serve` on a
+loopback port (real default model, temp corpus). Accessibility is checked with axe-core injected
+into the pages. Screenshots are saved under test-artifacts/."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import REPO, SAMPLE, write_case
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = REPO / "test-artifacts"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (make test installs it)", allow_module_level=True)
+if not AXE.exists():
+    pytest.skip("axe-core is not installed (make test runs npm install)", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def embed_origin():
+    """A second origin serving a page that uses the embed script."""
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"kunskap-embed-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    port = free_port()
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(folder), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{port}"
+    server.shutdown()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, embed_origin):
+    root = tmp_path_factory.mktemp("browser")
+    corpus = root / "corpus"
+    for name, (title, org, body, meta) in SAMPLE.items():
+        write_case(corpus, name, title, org, body, **meta)
+    port = free_port()
+    env = {**os.environ, "KUNSKAP_CORPUS": str(corpus), "KUNSKAP_INDEX": str(root / "index"),
+           "KUNSKAP_CORS_ORIGINS": embed_origin[1]}
+    process = subprocess.Popen([sys.executable, "-m", "kunskap", "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            if process.poll() is not None:
+                raise RuntimeError(process.stdout.read())
+            time.sleep(0.5)
+    yield base
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="sv-SE", viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def axe_violations(page) -> list[dict]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
+        for v in result["violations"] if v["impact"] in ("serious", "critical")
+    ]
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_search_facet_paginate_document_similar(page, server):
+    page.goto(server + "/")
+    page.fill("#q", "cyklar och cykelvägar")
+    page.press("#q", "Enter")
+    page.wait_for_url("**/sok?q=*")
+    first = page.locator("article.card h3 a").first
+    assert first.inner_text() == "Cykelvägar och cykelpendling i Lund"
+    assert page.locator("article.card mark").count() > 0
+    shot(page, "results")
+
+    page.get_by_role("link", name="Skåne län").first.click()
+    page.wait_for_url("**county=*")
+    metas = page.locator("article.card .meta").all_inner_texts()
+    assert metas and all("Skåne län" in m for m in metas)
+    shot(page, "results-facet")
+
+    page.goto(server + "/sok?q=kommun+klimat+region&limit=2")
+    assert page.locator("article.card").count() == 2
+    page.get_by_role("link", name="Nästa sida").click()
+    page.wait_for_url("**page=2*")
+    assert page.locator("nav.pagination [aria-current=page]").inner_text() == "Sida 2"
+
+    page.goto(server + "/sok?q=cykelpendling")
+    page.locator("article.card h3 a").first.click()
+    assert page.locator("h1").inner_text() == "Cykelvägar och cykelpendling i Lund"
+    similar = page.locator("section.similar article.card h3 a")
+    assert similar.count() > 0
+    target = similar.first.inner_text()
+    similar.first.click()
+    assert page.locator("h1").inner_text() == target
+    shot(page, "document")
+
+
+def test_typo_correction_is_shown(page, server):
+    page.goto(server + "/sok?q=cykelvgar")
+    assert "Visar resultat för" in page.locator("p.notice").inner_text()
+
+
+def test_embed_on_another_origin(page, server, embed_origin):
+    folder, origin = embed_origin
+    (folder / "index.html").write_text(f"""<!doctype html><html lang="sv"><head><meta charset="utf-8">
+<title>Medlemssida</title></head><body><main><h1>Vår webbplats</h1>
+<div data-kunskap-search data-api="{server}" data-limit="3"></div>
+<script src="{server}/static/embed.js" defer></script></main></body></html>""", encoding="utf-8")
+    page.goto(origin + "/index.html")
+    page.get_by_label("Sök bland kommunernas klimatexempel").fill("energifattigdom")
+    page.get_by_role("button", name="Sök").click()
+    page.wait_for_selector(".kunskap-result")
+    titles = page.locator(".kunskap-result h3 a").all_inner_texts()
+    assert titles[0] == "Energifattigdom och rättvis omställning i Malmö"
+    assert page.locator(".kunskap-result mark").count() > 0
+    shot(page, "embed")
+
+
+def test_keyboard_only(page, server):
+    page.goto(server + "/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "innehall"
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "q":
+            break
+    assert page.evaluate("document.activeElement.id") == "q"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+    page.keyboard.type("skolmat")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/sok?q=skolmat*")
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.closest('article.card') !== null"):
+            break
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/dokument/*")
+    assert page.locator("h1").count() == 1
+
+
+@pytest.mark.parametrize("path", ["/", "/sok?q=cykel&county=Sk%C3%A5ne+l%C3%A4n", "/dokument/malmo-energi",
+                                  "/dokument/finns-inte", "/om", "/inbaddning", "/sok?q=zzzzqqq"])
+def test_no_serious_accessibility_violations(page, server, path):
+    page.goto(server + path)
+    violations = axe_violations(page)
+    shot(page, "axe" + path.replace("/", "_").replace("?", "_")[:60])
+    assert violations == [], violations
+
+
+def test_mobile_layout_has_no_horizontal_scroll(browser, server):
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.goto(server + "/sok?q=rättvis omställning")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(page, "mobile-results")
+    context.close()
