@@ -162,8 +162,8 @@ def embed_missing(kb: KnowledgeBase, chunk_ids: list[int]) -> None:
     embed_texts(kb, kb.store.embed_texts(chunk_ids))
 
 
-def write_document(kb: KnowledgeBase, document: Document, chunks=None) -> tuple[list[int], list[int]]:
-    """Store one document whose chunk vectors are cached, and update the vector index."""
+def write_document(kb: KnowledgeBase, document: Document, vectors, chunks=None) -> tuple[list[int], list[int]]:
+    """Store one document whose chunk vectors are cached, and update `vectors` (a working copy)."""
     chunks = chunks if chunks is not None else chunk_document(document)
     embedder = kb.embedder
     rows = [
@@ -175,22 +175,19 @@ def write_document(kb: KnowledgeBase, document: Document, chunks=None) -> tuple[
     ]
     title = fts_title(kb, document.title, document.organisation)
     fts_rows = [(title, kb.analyzer.index_text(f"{c.heading or ''}\n{c.text}")) for c in chunks]
-    vectors = kb.store.cached_vectors(embedder.model_id, [r["embed_hash"] for r in rows], embedder.dimension)
-    matrix = np.vstack([vectors[r["embed_hash"]] for r in rows]) if rows else None
+    cached = kb.store.cached_vectors(embedder.model_id, [r["embed_hash"] for r in rows], embedder.dimension)
+    matrix = np.vstack([cached[r["embed_hash"]] for r in rows]) if rows else None
     with kb.write_lock:
         removed, new_ids = kb.store.replace_document(document_record(kb, document), rows, fts_rows)
-        if kb.vectors is not None:
-            kb.vectors.remove(removed)
-            if matrix is not None:
-                kb.vectors.add(new_ids, matrix)
+        vectors.remove(removed)
+        if matrix is not None:
+            vectors.add(new_ids, matrix)
     return removed, new_ids
 
 
-def remove_document(kb: KnowledgeBase, doc_id: str) -> None:
+def remove_document(kb: KnowledgeBase, doc_id: str, vectors) -> None:
     with kb.write_lock:
-        removed = kb.store.delete_document(doc_id)
-        if kb.vectors is not None:
-            kb.vectors.remove(removed)
+        vectors.remove(kb.store.delete_document(doc_id))
 
 
 def corpus_hash(states: Iterable[tuple[str, str]]) -> str:
@@ -246,13 +243,12 @@ def ingest_documents(
     report = IngestReport(rejected=list(rejected or []))
     store = kb.store
     with kb.write_lock:
-        if rebuild:
-            kb.vectors = kb.new_vector_index()
-        elif kb.vectors is None:
-            if kb.exists():
+        if rebuild or (kb.vectors is None and not kb.exists()):
+            working = kb.new_vector_index()
+        else:
+            if kb.vectors is None:
                 kb.open_vectors()
-            else:
-                kb.vectors = kb.new_vector_index()
+            working = kb.vectors.clone()
 
         # The decompounding lexicon follows the corpus; the FTS rows are re-derived if it changed.
         counts = kb.count_words(f"{d.title}\n{d.text}" for d in documents)
@@ -289,9 +285,9 @@ def ingest_documents(
             # A file whose id changed replaces the document it used to be.
             for old_id, state in states.items():
                 if state["source_path"] == document.source_path and old_id != document.id:
-                    remove_document(kb, old_id)
+                    remove_document(kb, old_id, working)
                     report.removed.append(old_id)
-            write_document(kb, document, chunks)
+            write_document(kb, document, working, chunks)
             report.chunks_written += len(chunks)
             (report.updated if document.id in states else report.added).append(document.id)
 
@@ -301,13 +297,43 @@ def ingest_documents(
                 # A rejected file keeps its stored version: nothing already stored is lost.
                 if doc_id in present or state["source_path"] in rejected_paths:
                     continue
-                remove_document(kb, doc_id)
+                remove_document(kb, doc_id, working)
                 report.removed.append(doc_id)
 
         if lexicon_changed and report.unchanged:
             reanalyse_lexical(kb)
 
         states = store.document_states()
-        kb.vectors.save(kb.index_dir, corpus_hash((k, v["content_hash"]) for k, v in states.items()))
+        kb.publish_vectors(working, corpus_hash=corpus_hash((k, v["content_hash"]) for k, v in states.items()))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def ingest_files(kb: KnowledgeBase, corpus_root: Path, paths: list[Path], remove_ids: list[str] = ()) -> list[Document]:
+    """Live update for curation: (re)ingest a few files and remove some documents, then swap in
+    the new vector index. Embedding happens before the write lock; searches never wait on it.
+
+    Raises DocumentError (nothing changed) if a file does not load or its id belongs to another file."""
+    documents = [load_file(path, corpus_root) for path in paths]
+    states = kb.store.document_states()
+    for document in documents:
+        state = states.get(document.id)
+        if state and state["source_path"] != document.source_path and state["source_path"] not in {
+            relative_name(p, corpus_root) for p in paths} and document.id not in remove_ids:
+            raise DocumentError(document.source_path, f"id '{document.id}' används redan av {state['source_path']}")
+    prepared = [(d, chunk_document(d)) for d in documents]
+    embed_texts(kb, [(text_hash(c.embed_text), c.embed_text) for _, chunks in prepared for c in chunks])
+    with kb.write_lock:
+        if kb.vectors is None:
+            kb.open_vectors() if kb.exists() else kb.publish_vectors(kb.new_vector_index(), save=False)
+        working = kb.vectors.clone()
+        for doc_id in remove_ids:
+            remove_document(kb, doc_id, working)
+        for document, chunks in prepared:
+            write_document(kb, document, working, chunks)
+        # Typo correction must know the new words; the decompounding lexicon follows at the next
+        # full ingest (it would re-derive every FTS row).
+        kb.store.replace_vocabulary(kb.count_words(f"{t}\n{x}" for t, x in kb.store.all_chunk_texts()))
+        states = kb.store.document_states()
+        kb.publish_vectors(working, corpus_hash=corpus_hash((k, v["content_hash"]) for k, v in states.items()))
+    return documents

@@ -32,7 +32,11 @@ class KnowledgeBase:
         self._local = threading.local()
         self.themes = ThemeVocabulary.load(settings.themes_file)
         self.vectors: VectorIndex | None = None
+        # Writers serialise on write_lock, build a new vector index and swap it in; readers take
+        # whatever `vectors` they find (old or new, never half-written). `generation` counts swaps
+        # so searchers can refresh their cached lookups.
         self.write_lock = threading.RLock()
+        self.generation = 0
         set_faiss_threads(settings.faiss_threads)
         self.analyzer = self._make_analyzer()
 
@@ -102,6 +106,14 @@ class KnowledgeBase:
         vectors.save(self.index_dir)
         self.vectors = vectors
         return vectors
+
+    def publish_vectors(self, vectors: VectorIndex, save: bool = True, corpus_hash: str = "") -> None:
+        """Swap in a new vector index (atomic for readers) and persist it."""
+        with self.write_lock:
+            self.vectors = vectors
+            self.generation += 1
+            if save:
+                vectors.save(self.index_dir, corpus_hash)
 
     def manifest(self):
         return read_manifest(self.index_dir)

@@ -67,3 +67,33 @@ def apply_migrations(db: sqlite_utils.Database) -> None:
         with db.conn:
             fn(db)
             db["_migrations"].insert({"name": fn.__name__, "applied_at": dt.datetime.now(dt.UTC).isoformat()})
+
+
+@migration
+def m002_curation(db: sqlite_utils.Database):
+    db["users"].create(
+        {"id": int, "username": str, "display_name": str, "password_hash": str, "active": int,
+         "created_at": str, "updated_at": str},
+        pk="id", not_null={"username", "password_hash"},
+    )
+    db["users"].create_index(["username"], unique=True)
+    db["sessions"].create(
+        {"token_hash": str, "user_id": int, "csrf_token": str, "created_at": str, "expires_at": str},
+        pk="token_hash", foreign_keys=[("user_id", "users", "id")],
+    )
+    db["api_tokens"].create(
+        {"id": int, "token_hash": str, "name": str, "user_id": int, "created_at": str,
+         "last_used_at": str, "revoked": int},
+        pk="id", foreign_keys=[("user_id", "users", "id")],
+    )
+    db["api_tokens"].create_index(["token_hash"], unique=True)
+    db["login_attempts"].create({"key": str, "at": float})
+    db["login_attempts"].create_index(["key", "at"])
+    # One row per save: who, when, what, and the full previous and new versions of the file(s).
+    db["revisions"].create(
+        {"id": int, "doc_id": str, "path": str, "action": str, "username": str, "created_at": str,
+         "previous_content": bytes, "previous_sidecar": bytes, "content": bytes, "sidecar": bytes,
+         "note": str},
+        pk="id",
+    )
+    db["revisions"].create_index(["doc_id", "id"])

@@ -29,7 +29,9 @@ from .store import PUBLIC
 MAX_QUERY_CHARS = 2000
 MAX_QUERY_TERMS = 48
 DENSE_CHUNKS = 200        # chunk candidates from FAISS
-HIT_SET_DENSE_DOCS = 30   # dense-only documents admitted to the hit set
+HIT_SET_DENSE_DOCS = 30   # at most this many dense-only documents in the hit set
+DENSE_MARGIN = 0.04       # ... within this cosine of the best dense match
+MIN_HITS = 5              # a query with no lexical match still shows its nearest documents
 MODES = ("hybrid", "dense", "lexical")
 SORTS = ("relevance", "newest")
 
@@ -43,7 +45,11 @@ class FusionParams:
     synonym_weight: float = 0.3    # theme synonyms
     title_weight: float = 2.0      # BM25 column weight of title + organisation
     evidence_power: float = 1.0    # lexical weight scales with evidence ** power
-    method: str = "evidence"       # "evidence" (ours), "sum" (no evidence weighting), "rrf"
+    method: str = "evidence"       # "adaptive", "evidence", "convex", "sum", "rrf" (see fuse)
+    margin_weight: float = 0.0     # adaptive: weight of the lexical top-1 margin
+    max_lexical: float = 0.95      # adaptive: cap on the lexical share
+    dense_temperature: float = 0.02  # calibrated: cosine distance to the best that halves ~e
+    lexical_power: float = 1.0     # calibrated: sharpening of s / best
     rrf_k: int = 60
 
 
@@ -124,6 +130,16 @@ class SearchResult:
 
 
 @dataclass
+class Candidates:
+    plan: "QueryPlan"
+    dense: dict[str, float] = field(default_factory=dict)
+    dense_best: dict[str, tuple[int, float]] = field(default_factory=dict)
+    lexical: dict[str, float] = field(default_factory=dict)
+    lexical_best: dict[str, tuple[int, float]] = field(default_factory=dict)
+    evidence: float = 0.0
+
+
+@dataclass
 class QueryPlan:
     terms: dict[str, float]           # analysed term -> weight
     typed: list[str]                  # stems of the typed (or corrected) words
@@ -143,6 +159,7 @@ class Searcher:
         self._vocabulary: dict[str, int] | None = None
         self._vocab_by_len: dict[int, list[str]] | None = None
         self._synonyms: list[tuple[list[list[str]], list[str]]] | None = None
+        self._generation = kb.generation
         self.embed_seconds = 0.0
 
     # -- cached lookups (refreshed after writes) -------------------------------------------
@@ -152,6 +169,12 @@ class Searcher:
             self._vocabulary = None
             self._vocab_by_len = None
             self._synonyms = None
+
+    def refresh(self) -> None:
+        """Drop cached lookups when the knowledge base has changed since they were made."""
+        if self._generation != self.kb.generation:
+            self._generation = self.kb.generation
+            self.invalidate()
 
     def chunk_docs(self) -> dict[int, str]:
         with self._lookups_lock:
@@ -320,50 +343,57 @@ class Searcher:
         where, params = filters.sql(public_only)
         return set(self.kb.store.filtered_document_ids(where, params))
 
-    def rank(self, request: SearchRequest) -> tuple[list[tuple[str, float]], dict, QueryPlan, set[str]]:
-        """Fused ranking of the hit set: [(doc_id, score)], best chunks, plan, hit set."""
+    def candidates(self, request: SearchRequest) -> Candidates:
+        """Lexical and dense candidates (per document, best chunk) for a request."""
         q = request.q.strip()[:MAX_QUERY_CHARS]
         plan = self.plan(q, request.correct_typos)
         allowed = self.allowed_documents(request.filters)
-        all_public = allowed is not None and not request.filters.active()
-        lexical, lex_best, evidence = ({}, {}, 0.0)
-        dense, dense_best = ({}, {})
+        found = Candidates(plan=plan)
         if request.mode in ("hybrid", "lexical") and plan.terms:
-            lexical, lex_best, evidence = self.lexical_scores(plan, allowed)
+            found.lexical, found.lexical_best, found.evidence = self.lexical_scores(plan, allowed)
         if request.mode in ("hybrid", "dense") and plan.typed:
             allowed_chunks = None
-            if allowed is not None and not (all_public and len(allowed) == self.kb.store.count_documents()):
+            if allowed is not None and (request.filters.active() or len(allowed) != self.kb.store.count_documents()):
                 allowed_chunks = self.kb.store.chunk_ids_for_documents(sorted(allowed))
-            dense, dense_best = self.dense_scores(plan.text_for_dense, allowed_chunks)
+            found.dense, found.dense_best = self.dense_scores(plan.text_for_dense, allowed_chunks)
+        return found
 
-        scores: dict[str, float] = {}
+    def rank(self, request: SearchRequest) -> tuple[list[tuple[str, float]], dict, QueryPlan, set[str]]:
+        """Fused ranking of the hit set: [(doc_id, score)], best chunks, plan, hit set."""
+        found = self.candidates(request)
+        dense, lexical = found.dense, found.lexical
         if request.mode == "lexical":
             scores = dict(lexical)
         elif request.mode == "dense":
             scores = dict(dense)
         else:
-            scores = self.fuse(dense, lexical, evidence)
+            scores = self.fuse(dense, lexical, found.evidence)
 
-        # The hit set: every lexical match, plus the best dense-only documents.
-        dense_only = sorted((d for d in dense if d not in lexical), key=lambda d: -scores.get(d, 0))
-        hit_set = set(lexical) | set(dense_only[:HIT_SET_DENSE_DOCS]) if request.mode != "dense" else set(
-            sorted(dense, key=lambda d: -dense[d])[:HIT_SET_DENSE_DOCS]
-        )
-        if request.mode == "lexical":
-            hit_set = set(lexical)
+        # The hit set: every lexical match, plus the dense-only documents close to the best dense
+        # match (a query with no lexical match still gets its nearest documents: no dead ends).
+        hit_set = set(lexical) if request.mode != "dense" else set()
+        if dense and request.mode != "lexical":
+            top = max(dense.values())
+            close = sorted((d for d in dense if d not in hit_set), key=lambda d: (-dense[d], d))
+            floor = top - DENSE_MARGIN if hit_set else top - 2 * DENSE_MARGIN
+            admitted = [d for d in close if dense[d] >= floor][:HIT_SET_DENSE_DOCS]
+            hit_set |= set(admitted or close[:MIN_HITS])
         ranking = sorted(((d, scores.get(d, 0.0)) for d in hit_set), key=lambda x: (-x[1], x[0]))
         best = {}
         for doc_id, _ in ranking:
-            candidates = [c for c in (dense_best.get(doc_id), lex_best.get(doc_id)) if c]
-            best[doc_id] = candidates[0][0] if candidates else None
-            if doc_id in lex_best and doc_id in dense_best and lex_best[doc_id][0] != dense_best[doc_id][0]:
-                # Prefer the chunk with the typed words in it for the snippet when lexical is strong.
-                best[doc_id] = lex_best[doc_id][0] if evidence >= 0.5 else dense_best[doc_id][0]
-        return ranking, best, plan, hit_set
+            lex, den = found.lexical_best.get(doc_id), found.dense_best.get(doc_id)
+            # The snippet comes from the chunk with the typed words when lexical evidence is strong.
+            chosen = (lex if found.evidence >= 0.5 else den) or lex or den
+            best[doc_id] = chosen[0] if chosen else None
+        return ranking, best, found.plan, hit_set
 
     def fuse(self, dense: dict[str, float], lexical: dict[str, float], evidence: float) -> dict[str, float]:
         p = self.params
         scores: dict[str, float] = {}
+        if p.method == "adaptive":
+            return self._fuse_adaptive(dense, lexical, evidence)
+        if p.method == "calibrated":
+            return self._fuse_calibrated(dense, lexical, evidence)
         if p.method == "rrf":   # kept for the ablation: reciprocal rank fusion
             for ranked in (dense, lexical):
                 for rank, doc_id in enumerate(sorted(ranked, key=lambda d: (-ranked[d], d)), start=1):
@@ -371,6 +401,19 @@ class Searcher:
             return scores
         if p.method == "sum":
             evidence = 1.0
+        if p.method == "convex":
+            # (1 - λ)·dense + λ·lexical, λ growing with the lexical evidence.
+            lam = min(0.9, p.lexical_weight * evidence ** p.evidence_power)
+            top_lex = max(lexical.values()) if lexical else 1.0
+            if dense:
+                values = np.fromiter(dense.values(), dtype=np.float64)
+                top, low = float(values.max()), float(values.min())
+                span = max(top - low, 1e-6)
+                for doc_id, value in dense.items():
+                    scores[doc_id] = (1 - lam) * (value - low) / span
+            for doc_id, value in lexical.items():
+                scores[doc_id] = scores.get(doc_id, 0.0) + lam * value / top_lex
+            return scores
         if dense:
             values = np.fromiter(dense.values(), dtype=np.float64)
             top, low = float(values.max()), float(values.min())
@@ -384,8 +427,41 @@ class Searcher:
                 scores[doc_id] = scores.get(doc_id, 0.0) + weight * value / top_lex
         return scores
 
+    def _fuse_adaptive(self, dense: dict[str, float], lexical: dict[str, float], evidence: float) -> dict[str, float]:
+        """(1 − λ)·dense + λ·lexical, both min-max normalised, with λ set per query from how
+        trustworthy the lexical ranking looks: the idf-weighted share of the query's words found
+        (evidence) and how clearly the best lexical match stands out (margin to the second)."""
+        p = self.params
+        lex_values = sorted(lexical.values(), reverse=True)
+        margin = (lex_values[0] - lex_values[1]) / lex_values[0] if len(lex_values) > 1 else (1.0 if lex_values else 0.0)
+        lam = min(p.max_lexical, p.lexical_weight * evidence ** p.evidence_power + p.margin_weight * margin)
+        if not dense:
+            lam = 1.0
+        scores = {d: (1 - lam) * v for d, v in _minmax(dense).items()}
+        for doc_id, value in _minmax(lexical, floor=0.0).items():
+            scores[doc_id] = scores.get(doc_id, 0.0) + lam * value
+        return scores
+
+    def _fuse_calibrated(self, dense: dict[str, float], lexical: dict[str, float], evidence: float) -> dict[str, float]:
+        """Each side scaled by its distance to its own best match: dense as exp((s − best)/τ), so a
+        clear dense winner counts and a crowd of near-equal cosines does not; lexical as s / best.
+        The lexical side is weighted by its evidence (idf share of the query found)."""
+        p = self.params
+        scores: dict[str, float] = {}
+        if dense:
+            top = max(dense.values())
+            for doc_id, value in dense.items():
+                scores[doc_id] = math.exp((value - top) / p.dense_temperature)
+        if lexical:
+            top_lex = max(lexical.values())
+            weight = p.lexical_weight * evidence ** p.evidence_power
+            for doc_id, value in lexical.items():
+                scores[doc_id] = scores.get(doc_id, 0.0) + weight * (value / top_lex) ** p.lexical_power
+        return scores
+
     def search(self, request: SearchRequest) -> SearchResult:
         validate_request(request)
+        self.refresh()
         q = request.q.strip()
         if not any(t.text not in self.kb.analyzer.stopwords for t in tokenise(q)):
             hint = ("Skriv ett eller flera sökord, till exempel ”rättvis omställning” eller ”laddstolpar”."
@@ -477,6 +553,7 @@ class Searcher:
 
     # -- similar documents -----------------------------------------------------------------
     def similar(self, doc_id: str, limit: int = 5, other_organisations: bool = True) -> list[Hit]:
+        self.refresh()
         store = self.kb.store
         document = store.get_document(doc_id)
         if document is None or document["status"] != PUBLIC:
@@ -506,6 +583,16 @@ class Searcher:
         documents = store.get_documents([d for d, _ in ranked])
         return [Hit(d, round(s, 4), documents[d], html.escape(documents[d].get("summary") or ""), c, None, None)
                 for d, (s, c) in ranked]
+
+
+def _minmax(scores: dict[str, float], floor: float | None = None) -> dict[str, float]:
+    """Scores scaled to [0, 1] over the candidates (from `floor` instead of the minimum if given)."""
+    if not scores:
+        return {}
+    top = max(scores.values())
+    low = min(scores.values()) if floor is None else floor
+    span = max(top - low, 1e-9)
+    return {d: (v - low) / span for d, v in scores.items()}
 
 
 def _contains(sequence: list[str], phrase: list[str]) -> bool:

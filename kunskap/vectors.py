@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ import numpy as np
 
 from . import __version__
 from .errors import IndexMismatchError, IndexMissingError
+from .files import atomic_write
 
 INDEX_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
@@ -40,26 +39,6 @@ class Manifest:
 
 def ids_hash(ids) -> str:
     return hashlib.sha256(np.sort(np.asarray(ids, dtype=np.int64)).tobytes()).hexdigest()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def set_faiss_threads(threads: int) -> None:
@@ -109,6 +88,15 @@ class VectorIndex:
         with self._lock:
             return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
 
+    def clone(self) -> "VectorIndex":
+        """A private copy to write into; readers keep using this one until it is swapped."""
+        import faiss
+
+        copy = VectorIndex(self.dimension, self.model_id, self.chunker_version)
+        with self._lock:
+            copy._index = faiss.clone_index(self._index)
+        return copy
+
     def reconstruct(self, chunk_id: int) -> np.ndarray:
         return self._index.reconstruct(int(chunk_id))
 
@@ -153,8 +141,8 @@ class VectorIndex:
             built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
         folder = Path(folder)
-        _atomic_write(folder / INDEX_FILE, data)
-        _atomic_write(folder / MANIFEST_FILE, json.dumps(asdict(manifest), indent=2).encode())
+        atomic_write(folder / INDEX_FILE, data)
+        atomic_write(folder / MANIFEST_FILE, json.dumps(asdict(manifest), indent=2).encode())
         return manifest
 
     @classmethod

@@ -1,0 +1,388 @@
+"""HTTP benchmark of `kunskap serve`: GET /api/v1/search at 1, 8 and 32 concurrent clients.
+
+Builds an index with the library in a temp dir (or takes --index DIR), starts
+`python -m kunskap serve --read-only` on a free port of 127.0.0.1, and measures client-side
+latency p50/p95/p99 and requests/s per concurrency level on a mix of popular (repeated) and
+unique queries; then replays exactly the same requests, now all query-embedding cache hits, to
+show what share of the server's time is the embedding model. Also /ready and /health figures.
+The server is stopped at the end (also on Ctrl+C or an error).
+
+    .venv/bin/python bench/http.py                      # builds the whole corpus first (~3 min)
+    .venv/bin/python bench/http.py --index /tmp/x/index  # a prebuilt index (e.g. pipeline.py --keep)
+    .venv/bin/python bench/http.py --limit-docs 20 --requests 100   # quick run
+
+Note: this file is named http.py, which would shadow the standard library's `http` package for
+anything imported from this folder; the first lines below take bench/ off the front of sys.path.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.append(str(_HERE))   # after the standard library, for _benchlib
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import _benchlib as B  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description="HTTP latency/throughput benchmark of `kunskap serve` (prints plain-text tables).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--index", type=Path, default=None,
+                   help="prebuilt index folder to serve (default: build one from --corpus in a temp dir)")
+    p.add_argument("--corpus", type=Path, default=B.DEFAULT_CORPUS, help="corpus folder (to build the index)")
+    p.add_argument("--limit-docs", type=int, default=None, metavar="N",
+                   help="build from the first N document files only")
+    p.add_argument("--requests", type=int, default=400, help="requests per concurrency level (and pass)")
+    p.add_argument("--concurrency", default="1,8,32", help="concurrent clients, comma-separated")
+    p.add_argument("--time-cap", type=float, default=120,
+                   help="seconds per level and pass; requests not started by then are counted as skipped")
+    p.add_argument("--repeated-share", type=float, default=0.6, help="share of popular (repeated) queries")
+    p.add_argument("--no-prewarm", action="store_true",
+                   help="do not send each popular query once before measuring (by default they are "
+                        "pre-warmed, as in a server that has been running)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the query streams")
+    p.add_argument("--embed-threads", type=int, default=None, help="server embed threads (KUNSKAP_EMBED_THREADS)")
+    p.add_argument("--faiss-threads", type=int, default=None, help="server FAISS threads (KUNSKAP_FAISS_THREADS)")
+    p.add_argument("--workers", type=int, default=1, help="server worker processes")
+    p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--startup-timeout", type=float, default=300, help="seconds to wait for /ready")
+    p.add_argument("--request-timeout", type=float, default=30, help="client timeout per request, seconds")
+    p.add_argument("--target-p95-ms", type=float, default=50, help="target p95 latency ...")
+    p.add_argument("--target-concurrency", type=int, default=8, help="... at this concurrency")
+    p.add_argument("--workdir", type=Path, default=None, help="parent of the temp dir")
+    p.add_argument("--keep", action="store_true", help="keep the temp dir (built index, server log)")
+    p.add_argument("--json", type=Path, default=None, help="also write all figures as JSON here")
+    return p.parse_args(argv)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """utime + stime of every live process in the server's process group."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[0] is state (field 3): pgrp is field 5 -> [2], utime 14 -> [11], stime 15 -> [12]
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
+
+
+def build_index(args, tmp: Path) -> tuple[Path, Path, float, str]:
+    from kunskap.config import load_settings
+    from kunskap.ingest import ingest
+    from kunskap.knowledgebase import KnowledgeBase
+
+    corpus, n_files = B.subset_corpus(args.corpus.resolve(), args.limit_docs, tmp / "corpus")
+    index = tmp / "index"
+    B.check_index_dir(index)
+    settings = load_settings(corpus=corpus, index=index, embed_threads=args.embed_threads)
+    B.log(f"building the index from {corpus} ({n_files} files) in {index} ...")
+    kb = KnowledgeBase(settings)
+    report = ingest(kb, corpus)
+    B.log(f"built: {report.summary()}")
+    del kb
+    return index, corpus, report.seconds, report.summary()
+
+
+class Server:
+    def __init__(self, args, index: Path, corpus: Path, tmp: Path):
+        self.port = args.port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp / "server.log"
+        cmd = [sys.executable, "-m", "kunskap", "serve", "--index", str(index), "--corpus", str(corpus),
+               "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(args.workers), "--read-only"]
+        if args.embed_threads:
+            cmd += ["--threads", str(args.embed_threads)]
+        env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+        if args.faiss_threads:
+            env["KUNSKAP_FAISS_THREADS"] = str(args.faiss_threads)
+        self.cmd = cmd
+        self._log = open(self.log_path, "wb")
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.pgid = self.proc.pid          # its own session: the group id is its pid
+
+    def wait_ready(self, timeout: float) -> tuple[float, dict]:
+        import httpx
+
+        deadline = time.perf_counter() + timeout
+        with httpx.Client(timeout=5) as client:
+            while time.perf_counter() < deadline:
+                if self.proc.poll() is not None:
+                    raise SystemExit(f"server exited with {self.proc.returncode}; log:\n{self.log_tail()}")
+                try:
+                    r = client.get(self.base + "/ready")
+                    if r.status_code == 200:
+                        return time.perf_counter() - self.started, r.json()
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+        raise SystemExit(f"server not ready after {timeout:.0f} s; log:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 3000) -> str:
+        self._log.flush()
+        return self.log_path.read_bytes()[-n:].decode("utf-8", "replace")
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)        # uvicorn's graceful shutdown
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()                        # only our own child, by pid
+                self.proc.wait(timeout=10)
+        self._log.close()
+        return self.proc.returncode
+
+
+# -- load generation ---------------------------------------------------------------------------
+async def run_level(base: str, stream: list[tuple[str, str]], concurrency: int, time_cap: float,
+                    timeout: float) -> dict:
+    import httpx
+
+    records: list[dict] = []
+    next_index = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    started = time.perf_counter()
+    deadline = started + time_cap
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as client:
+        async def worker():
+            nonlocal next_index
+            while True:
+                if next_index >= len(stream) or time.perf_counter() > deadline:
+                    return
+                kind, q = stream[next_index]
+                next_index += 1
+                t0 = time.perf_counter()
+                error = None
+                try:
+                    r = await client.get("/api/v1/search", params={"q": q})
+                    if r.status_code != 200:
+                        error = f"HTTP {r.status_code}"
+                    elif "results" not in r.json():
+                        error = "no results field"
+                except Exception as exc:   # noqa: BLE001 - every failure counts as an error
+                    error = type(exc).__name__
+                records.append({"kind": kind, "q": q, "latency": time.perf_counter() - t0, "error": error})
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - started
+    return {"records": records, "wall": wall, "skipped": len(stream) - len(records)}
+
+
+def measure(server: Server, stream, concurrency, args) -> dict:
+    cpu0 = group_cpu_seconds(server.pgid)
+    client0 = time.process_time()
+    result = asyncio.run(run_level(server.base, stream, concurrency, args.time_cap, args.request_timeout))
+    result["server_cpu"] = group_cpu_seconds(server.pgid) - cpu0
+    result["client_cpu"] = time.process_time() - client0
+    return result
+
+
+def sequential(server: Server, path: str, n: int) -> tuple[list[float], int]:
+    import httpx
+
+    lat, errors = [], 0
+    with httpx.Client(base_url=server.base, timeout=10) as client:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            r = client.get(path)
+            lat.append(time.perf_counter() - t0)
+            errors += r.status_code != 200
+    return lat, errors
+
+
+# -- main --------------------------------------------------------------------------------------
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
+    clock = B.LoadClock()
+    tmp = Path(tempfile.mkdtemp(prefix="kunskap-http-", dir=args.workdir))
+    R: dict = {"levels": levels}
+    build_note = ""
+    if args.index:
+        index = args.index.resolve()
+        B.check_index_dir(index)
+        if not (index / "manifest.json").exists():
+            raise SystemExit(f"{index} has no manifest.json: not a built index")
+        corpus = args.corpus.resolve()
+        build_note = f"prebuilt index {index}"
+    else:
+        index, corpus, build_s, summary = build_index(args, tmp)
+        build_note = f"index built in {build_s:.0f} s ({summary})"
+
+    # Query streams: popular ones repeated (Zipf-like), unique ones never seen before.
+    n_rep = round(args.requests * args.repeated_share)
+    n_uni = args.requests - n_rep
+    uniques = B.unique_variants(n_uni * len(levels) + 5, args.seed + 1)
+    throwaway, uniques = uniques[:5], uniques[5:]
+    rng = random.Random(args.seed)
+    weights = [1.0 / (r + 1) ** 0.7 for r in range(len(B.POPULAR_QUERIES))]
+    streams = {}
+    for i, c in enumerate(levels):
+        s = [("repeated", q) for q in rng.choices(B.POPULAR_QUERIES, weights=weights, k=n_rep)]
+        s += [("unique", q) for q in uniques[i * n_uni : (i + 1) * n_uni]]
+        rng.shuffle(s)
+        streams[c] = s
+    distinct = len(B.POPULAR_QUERIES) + len(uniques) + len(throwaway)
+    if distinct > 1024:
+        B.log(f"warning: {distinct} distinct queries exceed the Searcher's LRU query cache (1024): "
+              "the replay pass will not be all hits")
+
+    server = Server(args, index, corpus, tmp)
+    tables = []
+    try:
+        B.log(f"starting {' '.join(server.cmd)}")
+        startup_s, ready = server.wait_ready(args.startup_timeout)
+        B.log(f"ready after {startup_s:.1f} s: {ready}")
+        ready_lat, ready_err = sequential(server, "/ready", 50)
+        health_lat, health_err = sequential(server, "/health", 50)
+        rows = [["/ready", len(ready_lat), *B.p50_95_99(ready_lat), ready_err],
+                ["/health", len(health_lat), *B.p50_95_99(health_lat), health_err]]
+        R["ready"] = {"startup_s": startup_s, "body": ready, "latency": ready_lat, "health_latency": health_lat}
+        tables.append(B.table(
+            "SERVER READINESS", ["endpoint", "n", "p50 ms", "p95 ms", "p99 ms", "errors"], rows,
+            [f"/ready: {json.dumps(ready, ensure_ascii=False)}",
+             f"process start -> first 200 from /ready: {startup_s:.2f} s (imports, SQLite, FAISS load, model load)",
+             build_note] + clock.footer()))
+        print(tables[-1] + "\n", flush=True)
+
+        # Warm-up: a few throwaway queries (thread pool, SQLite connections, lookups) and, unless
+        # --no-prewarm, every popular query once so that it is a cache hit as in a running server.
+        warm = [("throwaway", q) for q in throwaway]
+        if not args.no_prewarm:
+            warm += [("prewarm", q) for q in B.POPULAR_QUERIES]
+        w = measure(server, warm, 1, args)
+        warm_errors = sum(1 for r in w["records"] if r["error"])
+
+        results = {}
+        for pass_name in ("mixed", "replay"):
+            for c in levels:
+                level_clock = B.LoadClock()
+                B.log(f"{pass_name}: {len(streams[c])} requests at concurrency {c} ...")
+                res = measure(server, streams[c], c, args)
+                res["load"] = (level_clock.load_start, os.getloadavg())
+                results[(pass_name, c)] = res
+                ok = [r for r in res["records"] if not r["error"]]
+                errs = len(res["records"]) - len(ok)
+                B.log(f"  {len(ok)} ok, {errs} errors, {res['skipped']} skipped, {res['wall']:.1f} s, "
+                      f"p95 {1000 * B.pct([r['latency'] for r in ok], 95):.1f} ms")
+
+        rows = []
+        for (pass_name, c), res in results.items():
+            recs = res["records"]
+            ok = [r for r in recs if not r["error"]]
+            lat = [r["latency"] for r in ok]
+            errs = len(recs) - len(ok)
+            kinds = {k: [r["latency"] for r in ok if r["kind"] == k] for k in ("repeated", "unique")}
+            rows.append([
+                "mixed (60/40)" if pass_name == "mixed" else "replay (all hits)", c, len(recs), errs,
+                res["skipped"], *B.p50_95_99(lat), B.fmt(1000 * sum(lat) / len(lat)) if lat else "-",
+                B.fmt(B.pct(kinds["repeated"], 50) * 1000), B.fmt(B.pct(kinds["unique"], 50) * 1000),
+                B.fmt(len(recs) / res["wall"]), B.fmt(1000 * res["server_cpu"] / max(len(recs), 1)),
+                B.fmt(1000 * res["client_cpu"] / max(len(recs), 1)),
+                " / ".join(f"{x:.1f}" for x in res["load"][1][:1]),
+            ])
+        R["results"] = {f"{p}@{c}": {k: v for k, v in res.items()} for (p, c), res in results.items()}
+
+        # The model's share of server time: same requests, with and without query embedding.
+        share_lines = []
+        for c in levels:
+            m, r = results[("mixed", c)], results[("replay", c)]
+            if not m["records"] or not r["records"]:
+                continue
+            cpu_m = m["server_cpu"] / len(m["records"])
+            cpu_r = r["server_cpu"] / len(r["records"])
+            mean_m = sum(x["latency"] for x in m["records"]) / len(m["records"])
+            mean_r = sum(x["latency"] for x in r["records"]) / len(r["records"])
+            misses = sum(1 for x in m["records"] if x["kind"] == "unique")
+            per_miss = (cpu_m - cpu_r) * len(m["records"]) / misses if misses else float("nan")
+            share_lines.append(
+                f"c={c}: model share of server CPU {100 * (1 - cpu_r / cpu_m):.0f} % "
+                f"({1000 * cpu_m:.1f} -> {1000 * cpu_r:.1f} ms CPU/request; ≈{1000 * per_miss:.0f} ms CPU per "
+                f"uncached query), of mean latency {100 * (1 - mean_r / mean_m):.0f} %; "
+                f"throughput x{(len(r['records']) / r['wall']) / (len(m['records']) / m['wall']):.1f} when all hit")
+
+        target_lines = []
+        for pass_name in ("mixed", "replay"):
+            res = results.get((pass_name, args.target_concurrency))
+            if res:
+                lat = [r["latency"] for r in res["records"] if not r["error"]]
+                p95 = 1000 * B.pct(lat, 95)
+                verdict = "MEETS" if p95 <= args.target_p95_ms else "MISSES"
+                target_lines.append(f"target p95 <= {args.target_p95_ms:.0f} ms at {args.target_concurrency} "
+                                    f"clients, {pass_name}: p95 {p95:.1f} ms -> {verdict}")
+        total_errors = sum(len([x for x in res["records"] if x["error"]]) for res in results.values())
+        foot = [
+            f"{args.requests} requests per level (time cap {args.time_cap:.0f} s): "
+            f"{n_rep} popular ({len(B.POPULAR_QUERIES)} distinct, Zipf-like repeats, "
+            f"{'pre-warmed' if not args.no_prewarm else 'not pre-warmed'}) + {n_uni} unique (new each level); "
+            f"replay = the same requests again, every query now a query-embedding cache hit",
+            f"latency = client-side wall time per GET /api/v1/search?q=… (keep-alive, httpx.AsyncClient, "
+            f"client on the same 2 cores); srv CPU = server process CPU / request; cli CPU = client's",
+            f"errors: {total_errors} in the measured passes, {warm_errors} in warm-up (must be 0)",
+            *share_lines, *target_lines,
+            f"server: workers {args.workers}, embed threads {args.embed_threads or 'default'}, "
+            f"faiss threads {args.faiss_threads or 'default'}; {build_note}",
+        ] + clock.footer()
+        tables.append(B.table(
+            "HTTP GET /api/v1/search (ms)",
+            ["pass", "clients", "requests", "errors", "skipped", "p50", "p95", "p99", "mean",
+             "p50 popular", "p50 unique", "req/s", "srv CPU ms", "cli CPU ms", "load 1m"],
+            rows, foot))
+        print(tables[-1] + "\n", flush=True)
+    finally:
+        code = server.stop()
+        log_text = server.log_path.read_text("utf-8", "replace") if server.log_path.exists() else ""
+        tracebacks = log_text.count("Traceback")
+        B.log(f"server stopped (exit {code}); {tracebacks} tracebacks in its log")
+        R["server_exit"] = code
+        R["server_tracebacks"] = tracebacks
+        if args.json:
+            def enc(o):
+                return str(o)
+            args.json.write_text(json.dumps(R, indent=1, default=enc), "utf-8")
+        if args.keep:
+            print(f"kept {tmp} (server log: {server.log_path})")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"server stopped (exit code {code}); tracebacks in server log: {tracebacks}")
+    print("whole run: " + "; ".join(clock.footer()))
+    return 0 if total_errors == 0 and warm_errors == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Curation in the library: files written atomically and kept as the source of truth, revisions,
+restore, undoable delete, uploads with every bad-file case, live search updates."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import frontmatter
+import pytest
+
+from kunskap.curation import Curator, FormError
+from kunskap.ingest import ingest
+from kunskap.search import SearchRequest, Searcher
+
+from .files import make_docx, make_pdf, make_pptx, make_zip
+
+NEW = {"title": "Lastcyklar i hemtjänsten i Växjö", "organisation": "Växjö kommun", "themes": ["cykel", "tjansteresor"],
+       "year": "2023", "summary": "Hemtjänsten bytte bilar mot lastcyklar.", "source_url": "https://vaxjo.se/x",
+       "status": "published"}
+BODY = "## Bakgrund\nHemtjänstens personal körde bil korta sträckor.\n\n## Vad gjordes\nKommunen köpte elassisterade lastcyklar."
+
+
+@pytest.fixture
+def curator(corpus, kb_factory):
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    return Curator(kb)
+
+
+def public_ids(curator, q):
+    return [h.doc_id for h in Searcher(curator.kb).search(SearchRequest(q, limit=50)).hits]
+
+
+def test_create_writes_the_file_records_a_revision_and_is_searchable(curator, corpus):
+    result = curator.save_case_study(NEW, BODY, "anna")
+    assert result.saved and result.doc_id == "vaxjo-lastcyklar-i-hemtjansten-i-vaxjo"
+    path = corpus / "fallstudier" / f"{result.doc_id}.md"
+    post = frontmatter.loads(path.read_text("utf-8"))
+    assert post["organisation"] == "Växjö kommun" and post["county"] == "Kronobergs län"
+    assert post["themes"] == ["cykel", "tjansteresor"] and post["status"] == "published"
+    assert "elassisterade lastcyklar" in post.content
+    assert public_ids(curator, "lastcyklar hemtjänst")[0] == result.doc_id     # live, no restart
+    [revision] = curator.revisions(result.doc_id)
+    assert revision["action"] == "create" and revision["username"] == "anna"
+
+
+def test_validation_errors_name_each_field_and_write_nothing(curator, corpus):
+    before = sorted(p.name for p in corpus.rglob("*"))
+    with pytest.raises(FormError) as info:
+        curator.save_case_study({"title": "", "organisation": "Atlantis kommun", "year": "20x3",
+                                 "source_url": "javascript:alert(1)", "themes": ["hemligt"],
+                                 "published": "igår"}, "", "anna")
+    errors = info.value.errors
+    assert set(errors) == {"title", "organisation", "year", "source_url", "themes", "published", "body"}
+    assert errors["organisation"] == "Välj en kommun eller region ur listan."
+    assert sorted(p.name for p in corpus.rglob("*")) == before
+
+
+def test_edit_keeps_unknown_keys_and_revisions_can_be_compared_and_restored(curator, corpus):
+    values, body = curator.form_values("lund-cykel")
+    assert values["kontaktperson_roll"] == "cykelsamordnare"
+    original = (corpus / "lund-cykel.md").read_text("utf-8")
+    curator.save_case_study({**values, "title": "Cykelpendling i Lund – ny rubrik", "status": "published"},
+                            body, "bertil", doc_id="lund-cykel")
+    post = frontmatter.loads((corpus / "lund-cykel.md").read_text("utf-8"))
+    assert post["title"] == "Cykelpendling i Lund – ny rubrik" and post["kontaktperson_roll"] == "cykelsamordnare"
+    [revision] = curator.revisions("lund-cykel")
+    assert revision["action"] == "update"
+    diff = curator.diff(revision["id"])
+    assert "-title: Cykelvägar och cykelpendling i Lund" in diff and "+title: Cykelpendling i Lund – ny rubrik" in diff
+    assert curator.revision(revision["id"])["previous_content"].decode() == original
+
+    curator.restore(revision["id"], "bertil")            # the version before that change
+    assert (corpus / "lund-cykel.md").read_text("utf-8") == original
+    assert curator.kb.store.get_document("lund-cykel")["title"] == "Cykelvägar och cykelpendling i Lund"
+    curator.restore(revision["id"], "bertil", version="after")
+    assert curator.kb.store.get_document("lund-cykel")["title"] == "Cykelpendling i Lund – ny rubrik"
+    assert [r["action"] for r in curator.revisions("lund-cykel")] == ["restore", "restore", "update"]
+
+
+def test_publish_unpublish_controls_public_visibility(curator):
+    draft = curator.save_case_study({**NEW, "status": "draft"}, BODY, "anna").doc_id
+    assert draft not in public_ids(curator, "lastcyklar")
+    curator.set_status(draft, "published", "anna")
+    assert draft in public_ids(curator, "lastcyklar")
+    curator.set_status(draft, "unpublished", "anna")
+    assert draft not in public_ids(curator, "lastcyklar")
+    assert [r["action"] for r in curator.revisions(draft)] == ["unpublish", "publish", "create"]
+
+
+def test_delete_can_be_undone(curator, corpus):
+    revision = curator.delete("umea-laddning", "anna")
+    assert not (corpus / "umea-laddning.md").exists()
+    assert "umea-laddning" not in public_ids(curator, "laddinfrastruktur")
+    assert [d["doc_id"] for d in curator.deleted()] == ["umea-laddning"]
+    curator.undo_delete(revision, "anna")
+    assert (corpus / "umea-laddning.md").exists()
+    assert public_ids(curator, "laddinfrastruktur")[0] == "umea-laddning"
+    assert curator.deleted() == []
+
+
+def test_failed_save_leaves_the_previous_version_intact(curator, corpus, monkeypatch):
+    path = corpus / "malmo-energi.md"
+    before = path.read_bytes()
+    values, body = curator.form_values("malmo-energi")
+
+    def disk_full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        curator.save_case_study({**values, "title": "Ny rubrik"}, body, "anna", doc_id="malmo-energi")
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert not [p for p in corpus.rglob(".*") if p.is_file()]           # no temp files left behind
+    assert curator.kb.store.get_document("malmo-energi")["title"] == "Energifattigdom och rättvis omställning i Malmö"
+    assert curator.revisions("malmo-energi") == []
+
+
+def test_duplicate_guard_warns_before_saving(curator):
+    first = curator.save_case_study(NEW, BODY, "anna")
+    again = curator.save_case_study({**NEW, "title": "Lastcyklar i hemtjänsten i Växjö kommun"}, BODY, "anna")
+    assert not again.saved and again.duplicates[0].doc_id == first.doc_id
+    forced = curator.save_case_study({**NEW, "title": "Lastcyklar i hemtjänsten i Växjö kommun"}, BODY, "anna",
+                                     confirm_duplicates=True)
+    assert forced.saved and forced.doc_id != first.doc_id
+
+
+def test_uploads_real_files(curator, tmp_path, corpus):
+    pdf = make_pdf(tmp_path / "x.pdf", ["Solceller på skolans tak i Lund", "Resultat: mer egen el"]).read_bytes()
+    pptx = make_pptx(tmp_path / "x.pptx", [("Biogasbussar i Växjö", "Bussar på biogas", "Notis")]).read_bytes()
+    docx = make_docx(tmp_path / "x.docx", [("Klimatanpassning", "Skyfall och dagvatten")]).read_bytes()
+    with_meta = curator.upload("Solceller Lund.pdf", pdf, {"title": "Solceller på skolor", "organisation": "Lunds kommun",
+                                                           "themes": ["fornybar-energi"], "status": "published"}, "anna")
+    assert (corpus / "presentationer" / f"{with_meta}.pdf").exists()
+    assert (corpus / "presentationer" / f"{with_meta}.pdf.yml").exists()
+    assert with_meta in public_ids(curator, "solceller skolans tak")
+    bare = curator.upload("biogas.pptx", pptx, None, "anna")
+    assert "metadatafil (.yml) saknas" in curator.kb.store.get_document(bare)["curation_notes"]
+    assert bare in [q["id"] for q in curator.review_queue()]
+    curator.upload("rapport.docx", docx, None, "anna")
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("virus.exe", b"MZ...", "PDF-, PPTX- eller DOCX"),
+    ("tom.pdf", b"", "tom"),
+    ("fejk.pdf", b"<html>", "inte en giltig PDF"),
+    ("fejk.pptx", b"%PDF-1.4 inte zip", "inte en giltig Office-fil"),
+    ("trasig.docx", b"PK\x03\x04trasig", "skadad"),
+])
+def test_bad_uploads_are_rejected_and_nothing_is_stored(curator, corpus, name, data, message):
+    before = sorted(p.name for p in corpus.rglob("*"))
+    with pytest.raises(FormError) as info:
+        curator.upload(name, data, None, "anna")
+    assert message in info.value.errors["file"]
+    assert sorted(p.name for p in corpus.rglob("*")) == before
+
+
+def test_encrypted_zip_bomb_and_traversal_uploads(curator, corpus, tmp_path):
+    encrypted = make_pdf(tmp_path / "e.pdf", ["hemligt"], password="pw").read_bytes()
+    bomb = make_zip(tmp_path / "b.docx", {"word/document.xml": b"\0" * 60_000_000}).read_bytes()
+    traversal = make_zip(tmp_path / "t.pptx", {"../../x": b"x", "ppt/presentation.xml": b"<p/>"}).read_bytes()
+    for name, data, message in (("e.pdf", encrypted, "krypterad"), ("b.docx", bomb, "zip-bomb"),
+                                ("t.pptx", traversal, "otillåtna sökvägar")):
+        with pytest.raises(FormError, match=message):
+            curator.upload(name, data, None, "anna")
+    assert not (corpus / "presentationer").exists() or not any((corpus / "presentationer").iterdir())
+    with pytest.raises(FormError, match="större än"):
+        curator.upload("stor.pdf", b"%PDF-" + b"0" * (21 * 1024 * 1024), None, "anna")
