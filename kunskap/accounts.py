@@ -59,6 +59,7 @@ def _user(row) -> User:
 
 class Accounts:
     def __init__(self, store: Store):
+        self.store = store
         self.db = store.db
 
     # -- users -----------------------------------------------------------------------------
@@ -70,7 +71,7 @@ class Accounts:
         if self.find(username):
             raise ValidationError("username", f"Användaren '{username}' finns redan.")
         now = _now().isoformat(timespec="seconds")
-        with self.db.conn:
+        with self.store.transaction():
             self.db["users"].insert({"username": username, "display_name": display_name or username,
                                      "password_hash": _hasher.hash(password), "active": 1,
                                      "created_at": now, "updated_at": now})
@@ -90,7 +91,7 @@ class Accounts:
 
     def set_active(self, username: str, active: bool) -> None:
         user = self._require(username)
-        with self.db.conn:
+        with self.store.transaction():
             self.db.execute("UPDATE users SET active = ?, updated_at = ? WHERE id = ?",
                             [int(active), _now().isoformat(timespec="seconds"), user.id])
             if not active:
@@ -100,7 +101,7 @@ class Accounts:
     def reset_password(self, username: str, password: str) -> None:
         user = self._require(username)
         self._check_password(password)
-        with self.db.conn:
+        with self.store.transaction():
             self.db.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
                             [_hasher.hash(password), _now().isoformat(timespec="seconds"), user.id])
             self.db.execute("DELETE FROM sessions WHERE user_id = ?", [user.id])
@@ -132,11 +133,11 @@ class Accounts:
         else:
             _hasher.hash(password or "x")   # same cost whether or not the user exists
         if not ok or not rows[0]["active"]:
-            with self.db.conn:
+            with self.store.transaction():
                 for key in keys:
                     self.db["login_attempts"].insert({"key": key, "at": time.time()})
             raise AuthError("Fel användarnamn eller lösenord.")
-        with self.db.conn:
+        with self.store.transaction():
             self.db.execute("DELETE FROM login_attempts WHERE key = ?", [keys[0]])
         return _user(rows[0])
 
@@ -145,7 +146,7 @@ class Accounts:
         """(session token for the cookie, CSRF token for forms)."""
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = _now()
-        with self.db.conn:
+        with self.store.transaction():
             self.db.execute("DELETE FROM sessions WHERE expires_at < ?", [now.isoformat()])
             self.db["sessions"].insert({
                 "token_hash": _hash_token(token), "user_id": user.id, "csrf_token": csrf,
@@ -165,14 +166,14 @@ class Accounts:
 
     def end_session(self, token: str | None) -> None:
         if token:
-            with self.db.conn:
+            with self.store.transaction():
                 self.db.execute("DELETE FROM sessions WHERE token_hash = ?", [_hash_token(token)])
 
     # -- API tokens ------------------------------------------------------------------------
     def create_token(self, username: str, name: str) -> str:
         user = self._require(username)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self.db.conn:
+        with self.store.transaction():
             self.db["api_tokens"].insert({"token_hash": _hash_token(token), "name": name, "user_id": user.id,
                                           "created_at": _now().isoformat(timespec="seconds"), "revoked": 0})
         return token
@@ -183,7 +184,7 @@ class Accounts:
             "FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id"))
 
     def revoke_token(self, token_id: int) -> None:
-        with self.db.conn:
+        with self.store.transaction():
             if self.db.execute("UPDATE api_tokens SET revoked = 1 WHERE id = ?", [token_id]).rowcount == 0:
                 raise ValidationError("id", f"Nyckel {token_id} finns inte.")
 
@@ -195,7 +196,7 @@ class Accounts:
             "WHERE t.token_hash = ? AND t.revoked = 0", [_hash_token(token)]))
         if not rows or not rows[0]["active"]:
             return None
-        with self.db.conn:
+        with self.store.transaction():
             self.db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?",
                             [_now().isoformat(timespec="seconds"), rows[0]["token_id"]])
         return _user(rows[0])

@@ -219,3 +219,113 @@ def status(corpus, index, model, embed_threads):
     click.echo(f"Modell: {manifest.model_id} ({manifest.dimension} dim), styckningsversion {manifest.chunker_version}")
     click.echo(f"Dokument: {kb.store.count_documents()} ({kb.store.count_documents(public_only=True)} publicerade)")
     click.echo(f"Avsnitt: {kb.store.count_chunks()}, vektorer: {kb.vectors.count}")
+
+
+def _accounts(index):
+    from .accounts import Accounts
+    from .store import Store
+
+    settings = make_settings(index=index)
+    return Accounts(Store(settings.database_path))
+
+
+def _password(prompt_twice: bool = True) -> str:
+    if not sys.stdin.isatty():   # scripted: the password on standard input
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Lösenord", hide_input=True, confirmation_prompt=prompt_twice)
+
+
+def _run(action):
+    from .errors import KunskapError
+
+    try:
+        return action()
+    except KunskapError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+index_option = click.option("--index", type=click.Path(path_type=Path), default=None,
+                            help="Mapp för databas och index (KUNSKAP_INDEX, standard index/).")
+
+
+@cli.group()
+def user():
+    """Hantera kansliets konton för kurering."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", default=None, help="Namn som visas (standard: användarnamnet).")
+@index_option
+def user_add(username, display_name, index):
+    """Lägg till ett konto. Lösenordet frågas efter (eller läses från standard in)."""
+    created = _run(lambda: _accounts(index).add_user(username, _password(), display_name))
+    click.echo(f"Kontot '{created.username}' är skapat.")
+
+
+@user.command("list")
+@index_option
+def user_list(index):
+    """Lista konton."""
+    for u in _accounts(index).list_users():
+        click.echo(f"{u.username}\t{u.display_name}\t{'aktiv' if u.active else 'avstängd'}")
+
+
+@user.command("disable")
+@click.argument("username")
+@index_option
+def user_disable(username, index):
+    """Stäng av ett konto (loggar ut det och återkallar dess API-nycklar)."""
+    _run(lambda: _accounts(index).set_active(username, False))
+    click.echo(f"Kontot '{username}' är avstängt.")
+
+
+@user.command("enable")
+@click.argument("username")
+@index_option
+def user_enable(username, index):
+    """Aktivera ett avstängt konto igen."""
+    _run(lambda: _accounts(index).set_active(username, True))
+    click.echo(f"Kontot '{username}' är aktivt.")
+
+
+@user.command("reset-password")
+@click.argument("username")
+@index_option
+def user_reset_password(username, index):
+    """Sätt ett nytt lösenord (loggar ut kontots sessioner)."""
+    _run(lambda: _accounts(index).reset_password(username, _password()))
+    click.echo(f"Nytt lösenord för '{username}' är satt.")
+
+
+@cli.group()
+def token():
+    """Hantera API-nycklar för skriptad kurering (Authorization: Bearer)."""
+
+
+@token.command("create")
+@click.option("--user", "username", required=True, help="Kontot som nyckeln tillhör.")
+@click.option("--name", required=True, help="Vad nyckeln används till, t.ex. webbplatsen.")
+@index_option
+def token_create(username, name, index):
+    """Skapa en API-nyckel. Den visas bara en gång."""
+    value = _run(lambda: _accounts(index).create_token(username, name))
+    click.echo(value)
+
+
+@token.command("list")
+@index_option
+def token_list(index):
+    """Lista API-nycklar (utan själva nycklarna)."""
+    for t in _accounts(index).list_tokens():
+        click.echo(f"{t['id']}\t{t['name']}\t{t['username']}\t{'återkallad' if t['revoked'] else 'aktiv'}\t"
+                   f"senast använd {t['last_used_at'] or 'aldrig'}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@index_option
+def token_revoke(token_id, index):
+    """Återkalla en API-nyckel."""
+    _run(lambda: _accounts(index).revoke_token(token_id))
+    click.echo(f"Nyckel {token_id} är återkallad.")

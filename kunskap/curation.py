@@ -366,7 +366,7 @@ class Curator:
 
     def _record(self, doc_id, path, action, username, previous_content=None, content=None,
                 previous_sidecar=None, sidecar_content=None, note=None) -> int:
-        with self.kb.store.db.conn:
+        with self.kb.store.transaction():
             cursor = self.kb.store.db.execute(
                 "INSERT INTO revisions (doc_id, path, action, username, created_at, previous_content, content, "
                 "previous_sidecar, sidecar, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -203,7 +203,7 @@ def reanalyse_lexical(kb: KnowledgeBase) -> None:
     rows = store.db.execute(
         "SELECT c.id, c.heading, c.text, d.title, d.organisation FROM chunks c JOIN documents d ON d.id = c.doc_id"
     ).fetchall()
-    with store.db.conn:
+    with store.transaction():
         store.db.execute("DELETE FROM chunks_fts")
         store.db.conn.executemany(
             "INSERT INTO chunks_fts (rowid, title, body) VALUES (?, ?, ?)",

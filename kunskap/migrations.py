@@ -64,9 +64,14 @@ def apply_migrations(db: sqlite_utils.Database) -> None:
     for fn in MIGRATIONS:
         if fn.__name__ in applied:
             continue
-        with db.conn:
+        db.conn.execute("BEGIN IMMEDIATE")   # all of a migration, or none of it
+        try:
             fn(db)
             db["_migrations"].insert({"name": fn.__name__, "applied_at": dt.datetime.now(dt.UTC).isoformat()})
+        except BaseException:
+            db.conn.execute("ROLLBACK")
+            raise
+        db.conn.execute("COMMIT")
 
 
 @migration

