@@ -22,6 +22,7 @@ from .conftest import REPO, SAMPLE, write_case
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 CHROMIUM = "/usr/bin/chromium"
+STAFF_PASSWORD = "kansliets-hemliga-losen"
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = REPO / "test-artifacts"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -63,6 +64,8 @@ def server(tmp_path_factory, embed_origin):
     port = free_port()
     env = {**os.environ, "KUNSKAP_CORPUS": str(corpus), "KUNSKAP_INDEX": str(root / "index"),
            "KUNSKAP_CORS_ORIGINS": embed_origin[1]}
+    subprocess.run([sys.executable, "-m", "kunskap", "user", "add", "kansli", "--name", "Kansliet"], env=env,
+                   input=STAFF_PASSWORD + "\n", text=True, check=True, capture_output=True)
     process = subprocess.Popen([sys.executable, "-m", "kunskap", "serve", "--port", str(port)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -207,3 +210,49 @@ def test_mobile_layout_has_no_horizontal_scroll(browser, server):
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     shot(page, "mobile-results")
     context.close()
+
+
+def test_staff_create_preview_publish_find_unpublish(page, server):
+    page.goto(server + "/kurera")
+    page.wait_for_url("**/logga-in**")
+    page.get_by_label("Användarnamn").fill("kansli")
+    page.get_by_label("Lösenord").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.wait_for_url("**/kurera")
+    assert "Inloggad som Kansliet" in page.content()
+    assert axe_violations(page) == []
+
+    page.get_by_role("link", name="Ny fallstudie").click()
+    page.get_by_label("Rubrik").fill("Solcellsdelning i Umeås bostadsområden")
+    page.get_by_label("Kommun eller region").select_option("Umeå kommun")
+    page.get_by_label("Förnybar energi").check()
+    page.get_by_label("År", exact=True).fill("2025")
+    page.get_by_label("Brödtext", exact=False).fill(
+        "## Bakgrund\nHyresgäster delar på el från solceller på taken.\n\n## Resultat\nFler hushåll fick billigare el.")
+    page.get_by_role("button", name="Förhandsgranska").click()
+    assert page.locator("section.preview h2", has_text="Resultat").count() == 1
+    shot(page, "curate-preview")
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Spara").click()
+    page.wait_for_url("**/kurera/dokument/*")
+    doc_url = page.url.split("?")[0]
+    assert "Sparat." in page.locator("p.notice").inner_text()
+    assert "utkast" in page.locator(".doc-actions").inner_text()
+
+    public = page.context.new_page()
+    public.goto(server + "/sok?q=solcellsdelning")
+    assert "Solcellsdelning i Umeås bostadsområden" not in public.content()       # a draft is not public
+
+    page.get_by_role("button", name="Publicera").click()
+    page.wait_for_url("**meddelande=*")
+    public.goto(server + "/sok?q=solcellsdelning")
+    assert public.locator("article.card h3 a").first.inner_text() == "Solcellsdelning i Umeås bostadsområden"
+    shot(public, "curate-published-in-search")
+
+    page.goto(doc_url)
+    page.get_by_role("button", name="Avpublicera").click()
+    page.wait_for_url("**meddelande=*")
+    public.goto(server + "/sok?q=solcellsdelning")
+    assert "Solcellsdelning i Umeås bostadsområden" not in public.content()
+    page.goto(doc_url + "/versioner")
+    assert page.locator("table tbody tr").count() == 3                            # create, publish, unpublish
