@@ -167,6 +167,7 @@ class SwedishAnalyzer:
         self.stopwords = stopwords()
         self.lexicon = Lexicon(self.stemmer, lexicon_words)
         self._split_cache: dict[str, tuple[str, ...]] = {}
+        self._terms_cache: dict[str, tuple[str, list[str]]] = {}
 
     # -- compounds -------------------------------------------------------------------------
     def split_compound(self, word: str) -> tuple[str, ...]:
@@ -211,11 +212,16 @@ class SwedishAnalyzer:
 
     # -- terms -----------------------------------------------------------------------------
     def word_terms(self, word: str) -> tuple[str, list[str]]:
-        """(stem of the word, stems of its compound parts)."""
+        """(stem of the word, stems of its compound parts); cached, it runs for every word."""
+        cached = self._terms_cache.get(word)
+        if cached is not None:
+            return cached
         stem = self.stemmer.stem(word)
         parts = [self.stemmer.stem(p) for p in self.split_compound(word)]
-        parts = [p for p in parts if p != stem and p not in self.stopwords]
-        return stem, parts
+        result = (stem, [p for p in parts if p != stem and p not in self.stopwords])
+        if len(self._terms_cache) < 200_000:
+            self._terms_cache[word] = result
+        return result
 
     def index_terms(self, text: str) -> list[str]:
         """Terms stored in FTS5 for a text: stems, plus compound parts after the word."""

@@ -151,6 +151,7 @@ def strip_marks(snippet: str) -> str:
               help="Servera ett färdigt index utan att bygga eller ändra något (KUNSKAP_READ_ONLY).")
 def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
     """Starta webbtjänsten (sök-sidor och JSON-API). Bygger indexet vid första start."""
+    import copy
     import os
 
     import uvicorn
@@ -162,7 +163,12 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
     settings = make_settings(corpus=corpus, index=index, model=model, embed_threads=embed_threads,
                              host=host, port=port, workers=workers, read_only=read_only)
     kb = KnowledgeBase(settings)
-    if not kb.exists():
+    if kb.exists():
+        try:   # refuse an index built with another model or chunker before starting the server
+            kb.open_vectors()
+        except KunskapError as exc:
+            raise click.ClickException(exc.message) from None
+    else:
         if settings.read_only:
             raise click.ClickException(f"Inget index i {settings.index}, och --read-only hindrar att det byggs.")
         click.echo(f"Inget index i {settings.index}: bygger det från {settings.corpus} …")
@@ -179,6 +185,10 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
         if value is not None:
             os.environ[f"KUNSKAP_{name.upper()}"] = ",".join(value) if isinstance(value, list) else str(value)
     click.echo(f"kunskap körs på http://{settings.host}:{settings.port}/  (avsluta med Ctrl+C)")
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    # Our own loggers: startup facts and an access log that never contains query strings
+    # (uvicorn's access log, which would, is off).
+    log_config["loggers"]["kunskap"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     uvicorn.run(
         "kunskap.web.app:app_from_environment",
         factory=True,
@@ -187,6 +197,7 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
         workers=settings.workers,
         access_log=False,
         log_level="info",
+        log_config=log_config,
         timeout_graceful_shutdown=10,
     )
 

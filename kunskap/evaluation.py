@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .config import Settings
 from .documents import Document, Section, content_hash, slugify
+from .errors import IndexMismatchError
 from .ingest import ingest, ingest_documents
 from .knowledgebase import KnowledgeBase
 from .search import MODES, FusionParams, SearchRequest, Searcher
@@ -77,12 +78,17 @@ def mrr(ranking: list[str], relevant: dict[str, int], k: int = K) -> float:
 def build_set_index(set_dir: Path, settings: Settings, work_dir: Path, progress: bool) -> tuple[KnowledgeBase, dict[str, str]]:
     kb_settings = settings.model_copy(update={"index": work_dir / "index", "corpus": set_dir / "corpus"})
     kb = KnowledgeBase(kb_settings)
+    try:   # a kept work dir built with another model or chunker is rebuilt (the cache survives)
+        kb.open_vectors() if kb.exists() else None
+        rebuild = False
+    except IndexMismatchError:
+        rebuild = True
     if (set_dir / "corpus").is_dir():
-        ingest(kb, set_dir / "corpus", prune=True, progress=progress)
+        ingest(kb, set_dir / "corpus", prune=True, rebuild=rebuild, progress=progress)
         back = {d: d for d in kb.store.document_states()}
     else:
         documents, back = jsonl_documents(set_dir / "corpus.jsonl")
-        ingest_documents(kb, documents, prune=True, progress=progress)
+        ingest_documents(kb, documents, prune=True, rebuild=rebuild, progress=progress)
     kb.open_vectors()
     return kb, back
 

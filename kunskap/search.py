@@ -13,6 +13,7 @@ lexical match contains). Paraphrases with no shared content words thus fall back
 
 from __future__ import annotations
 
+import bisect
 import html
 import math
 import threading
@@ -31,6 +32,7 @@ MAX_QUERY_TERMS = 48
 DENSE_CHUNKS = 200        # chunk candidates from FAISS
 HIT_SET_DENSE_DOCS = 30   # at most this many dense-only documents in the hit set
 DENSE_MARGIN = 0.04       # ... within this cosine of the best dense match
+RESULT_CACHE_SIZE = 512   # whole results of repeated requests
 MIN_HITS = 5              # a query with no lexical match still shows its nearest documents
 MODES = ("hybrid", "dense", "lexical")
 SORTS = ("relevance", "newest")
@@ -160,10 +162,13 @@ class Searcher:
         self._vocab_by_len: dict[int, list[str]] | None = None
         self._synonyms: list[tuple[list[list[str]], list[str]]] | None = None
         self._generation = kb.generation
+        self._result_cache: OrderedDict[str, SearchResult] = OrderedDict()
         self.embed_seconds = 0.0
 
     # -- cached lookups (refreshed after writes) -------------------------------------------
     def invalidate(self) -> None:
+        with self._cache_lock:
+            self._result_cache.clear()
         with self._lookups_lock:
             self._chunk_docs = None
             self._vocabulary = None
@@ -278,8 +283,8 @@ class Searcher:
                 return vector
         started = time.perf_counter()
         vector = self.kb.embedder.encode_queries([text])[0]
-        self.embed_seconds += time.perf_counter() - started
         with self._cache_lock:
+            self.embed_seconds += time.perf_counter() - started
             self._query_cache[text] = vector
             if len(self._query_cache) > self._query_cache_size:
                 self._query_cache.popitem(last=False)
@@ -461,8 +466,25 @@ class Searcher:
         return scores
 
     def search(self, request: SearchRequest) -> SearchResult:
+        """Search, with an LRU of whole results for repeated requests (emptied on any change)."""
         validate_request(request)
         self.refresh()
+        key = repr(request)
+        with self._cache_lock:
+            cached = self._result_cache.get(key)
+            if cached is not None:
+                self._result_cache.move_to_end(key)
+                return cached
+        generation = self.kb.generation
+        result = self._search(request)
+        with self._cache_lock:
+            if generation == self.kb.generation:
+                self._result_cache[key] = result
+                if len(self._result_cache) > RESULT_CACHE_SIZE:
+                    self._result_cache.popitem(last=False)
+        return result
+
+    def _search(self, request: SearchRequest) -> SearchResult:
         q = request.q.strip()
         if not any(t.text not in self.kb.analyzer.stopwords for t in tokenise(q)):
             hint = ("Skriv ett eller flera sökord, till exempel ”rättvis omställning” eller ”laddstolpar”."
@@ -538,13 +560,13 @@ class Searcher:
             return ""
         # Choose the window of `words` words holding the most highlighted words.
         starts = [s for s, _ in tokens]
-        hit_index = [i for i, (s, e) in enumerate(tokens) if any(a <= s < b for a, b in spans)]
+        hit_index = sorted({bisect.bisect_right(starts, a) - 1 for a, _ in spans})
         begin = 0
         if hit_index:
             best_count = -1
             for i in hit_index:
                 lo = max(0, i - 8)
-                count = sum(1 for j in hit_index if lo <= j < lo + words)
+                count = bisect.bisect_left(hit_index, lo + words) - bisect.bisect_left(hit_index, lo)
                 if count > best_count:
                     best_count, begin = count, lo
         end = min(len(tokens), begin + words)

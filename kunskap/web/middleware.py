@@ -1,5 +1,6 @@
-"""HTTP middleware: ETag/Cache-Control on GET responses, and an access log without query strings
-(search terms can identify people, so they are never logged)."""
+"""HTTP middleware (plain ASGI, cheaper than BaseHTTPMiddleware): ETag/Cache-Control on GET
+responses, and an access log without query strings (search terms can identify people, so
+they are never logged)."""
 
 from __future__ import annotations
 
@@ -7,43 +8,84 @@ import hashlib
 import logging
 import time
 
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.responses import Response
+from starlette.datastructures import Headers, MutableHeaders
 
 access_log = logging.getLogger("kunskap.access")
 
 
-class CacheHeadersMiddleware(BaseHTTPMiddleware):
-    async def dispatch(self, request, call_next):
-        response = await call_next(request)
-        if request.method != "GET" or response.status_code != 200:
-            return response
-        private = "authorization" in request.headers or request.url.path.startswith(("/kurera", "/logga-in"))
-        if private:   # staff views and token calls are never stored by shared caches
-            response.headers["Cache-Control"] = "no-store"
-            return response
-        if request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "public, max-age=3600")
-            return response
-        if response.headers.get("content-type", "").startswith("application/json"):
-            body = b"".join([chunk async for chunk in response.body_iterator])
-            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-            headers = dict(response.headers)
-            headers.pop("content-length", None)
-            if request.headers.get("if-none-match") == etag:
-                return Response(status_code=304, headers={"ETag": etag, "Cache-Control": "public, max-age=60"})
-            new = Response(content=body, status_code=200, headers=headers, media_type=response.media_type)
-            new.headers["ETag"] = etag
-            new.headers.setdefault("Cache-Control", "public, max-age=60")
-            return new
-        response.headers.setdefault("Cache-Control", "no-cache")
-        return response
+class CacheHeadersMiddleware:
+    """Public GET JSON gets a strong ETag (304 on If-None-Match) and a short max-age; staff views
+    and token calls get no-store; pages get no-cache; static files an hour."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        request_headers = Headers(scope=scope)
+        path = scope["path"]
+        private = "authorization" in request_headers or path.startswith(("/kurera", "/logga-in"))
+        start: dict = {}
+        chunks: list[bytes] = []
+
+        async def wrapped(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            headers = MutableHeaders(raw=list(start.get("headers", [])))
+            status = start.get("status", 200)
+            if status == 200:
+                if private:
+                    headers["Cache-Control"] = "no-store"
+                elif path.startswith("/static/"):
+                    headers.setdefault("Cache-Control", "public, max-age=3600")
+                elif headers.get("content-type", "").startswith("application/json"):
+                    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+                    headers["ETag"] = etag
+                    headers.setdefault("Cache-Control", "public, max-age=60")
+                    if request_headers.get("if-none-match") == etag:
+                        not_modified = MutableHeaders(raw=[])
+                        not_modified["ETag"] = etag
+                        not_modified["Cache-Control"] = headers["Cache-Control"]
+                        await send({"type": "http.response.start", "status": 304, "headers": not_modified.raw})
+                        await send({"type": "http.response.body", "body": b""})
+                        return
+                else:
+                    headers.setdefault("Cache-Control", "no-cache")
+            await send({**start, "headers": headers.raw})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, wrapped)
 
 
-class PrivacyAccessLogMiddleware(BaseHTTPMiddleware):
-    async def dispatch(self, request, call_next):
+class PrivacyAccessLogMiddleware:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        access_log.info("%s %s %d %.1fms", request.method, request.url.path, response.status_code,
-                        1000 * (time.perf_counter() - started))
-        return response
+        status = {"code": 500}
+
+        async def wrapped(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, wrapped)
+        finally:
+            # The path only: never the query string.
+            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status["code"],
+                            1000 * (time.perf_counter() - started))
