@@ -7,12 +7,9 @@ unique queries; then replays exactly the same requests, now all query-embedding 
 show what share of the server's time is the embedding model. Also /ready and /health figures.
 The server is stopped at the end (also on Ctrl+C or an error).
 
-    .venv/bin/python bench/http.py                      # builds the whole corpus first (~3 min)
-    .venv/bin/python bench/http.py --index /tmp/x/index  # a prebuilt index (e.g. pipeline.py --keep)
-    .venv/bin/python bench/http.py --limit-docs 20 --requests 100   # quick run
-
-Note: this file is named http.py, which would shadow the standard library's `http` package for
-anything imported from this folder; the first lines below take bench/ off the front of sys.path.
+    .venv/bin/python bench/http_load.py                      # builds the whole corpus first (~3 min)
+    .venv/bin/python bench/http_load.py --index /tmp/x/index  # a prebuilt index (e.g. pipeline.py --keep)
+    .venv/bin/python bench/http_load.py --limit-docs 20 --requests 100   # quick run
 """
 
 from __future__ import annotations
@@ -21,9 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-sys.path.append(str(_HERE))   # after the standard library, for _benchlib
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # for _benchlib
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
