@@ -55,6 +55,17 @@ def score(searcher, back, rows, params=None, mode="hybrid"):
     return {t: sum(v) / len(v) for t, v in per_type.items()}
 
 
+def grid_from_env():
+    """FUSION_GRID=fine: a finer grid around the calibrated setting we ship."""
+    import os
+
+    if os.environ.get("FUSION_GRID") != "fine":
+        return GRID
+    return [("calibrated", {"dense_temperature": t, "lexical_weight": w, "evidence_power": p, "lexical_power": lp})
+            for t, w, p, lp in itertools.product((0.03, 0.04, 0.05, 0.06), (0.75, 1.0, 1.25, 1.5), (0.0, 0.5, 1.0),
+                                                  (2.0, 3.0, 4.0))]
+
+
 def main(set_dirs):
     settings = load_settings()
     collected = {Path(d).name: collect(Path(d), settings) for d in set_dirs}
@@ -62,7 +73,7 @@ def main(set_dirs):
     print(f"{'setting':<40}" + "".join(f"{n[:12]:>13}" for n in names))
     for mode in ("dense", "lexical"):
         print(f"{mode:<40}" + "".join(f"{score(*collected[n], mode=mode)['all']:>13.3f}" for n in names))
-    for method, values in GRID:
+    for method, values in grid_from_env():
         params = FusionParams(method=method, **values)
         label = " ".join([method[:5]] + [f"{k.split('_')[0][:3]}{k.split('_')[-1][0]}={v}" for k, v in values.items()])
         print(f"{label:<40}" + "".join(f"{score(*collected[n], params)['all']:>13.3f}" for n in names))

@@ -41,6 +41,10 @@ FORM_FIELDS = ("title", "organisation", "kind", "themes", "year", "published", "
                "contact", "language", "status")
 
 
+class ReadOnlyError(KunskapError):
+    code = "read_only"
+
+
 class FormError(KunskapError):
     """Validation errors by field, with Swedish messages for the form."""
 
@@ -80,6 +84,10 @@ class Curator:
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
         self.corpus = Path(kb.settings.corpus)
+
+    def _writable(self) -> None:
+        if self.kb.settings.read_only:
+            raise ReadOnlyError("Tjänsten körs skrivskyddad (--read-only): ändringar görs där indexet byggs.")
 
     # -- validation ------------------------------------------------------------------------
     def validate(self, values: dict, body: str | None, require_body: bool = True) -> dict:
@@ -276,6 +284,7 @@ class Curator:
 
     def save_case_study(self, values: dict, body: str, username: str, doc_id: str | None = None,
                         confirm_duplicates: bool = False) -> SaveResult:
+        self._writable()
         meta = self.validate(values, body)
         if doc_id is None:
             duplicates = self.duplicates(meta["title"], body)
@@ -307,6 +316,7 @@ class Curator:
         return SaveResult(doc_id=doc_id)
 
     def set_status(self, doc_id: str, status: str, username: str) -> None:
+        self._writable()
         if status not in STATUSES:
             raise ValidationError("status", "Ogiltig status.")
         row = self.document(doc_id)
@@ -327,6 +337,7 @@ class Curator:
                                            username)
 
     def save_upload_metadata(self, doc_id: str, values: dict, username: str) -> None:
+        self._writable()
         row = self.document(doc_id)
         path = self.corpus / row["source_path"]
         meta = self.validate(values, None)
@@ -377,6 +388,7 @@ class Curator:
 
     def delete(self, doc_id: str, username: str) -> int:
         """Remove the file(s) and the document; the revision keeps everything for undo."""
+        self._writable()
         row = self.document(doc_id)
         path = self.corpus / row["source_path"]
         sidecar = sidecar_path(path)
@@ -400,6 +412,7 @@ class Curator:
         return [r for r in rows if self.kb.store.get_document(r["doc_id"]) is None]
 
     def undo_delete(self, revision_id: int, username: str) -> str:
+        self._writable()
         revision = self.revision(revision_id)
         if revision["action"] != "delete":
             raise ValidationError("revision", "Versionen är ingen borttagning.")
@@ -417,6 +430,7 @@ class Curator:
 
     # -- uploads ---------------------------------------------------------------------------
     def upload(self, filename: str, data: bytes, values: dict | None, username: str) -> str:
+        self._writable()
         suffix = Path(filename or "").suffix.lower()
         if suffix not in BINARY_FORMATS:
             raise FormError({"file": "Ladda upp en PDF-, PPTX- eller DOCX-fil."})
@@ -491,6 +505,7 @@ class Curator:
     def restore(self, revision_id: int, username: str, version: str = "before") -> None:
         """Make a version current again, as a new revision: the one before the change recorded
         at `revision_id` ("before": undo that change) or the one it saved ("after")."""
+        self._writable()
         revision = self.revision(revision_id)
         if revision["action"] == "delete":
             self.undo_delete(revision_id, username)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+from functools import lru_cache
+from importlib import resources
+
 from .knowledgebase import KnowledgeBase
 from .search import Hit, SearchResult
 
@@ -10,6 +14,13 @@ FACET_NAMES = {
     "county": "län", "kind": "typ", "year": "år",
 }
 KIND_LABELS = {"case-study": "Fallstudie", "presentation": "Presentation", "report": "Rapport", "news": "Nyhet"}
+
+
+@lru_cache(maxsize=1)
+def members() -> frozenset[str]:
+    """Organisations with evidence of membership in Klimatkommunerna (kunskap/data/members.csv)."""
+    text = resources.files("kunskap.data").joinpath("members.csv").read_text("utf-8")
+    return frozenset(row["name"] for row in csv.DictReader(text.splitlines()))
 
 
 def hit_to_dict(hit: Hit, kb: KnowledgeBase) -> dict:
@@ -29,6 +40,7 @@ def hit_to_dict(hit: Hit, kb: KnowledgeBase) -> dict:
         "heading": hit.heading,
         "score": hit.score,
         "url": f"/dokument/{hit.doc_id}",
+        "member": d["organisation"] in members(),
     }
 
 

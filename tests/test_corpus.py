@@ -65,7 +65,7 @@ def test_coverage_of_themes_and_organisations(loaded):
     themes = ThemeVocabulary.load()
     per_theme = Counter(s for d in documents for s in themes.slugs_for_tags(d.tags))
     assert all(per_theme[t.slug] >= 5 for t in themes.themes), per_theme
-    assert len({d.organisation for d in documents if d.organisation != "okänd"}) >= 30
+    assert len({d.organisation for d in documents if d.organisation != "okänd"}) >= 40
     presentations = [d for d in documents if d.kind == "presentation"]
     assert len(presentations) >= 12
     assert sum(1 for d in presentations if "metadatafil (.yml) saknas" in d.curation_notes) >= 2

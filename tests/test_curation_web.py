@@ -230,3 +230,16 @@ def test_searches_keep_working_during_live_edits(client, app_kb):
     assert errors == [] and mismatches == []
     assert seen == {"Alfa cykelplan", "Beta cykelplan"}
     assert kb.store.get_document(doc_id)["title"] == "Alfa cykelplan"
+
+
+def test_read_only_service_refuses_writes(corpus, kb_factory):
+    kb = kb_factory(corpus, read_only=True)
+    ingest(kb, corpus)
+    accounts = Accounts(kb.store)
+    accounts.add_user("anna", PASSWORD)
+    token = accounts.create_token("anna", "t")
+    with TestClient(create_app(kb.settings, knowledge_base=kb)) as c:
+        r = c.post("/api/v1/documents", headers={"Authorization": f"Bearer {token}"},
+                   json={"title": "X", "organisation": "Lunds kommun", "body": "text"})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "read_only"
+        assert c.get("/api/v1/search", params={"q": "cykel"}).status_code == 200

@@ -14,7 +14,7 @@ from ..errors import NotFoundError
 from ..knowledgebase import KnowledgeBase
 from ..render import render_markdown
 from ..search import Filters, Searcher
-from ..serialize import facets_to_dict, hit_to_dict, result_to_dict
+from ..serialize import facets_to_dict, hit_to_dict, members, result_to_dict
 from ..store import PUBLIC
 from .deps import get_kb, get_searcher, search_request
 
@@ -43,6 +43,7 @@ class Result(BaseModel):
     heading: str | None
     score: float
     url: str
+    member: bool
 
 
 class FacetValue(BaseModel):
@@ -86,12 +87,6 @@ class DocumentResponse(BaseModel):
 def organisations() -> list[dict]:
     text = resources.files("kunskap.data").joinpath("organisations.csv").read_text("utf-8")
     return list(csv.DictReader(text.splitlines()))
-
-
-@lru_cache(maxsize=1)
-def members() -> frozenset[str]:
-    text = resources.files("kunskap.data").joinpath("members.csv").read_text("utf-8")
-    return frozenset(row["name"] for row in csv.DictReader(text.splitlines()))
 
 
 @router.get("/health", tags=["drift"])

@@ -43,7 +43,7 @@ def install(app: FastAPI) -> None:
     from urllib.parse import quote
 
     from ..accounts import AuthError, ThrottledError
-    from ..curation import FormError
+    from ..curation import FormError, ReadOnlyError
     from .auth import CsrfError, LoginRequired, Unauthorized
 
     @app.exception_handler(LoginRequired)
@@ -64,6 +64,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ThrottledError)
     async def _throttled(request: Request, exc: ThrottledError):
         return error_response(request, 429, exc.code, exc.message)
+
+    @app.exception_handler(ReadOnlyError)
+    async def _read_only(request: Request, exc: ReadOnlyError):
+        return error_response(request, 403, exc.code, exc.message)
 
     @app.exception_handler(CsrfError)
     async def _csrf(request: Request, exc: CsrfError):

@@ -11,7 +11,8 @@ from markupsafe import Markup
 
 from ..search import Filters
 from ..serialize import KIND_LABELS, facets_to_dict, hit_to_dict
-from .api import document_dict, members
+from ..serialize import members
+from .api import document_dict
 from .deps import get_kb, get_searcher, search_request
 
 router = APIRouter(include_in_schema=False)
