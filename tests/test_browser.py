@@ -7,17 +7,14 @@ from __future__ import annotations
 import http.server
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from .conftest import REPO, SAMPLE, write_case
+from .conftest import REPO, SAMPLE, free_port, start_server, write_case
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -32,12 +29,6 @@ if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (make test installs it)", allow_module_level=True)
 if not AXE.exists():
     pytest.skip("axe-core is not installed (make test runs npm install)", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -61,23 +52,11 @@ def server(tmp_path_factory, embed_origin):
     corpus = root / "corpus"
     for name, (title, org, body, meta) in SAMPLE.items():
         write_case(corpus, name, title, org, body, **meta)
-    port = free_port()
     env = {**os.environ, "KUNSKAP_CORPUS": str(corpus), "KUNSKAP_INDEX": str(root / "index"),
            "KUNSKAP_CORS_ORIGINS": embed_origin[1]}
     subprocess.run([sys.executable, "-m", "kunskap", "user", "add", "kansli", "--name", "Kansliet"], env=env,
                    input=STAFF_PASSWORD + "\n", text=True, check=True, capture_output=True)
-    process = subprocess.Popen([sys.executable, "-m", "kunskap", "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            if process.poll() is not None:
-                raise RuntimeError(process.stdout.read())
-            time.sleep(0.5)
+    process, base = start_server(env)
     yield base
     process.terminate()
     process.wait(timeout=30)

