@@ -27,6 +27,9 @@ def test_search_json_shape(client):
     assert {"id", "title", "organisation", "county", "year", "themes", "kind", "snippet", "score", "page"} <= set(first)
     assert first["themes"] == [{"slug": "cykel", "label": "Cykel"}]
     assert set(body["facets"]) == {"theme", "organisation", "organisation_type", "county", "kind", "year"}
+    from kunskap.web.api import SearchResponse
+
+    SearchResponse.model_validate(body)   # the documented OpenAPI shape
 
 
 def test_document_similar_facets_themes_organisations(client):
