@@ -479,6 +479,16 @@ class Searcher:
                 scores[doc_id] = scores.get(doc_id, 0.0) + weight * (value / top_lex) ** p.lexical_power
         return scores
 
+    def cached(self, request: SearchRequest) -> SearchResult | None:
+        """The cached result of an identical request, if the knowledge base has not changed."""
+        if self._generation != self.kb.generation:
+            return None
+        with self._cache_lock:
+            result = self._result_cache.get(repr(request))
+            if result is not None:
+                self._result_cache.move_to_end(repr(request))
+            return result
+
     def search(self, request: SearchRequest) -> SearchResult:
         """Search, with an LRU of whole results for repeated requests (emptied on any change)."""
         validate_request(request)

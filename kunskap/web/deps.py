@@ -18,6 +18,15 @@ def get_searcher(request: Request) -> Searcher:
     return request.app.state.searcher
 
 
+# As dependencies: async, so FastAPI does not hop to its thread pool just to read app.state.
+async def kb_dependency(request: Request) -> KnowledgeBase:
+    return request.app.state.kb
+
+
+async def searcher_dependency(request: Request) -> Searcher:
+    return request.app.state.searcher
+
+
 def _int(value: str | None, name: str, low: int, high: int) -> int | None:
     if value is None or value == "":
         return None
