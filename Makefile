@@ -31,7 +31,7 @@ node_modules/axe-core/axe.min.js: package.json
 	npm install --no-audit --no-fund --silent
 	touch $@
 
-# Debian's chromium drives the browser tests (never `playwright install`: no downloads here).
+# Debian's chromium drives the browser tests: Playwright never downloads a browser of its own here.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests"; \

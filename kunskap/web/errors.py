@@ -39,8 +39,9 @@ def error_response(request: Request, status: int, code: str, message: str, field
 
 
 def install(app: FastAPI) -> None:
-    from fastapi.responses import RedirectResponse
     from urllib.parse import quote
+
+    from fastapi.responses import RedirectResponse
 
     from ..accounts import AuthError, ThrottledError
     from ..curation import FormError, ReadOnlyError
@@ -57,21 +58,14 @@ def install(app: FastAPI) -> None:
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
 
-    @app.exception_handler(AuthError)
-    async def _auth(request: Request, exc: AuthError):
-        return error_response(request, 401, exc.code, exc.message)
+    # Domain errors that map to a status and need nothing else: one handler for all of them.
+    statuses = {AuthError: 401, ThrottledError: 429, ReadOnlyError: 403, CsrfError: 403, NotFoundError: 404}
 
-    @app.exception_handler(ThrottledError)
-    async def _throttled(request: Request, exc: ThrottledError):
-        return error_response(request, 429, exc.code, exc.message)
+    async def _by_status(request: Request, exc: KunskapError):
+        return error_response(request, statuses[type(exc)], exc.code, exc.message)
 
-    @app.exception_handler(ReadOnlyError)
-    async def _read_only(request: Request, exc: ReadOnlyError):
-        return error_response(request, 403, exc.code, exc.message)
-
-    @app.exception_handler(CsrfError)
-    async def _csrf(request: Request, exc: CsrfError):
-        return error_response(request, 403, exc.code, exc.message)
+    for exc_class in statuses:
+        app.add_exception_handler(exc_class, _by_status)
 
     @app.exception_handler(FormError)
     async def _form(request: Request, exc: FormError):
@@ -83,10 +77,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ValidationError)
     async def _validation(request: Request, exc: ValidationError):
         return error_response(request, 400, exc.code, exc.message, exc.field)
-
-    @app.exception_handler(NotFoundError)
-    async def _not_found(request: Request, exc: NotFoundError):
-        return error_response(request, 404, exc.code, exc.message)
 
     @app.exception_handler(KunskapError)
     async def _domain(request: Request, exc: KunskapError):
