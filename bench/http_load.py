@@ -346,8 +346,8 @@ def main(argv=None) -> int:
             f"{n_rep} popular ({len(B.POPULAR_QUERIES)} distinct, Zipf-like repeats, "
             f"{'pre-warmed' if not args.no_prewarm else 'not pre-warmed'}) + {n_uni} unique (new each level); "
             f"replay = the same requests again, every query now a query-embedding cache hit",
-            f"latency = client-side wall time per GET /api/v1/search?q=… (keep-alive, httpx.AsyncClient, "
-            f"client on the same 2 cores); srv CPU = server process CPU / request; cli CPU = client's",
+            "latency = client-side wall time per GET /api/v1/search?q=… (keep-alive, httpx.AsyncClient, "
+            "client on the same 2 cores); srv CPU = server process CPU / request; cli CPU = client's",
             f"errors: {total_errors} in the measured passes, {warm_errors} in warm-up (must be 0)",
             *share_lines, *target_lines,
             f"server: workers {args.workers}, embed threads {args.embed_threads or 'default'}, "

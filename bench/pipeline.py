@@ -332,8 +332,8 @@ def main(argv=None) -> int:
     foot = [f"{args.mode} mode, limit 10, no filters; stream: {len(stream)} queries, "
             f"{sum(k == 'repeated' for k, _ in stream)} from {len(B.POPULAR_QUERIES)} popular ones "
             f"(repeated), {sum(k == 'unique' for k, _ in stream)} unique; seed {args.seed}",
-            f"embed = query embedding time inside search (Searcher.embed_seconds; 0 on a cache hit); "
-            f"rest = total - embed",
+            "embed = query embedding time inside search (Searcher.embed_seconds; 0 on a cache hit); "
+            "rest = total - embed",
             f"first search on a fresh Searcher (loads lookups + embeds): {first_ms:.0f} ms; "
             f"one thread: {qps1:.1f} searches/s cold, {qps2:.1f} warm",
             f"embed_threads {settings.embed_threads}, faiss_threads {settings.faiss_threads}"]

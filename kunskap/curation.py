@@ -230,10 +230,10 @@ class Curator:
                 for j in range(i + 1, len(ids)):
                     if sims[i, j] >= DUPLICATE_COSINE + 0.03:
                         pairs.append((ids[i], ids[j], f"innehåll {sims[i, j]:.2f}"))
-        titles = {r["id"]: r["title"] for r in rows}
+        found = {(x, y) for x, y, _ in pairs}
         for i, a in enumerate(rows):
             for b in rows[i + 1:]:
-                if fuzz.token_set_ratio(a["title"], b["title"]) >= 97 and (a["id"], b["id"]) not in {(x, y) for x, y, _ in pairs}:
+                if (a["id"], b["id"]) not in found and fuzz.token_set_ratio(a["title"], b["title"]) >= 97:
                     pairs.append((a["id"], b["id"], "nästan samma rubrik"))
         return pairs
 

@@ -32,7 +32,7 @@ from fpdf import FPDF
 from pptx import Presentation
 from pptx.dml.color import RGBColor
 from pptx.enum.shapes import MSO_SHAPE
-from pptx.util import Emu, Inches, Pt
+from pptx.util import Inches, Pt
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "corpus" / "presentationer"

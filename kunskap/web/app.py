@@ -40,7 +40,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         kb = knowledge_base or KnowledgeBase(settings)
         if kb.vectors is None:
             kb.open_vectors()
-        kb.embedder  # load the model now, not on the first request
+        _ = kb.embedder   # load the model now, not on the first request
         app.state.kb = kb
         app.state.searcher = Searcher(kb)
         log.info("kunskap: %d dokument, %d vektorer, modell %s",
