@@ -214,7 +214,14 @@ class Curator:
                 row = self.kb.store.get_document(doc_id)
                 queue.append({**row, "reasons": [f"liknar {other} ({reason})"]})
                 seen.add(doc_id)
-        return queue
+        # Most urgent first: files without metadata or organisation, near-duplicates, then gaps.
+        order = ("metadatafil", "organisation", "liknar", "teman", "år")
+
+        def urgency(item):
+            return min((i for i, key in enumerate(order) for r in item["reasons"] if r.startswith(key)),
+                       default=len(order)), item["id"]
+
+        return sorted(queue, key=urgency)
 
     def near_duplicate_pairs(self) -> list[tuple[str, str, str]]:
         from rapidfuzz import fuzz
