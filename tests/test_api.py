@@ -110,3 +110,12 @@ def test_no_input_gives_a_500(client):
     for path in ("/api/v1/search?q=%ED%A0%80x", "/sok?q=%FF%FE", "/sok?theme=%FF&year_from=1&page=-1",
                  "/api/v1/documents/%00", "/api/v1/documents/" + "x" * 5000, "/dokument/..%2F..%2Fetc"):
         assert client.get(path).status_code < 500
+
+
+def test_sort_newest_orders_by_year(client):
+    body = client.get("/api/v1/search", params={"q": "kommun region klimat buss cykel mat", "sort": "newest",
+                                                "limit": 50}).json()
+    years = [r["year"] for r in body["results"]]
+    assert years == sorted(years, reverse=True) and len(years) >= 3
+    page = BeautifulSoup(client.get("/sok", params={"q": "cykel"}).text, "html.parser")
+    assert page.find("a", string="nyast först")["href"].endswith("sort=newest")

@@ -243,3 +243,11 @@ def test_read_only_service_refuses_writes(corpus, kb_factory):
                    json={"title": "X", "organisation": "Lunds kommun", "body": "text"})
         assert r.status_code == 403 and r.json()["error"]["code"] == "read_only"
         assert c.get("/api/v1/search", params={"q": "cykel"}).status_code == 200
+
+
+def test_document_list_filters(client):
+    login(client)
+    page = BeautifulSoup(client.get("/kurera", params={"organisation": "Malmö stad"}).text, "html.parser")
+    assert [a.text for a in page.select("table.doc-table tbody td a")] == ["Energifattigdom och rättvis omställning i Malmö"]
+    page = BeautifulSoup(client.get("/kurera", params={"q": "cykel"}).text, "html.parser")
+    assert [a.text for a in page.select("table.doc-table tbody td a")] == ["Cykelvägar och cykelpendling i Lund"]

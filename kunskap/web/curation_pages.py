@@ -74,14 +74,21 @@ def logout(request: Request, csrf: Annotated[str, Form()] = ""):
 
 # -- lists -----------------------------------------------------------------------------------
 @router.get("/kurera", response_class=HTMLResponse)
-def overview(request: Request, status: str = "", meddelande: str = ""):
+def overview(request: Request, status: str = "", meddelande: str = "", organisation: str = "", q: str = "",
+             kind: str = ""):
     user, csrf = session_user(request)
     curator = _curator(request)
     status = status if status in STATUS_LABELS else ""
-    rows = curator.documents(status or None)
-    return _page(request, "curate_list.html", {"user": user, "csrf": csrf, "rows": rows, "status": status,
-                                               "status_labels": STATUS_LABELS, "message": meddelande[:200],
-                                               "queue_size": len(curator.review_queue())})
+    all_rows = curator.documents(status or None)
+    needle = q.strip().lower()[:200]
+    rows = [r for r in all_rows
+            if (not organisation or r["organisation"] == organisation) and (not kind or r["kind"] == kind)
+            and (not needle or needle in r["title"].lower() or needle in r["id"])]
+    return _page(request, "curate_list.html", {
+        "user": user, "csrf": csrf, "rows": rows, "status": status, "status_labels": STATUS_LABELS,
+        "message": meddelande[:200], "queue_size": len(curator.review_queue()),
+        "organisations": sorted({r["organisation"] for r in all_rows}), "kinds": KIND_CHOICES,
+        "filters": {"organisation": organisation, "q": q[:200], "kind": kind}})
 
 
 @router.get("/kurera/granska", response_class=HTMLResponse)

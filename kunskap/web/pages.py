@@ -59,6 +59,9 @@ def results(request: Request):
         "sort": req.sort, "remove_links": _remove_links(request, req.filters, kb),
     }
     data["facet_link"] = lambda name, value: _toggle_link(request, name, value)
+    base = _query_pairs(request, {"page", "sort"})
+    data["sort_links"] = {"relevance": "/sok?" + urlencode(base),
+                          "newest": "/sok?" + urlencode(base + [("sort", "newest")])}
     return _render(request, "results.html", data)
 
 
