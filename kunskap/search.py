@@ -154,6 +154,7 @@ class QueryPlan:
     corrections: dict[str, str]       # typed word -> corrected word
     text_for_dense: str
     english: bool = False             # written in English: Swedish word matching is only noise
+    expanded: frozenset[str] = frozenset()  # typed stems that are theme synonyms (expanded)
 
 
 class Searcher:
@@ -206,16 +207,19 @@ class Searcher:
             return self._vocabulary, self._vocab_by_len
 
     def synonyms(self):
-        """[(phrases as stem lists, expansion terms)] from the theme vocabulary."""
+        """[(phrases as lists of stems, expansion stems)] from the theme vocabulary. Phrases are
+        matched on the stems of the typed words (compound parts would never line up)."""
         with self._lookups_lock:
             if self._synonyms is None:
                 analyzer = self.kb.analyzer
+
+                def stems(text: str) -> list[str]:
+                    return [analyzer.word_terms(t.text)[0] for t in tokenise(text) if t.text not in analyzer.stopwords]
+
                 table = []
                 for _slug, names in self.kb.themes.expansion_phrases():
-                    phrases = [analyzer.index_terms(n) for n in names]
-                    phrases = [p for p in phrases if p]
-                    terms = sorted({t for p in phrases for t in p})
-                    table.append((phrases, terms))
+                    phrases = [p for p in (stems(n) for n in names) if p]
+                    table.append((phrases, sorted({t for p in phrases for t in p})))
                 self._synonyms = table
             return self._synonyms
 
@@ -268,8 +272,11 @@ class Searcher:
             for part in parts:
                 terms[part] = max(terms.get(part, 0.0), p.part_weight)
         # Theme synonyms: a query containing a label or synonym phrase expands to the others.
+        expanded: set[str] = set()
         for phrases, expansion in self.synonyms():
-            if any(_contains(typed, phrase) for phrase in phrases):
+            matched = [phrase for phrase in phrases if _contains(typed, phrase)]
+            if matched:
+                expanded.update(t for phrase in matched for t in phrase)
                 for term in expansion:
                     terms[term] = max(terms.get(term, 0.0), p.synonym_weight)
         if len(terms) > MAX_QUERY_TERMS:   # a pasted paragraph: keep the typed words first
@@ -279,7 +286,7 @@ class Searcher:
         if corrections:
             dense_text = " ".join(corrections.get(t.text, t.text) for t in tokenise(q))
         return QueryPlan(terms=terms, typed=list(dict.fromkeys(typed)), corrections=corrections,
-                         text_for_dense=dense_text, english=english)
+                         text_for_dense=dense_text, english=english, expanded=frozenset(expanded))
 
     # -- candidates ------------------------------------------------------------------------
     def query_vector(self, text: str) -> np.ndarray:
@@ -313,7 +320,9 @@ class Searcher:
             df = len(rows)
             idf = math.log(1 + (n_chunks - df + 0.5) / (df + 0.5))
             idf_of[term] = idf
-            if weight >= 1.0:
+            # A typed word that no document uses but that is a theme synonym is carried by its
+            # expansion: it does not count against the lexical evidence.
+            if weight >= 1.0 and not (df == 0 and term in plan.expanded):
                 idf_total += idf
             for chunk_id, score in rows:
                 chunk_scores[chunk_id] = chunk_scores.get(chunk_id, 0.0) + weight * score
