@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test browser bench eval clean-index
+.PHONY: run test install install-test browser bench eval
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,3 @@ eval: install
 	$(BIN)/kunskap eval --set eval/climate
 	$(BIN)/kunskap eval --set ../shared/eval/swefaq
 	$(BIN)/kunskap eval --set ../shared/eval/swequad_mc
-
-clean-index:
-	rm -rf index/kunskap.db* index/vectors.faiss index/manifest.json

@@ -119,3 +119,12 @@ def test_sort_newest_orders_by_year(client):
     assert years == sorted(years, reverse=True) and len(years) >= 3
     page = BeautifulSoup(client.get("/sok", params={"q": "cykel"}).text, "html.parser")
     assert page.find("a", string="nyast först")["href"].endswith("sort=newest")
+
+
+def test_api_docs_work_offline(client):
+    docs = client.get("/docs").text
+    assert "cdn." not in docs and "https://" not in docs.split("openapi.json")[0].lower().replace("http://testserver", "")
+    assert client.get("/api/v1/openapi.json").json()["info"]["title"] == "kunskap API"
+    for url in BeautifulSoup(docs, "html.parser").select("script[src], link[href]"):
+        target = url.get("src") or url.get("href")
+        assert client.get(target).status_code == 200, target

@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 
 from ..config import Settings, load_settings
 from . import api, curation_api, curation_pages, errors, pages
@@ -47,14 +48,17 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
                  kb.store.count_documents(), kb.vectors.count, kb.embedder.model_id)
         yield
 
-    app = FastAPI(
+    # FastAPIOffline serves /docs and /redoc with bundled Swagger UI and ReDoc: no CDN, so the API
+    # documentation works on an offline server too.
+    app = FastAPIOffline(
+        favicon_url="/static/favicon.svg",
         title="kunskap API",
         version="1",
         description="Sök i klimatarbetet hos Klimatkommunernas medlemmar. Fel har formen "
                     '{"error": {"code": "...", "message": "..."}}.',
         lifespan=lifespan,
         docs_url="/docs",
-        redoc_url=None,
+        redoc_url="/redoc",
         openapi_url="/api/v1/openapi.json",
     )
     app.state.settings = settings
