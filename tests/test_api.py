@@ -128,3 +128,38 @@ def test_api_docs_work_offline(client):
     for url in BeautifulSoup(docs, "html.parser").select("script[src], link[href]"):
         target = url.get("src") or url.get("href")
         assert client.get(target).status_code == 200, target
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fuzz_client(tmp_path_factory):
+    from kunskap.config import Settings
+    from kunskap.knowledgebase import KnowledgeBase
+
+    from .conftest import SAMPLE, write_case
+
+    root = tmp_path_factory.mktemp("fuzz")
+    for name, (title, org, body, meta) in SAMPLE.items():
+        write_case(root / "corpus", name, title, org, body, **meta)
+    kb = KnowledgeBase(Settings(corpus=root / "corpus", index=root / "index", model="hashing"))
+    ingest(kb, root / "corpus")
+    with TestClient(create_app(kb.settings, knowledge_base=kb)) as c:
+        yield c
+
+
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=120)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(q=text, theme=text, county=text, page=st.one_of(st.integers(-5, 2000), text),
+       limit=st.one_of(st.integers(-5, 200), text), year=st.one_of(st.integers(-10, 5000), text),
+       sort=st.sampled_from(["relevance", "newest", "", "x"]), path=st.sampled_from(["/api/v1/search", "/sok"]))
+def test_search_never_answers_500(fuzz_client, q, theme, county, page, limit, year, sort, path):
+    r = fuzz_client.get(path, params={"q": q, "theme": theme, "county": county, "page": page, "limit": limit,
+                                      "year_from": year, "sort": sort})
+    assert r.status_code < 500
+    if path.startswith("/api/") and r.status_code >= 400:
+        assert set(r.json()["error"]) >= {"code", "message"}
