@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import difflib
+import hashlib
 import json
 import re
 import tempfile
@@ -43,6 +44,12 @@ FORM_FIELDS = ("title", "organisation", "kind", "themes", "year", "published", "
 
 class ReadOnlyError(KunskapError):
     code = "read_only"
+
+
+class ConflictError(KunskapError):
+    """The file changed since the editor opened it: saving would silently undo someone's work."""
+
+    code = "edit_conflict"
 
 
 class FormError(KunskapError):
@@ -289,10 +296,23 @@ class Curator:
             candidate, n = f"{base}-{n}", n + 1
         return candidate
 
+    def version(self, doc_id: str) -> str:
+        """A short fingerprint of the file(s) as they are now, for edit-conflict checks."""
+        path = self.corpus / self.document(doc_id)["source_path"]
+        target = path if path.suffix == ".md" else sidecar_path(path)
+        return hashlib.sha256(target.read_bytes() if target.exists() else b"").hexdigest()[:16]
+
+    def _check_version(self, doc_id: str, base_version: str | None) -> None:
+        if base_version and base_version != self.version(doc_id):
+            raise ConflictError("Dokumentet har ändrats av någon annan sedan du öppnade det. Öppna det igen, "
+                                "jämför med versionshistoriken och gör din ändring på nytt – inget har sparats.")
+
     def save_case_study(self, values: dict, body: str, username: str, doc_id: str | None = None,
-                        confirm_duplicates: bool = False) -> SaveResult:
+                        confirm_duplicates: bool = False, base_version: str | None = None) -> SaveResult:
         self._writable()
         meta = self.validate(values, body)
+        if doc_id is not None:
+            self._check_version(doc_id, base_version)
         if doc_id is None:
             duplicates = self.duplicates(meta["title"], body)
             if duplicates and not confirm_duplicates:
@@ -343,8 +363,9 @@ class Curator:
             self._write_sidecar_and_ingest(doc_id, path, meta, previous, "publish" if status == "published" else "unpublish",
                                            username)
 
-    def save_upload_metadata(self, doc_id: str, values: dict, username: str) -> None:
+    def save_upload_metadata(self, doc_id: str, values: dict, username: str, base_version: str | None = None) -> None:
         self._writable()
+        self._check_version(doc_id, base_version)
         row = self.document(doc_id)
         path = self.corpus / row["source_path"]
         meta = self.validate(values, None)

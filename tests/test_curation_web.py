@@ -251,3 +251,29 @@ def test_document_list_filters(client):
     assert [a.text for a in page.select("table.doc-table tbody td a")] == ["Energifattigdom och rättvis omställning i Malmö"]
     page = BeautifulSoup(client.get("/kurera", params={"q": "cykel"}).text, "html.parser")
     assert [a.text for a in page.select("table.doc-table tbody td a")] == ["Cykelvägar och cykelpendling i Lund"]
+
+
+def test_concurrent_edits_do_not_overwrite_each_other(client, app_kb):
+    _, kb, token = app_kb
+    login(client)
+    form = BeautifulSoup(client.get("/kurera/dokument/lund-cykel").text, "html.parser")
+    fields = {i["name"]: i.get("value", "") for i in form.select("form.curate-form input[type=hidden]")}
+    assert fields["version"]
+    # Someone else saves through the API in the meantime.
+    auth = {"Authorization": f"Bearer {token}"}
+    other = client.put("/api/v1/documents/lund-cykel", headers=auth, json={
+        "title": "Ändrad av Bertil", "organisation": "Lunds kommun", "body": "Ny text om cyklar.", "status": "published"})
+    assert other.status_code == 200
+    mine = client.post("/kurera/dokument/lund-cykel", data={
+        "csrf": fields["csrf"], "version": fields["version"], "title": "Ändrad av Anna",
+        "organisation": "Lunds kommun", "body": "Annas text", "status": "published", "action": "save"})
+    assert mine.status_code == 409 and "har ändrats av någon annan" in mine.text
+    assert "Annas text" in mine.text                                # what Anna typed is still on screen
+    assert kb.store.get_document("lund-cykel")["title"] == "Ändrad av Bertil"
+    stale = client.put("/api/v1/documents/lund-cykel", headers=auth, json={
+        "title": "X", "organisation": "Lunds kommun", "body": "x", "base_version": fields["version"]})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "edit_conflict"
+    current = client.get("/api/v1/documents/lund-cykel/version", headers=auth).json()["version"]
+    ok = client.put("/api/v1/documents/lund-cykel", headers=auth, json={
+        "title": "Y", "organisation": "Lunds kommun", "body": "y", "base_version": current, "status": "published"})
+    assert ok.status_code == 200 and ok.json()["version"] != current

@@ -29,6 +29,9 @@ class DocumentIn(BaseModel):
     status: str = "draft"
     body: str = Field("", max_length=200_000)
     confirm_duplicates: bool = False
+    language: str = "sv"
+    base_version: str | None = Field(None, description="Versionen du utgick från (GET .../version); "
+                                                         "har filen ändrats sedan dess svarar API:t 409.")
 
 
 def _curator(request: Request) -> Curator:
@@ -36,14 +39,16 @@ def _curator(request: Request) -> Curator:
 
 
 def _values(document: DocumentIn) -> dict:
-    values = document.model_dump(exclude={"body", "confirm_duplicates"})
+    values = document.model_dump(exclude={"body", "confirm_duplicates", "base_version"})
     values["year"] = "" if document.year is None else str(document.year)
     return values
 
 
 def _saved(request: Request, doc_id: str, status: int = 200):
-    row = _curator(request).document(doc_id)
-    return JSONResponse({"id": doc_id, "status": row["status"], "title": row["title"]}, status_code=status)
+    curator = _curator(request)
+    row = curator.document(doc_id)
+    return JSONResponse({"id": doc_id, "status": row["status"], "title": row["title"],
+                         "version": curator.version(doc_id)}, status_code=status)
 
 
 @router.get("/curation/documents")
@@ -70,10 +75,16 @@ def update(request: Request, user: STAFF, doc_id: str, document: DocumentIn):
     curator = _curator(request)
     values = _values(document)
     if curator.document(doc_id)["source_path"].endswith(".md"):
-        curator.save_case_study(values, document.body, user.username, doc_id=doc_id)
+        curator.save_case_study(values, document.body, user.username, doc_id=doc_id, base_version=document.base_version)
     else:
-        curator.save_upload_metadata(doc_id, values, user.username)
+        curator.save_upload_metadata(doc_id, values, user.username, base_version=document.base_version)
     return _saved(request, doc_id)
+
+
+@router.get("/documents/{doc_id}/version")
+def version(request: Request, user: STAFF, doc_id: str):
+    """Filens nuvarande version, att skicka som base_version vid PUT."""
+    return {"id": doc_id, "version": _curator(request).version(doc_id)}
 
 
 @router.delete("/documents/{doc_id}")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ..accounts import AuthError, ThrottledError
-from ..curation import MAX_UPLOAD_BYTES, STATUS_LABELS, Curator, FormError, organisations
+from ..curation import MAX_UPLOAD_BYTES, STATUS_LABELS, ConflictError, Curator, FormError, organisations
 from ..render import render_markdown
 from .auth import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, accounts, check_csrf, new_token, session_user,
                    set_cookie)
@@ -145,11 +145,13 @@ def save(request: Request, doc_id: str | None = None, csrf: Annotated[str, Form(
          published: Annotated[str, Form()] = "", summary: Annotated[str, Form()] = "",
          source_url: Annotated[str, Form()] = "", contact: Annotated[str, Form()] = "",
          status: Annotated[str, Form()] = "draft", body: Annotated[str, Form()] = "",
-         action: Annotated[str, Form()] = "save", confirm_duplicates: Annotated[str, Form()] = ""):
+         action: Annotated[str, Form()] = "save", confirm_duplicates: Annotated[str, Form()] = "",
+         version: Annotated[str, Form()] = "", language: Annotated[str, Form()] = "sv"):
     user, expected = session_user(request)
     check_csrf(expected, csrf)
     curator = _curator(request)
     values = _values(title, organisation, kind, themes, other_tags, year, published, summary, source_url, contact, status)
+    values["language"] = language
     upload = bool(doc_id) and not curator.document(doc_id)["source_path"].endswith(".md")
     if action == "preview":
         return _page(request, "curate_form.html", _form_context(
@@ -157,11 +159,11 @@ def save(request: Request, doc_id: str | None = None, csrf: Annotated[str, Form(
             duplicates=curator.duplicates(title, body, exclude=doc_id) if title else [], upload=upload))
     try:
         if upload:
-            curator.save_upload_metadata(doc_id, values, user.username)
+            curator.save_upload_metadata(doc_id, values, user.username, base_version=version or None)
             result_id = doc_id
         else:
             result = curator.save_case_study(values, body, user.username, doc_id=doc_id,
-                                             confirm_duplicates=bool(confirm_duplicates))
+                                             confirm_duplicates=bool(confirm_duplicates), base_version=version or None)
             if not result.saved:
                 return _page(request, "curate_form.html", _form_context(
                     request, user, expected, values, body, doc_id, duplicates=result.duplicates), status=409)
@@ -169,6 +171,12 @@ def save(request: Request, doc_id: str | None = None, csrf: Annotated[str, Form(
     except FormError as exc:
         return _page(request, "curate_form.html", _form_context(
             request, user, expected, values, body, doc_id, errors=exc.errors, upload=upload), status=400)
+    except ConflictError as exc:
+        # Keep what the editor typed on screen, so nothing is lost; the file stays as it is.
+        context = _form_context(request, user, expected, values, body, doc_id, errors={"version": exc.message},
+                                upload=upload)
+        context["version"] = curator.version(doc_id)
+        return _page(request, "curate_form.html", context, status=409)
     return RedirectResponse(f"/kurera/dokument/{quote(result_id)}?meddelande=" + quote("Sparat."), status_code=303)
 
 
@@ -182,6 +190,7 @@ def edit_form(request: Request, doc_id: str, meddelande: str = ""):
     context = _form_context(request, user, csrf, values, body or "", doc_id, message=meddelande[:200],
                             upload=not row["source_path"].endswith(".md"))
     context["row"] = row
+    context["version"] = curator.version(doc_id)
     return _page(request, "curate_form.html", context)
 
 

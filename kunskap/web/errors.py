@@ -44,7 +44,7 @@ def install(app: FastAPI) -> None:
     from fastapi.responses import RedirectResponse
 
     from ..accounts import AuthError, ThrottledError
-    from ..curation import FormError, ReadOnlyError
+    from ..curation import ConflictError, FormError, ReadOnlyError
     from .auth import CsrfError, LoginRequired, Unauthorized
 
     @app.exception_handler(LoginRequired)
@@ -59,7 +59,8 @@ def install(app: FastAPI) -> None:
         return response
 
     # Domain errors that map to a status and need nothing else: one handler for all of them.
-    statuses = {AuthError: 401, ThrottledError: 429, ReadOnlyError: 403, CsrfError: 403, NotFoundError: 404}
+    statuses = {AuthError: 401, ThrottledError: 429, ReadOnlyError: 403, CsrfError: 403, NotFoundError: 404,
+                ConflictError: 409}
 
     async def _by_status(request: Request, exc: KunskapError):
         return error_response(request, statuses[type(exc)], exc.code, exc.message)
