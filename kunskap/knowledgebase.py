@@ -37,6 +37,8 @@ class KnowledgeBase:
         # so searchers can refresh their cached lookups.
         self.write_lock = threading.RLock()
         self.generation = 0
+        self._manifest_stamp: tuple | None = None
+        self._checked_at = 0.0
         set_faiss_threads(settings.faiss_threads)
         self.analyzer = self._make_analyzer()
 
@@ -91,6 +93,7 @@ class KnowledgeBase:
         except IndexMissingError:
             vectors = self.rebuild_vectors()
         self.vectors = vectors
+        self._manifest_stamp = self._stamp()
         return vectors
 
     def rebuild_vectors(self) -> VectorIndex:
@@ -115,6 +118,36 @@ class KnowledgeBase:
             self.generation += 1
             if save:
                 vectors.save(self.index_dir, corpus_hash)
+                self._manifest_stamp = self._stamp()
+
+    def _stamp(self) -> tuple | None:
+        try:
+            stat = (self.index_dir / MANIFEST_FILE).stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def reload_if_changed(self, every_seconds: float = 2.0) -> bool:
+        """Pick up an index that another process (`kunskap ingest`) has saved since we loaded ours.
+        Checked at most every `every_seconds` (one stat call); returns True when it reloaded."""
+        import time
+
+        now = time.monotonic()
+        if now - self._checked_at < every_seconds:
+            return False
+        self._checked_at = now
+        stamp = self._stamp()
+        if stamp is None or stamp == self._manifest_stamp:
+            return False
+        with self.write_lock:
+            if self._manifest_stamp is None:   # first check after opening: remember, don't reload
+                self._manifest_stamp = stamp
+                return False
+            self._manifest_stamp = stamp
+            self.refresh_analyzer()
+            self.open_vectors()
+            self.generation += 1
+        return True
 
     def manifest(self):
         return read_manifest(self.index_dir)

@@ -184,7 +184,9 @@ class Searcher:
             self._synonyms = None
 
     def refresh(self) -> None:
-        """Drop cached lookups when the knowledge base has changed since they were made."""
+        """Drop cached lookups when the knowledge base has changed since they were made (here, or
+        by a `kunskap ingest` in another process)."""
+        self.kb.reload_if_changed()
         if self._generation != self.kb.generation:
             self._generation = self.kb.generation
             self.invalidate()

@@ -144,3 +144,21 @@ def test_vectors_are_normalised_and_ids_are_chunk_rowids(corpus, kb_factory):
     ingest(kb, corpus)
     for chunk_id in kb.store.chunk_ids():
         assert np.isclose(np.linalg.norm(kb.vectors.reconstruct(chunk_id)), 1.0, atol=1e-5)
+
+
+def test_running_service_picks_up_an_ingest_from_another_process(corpus, kb_factory, make_settings):
+    from kunskap.search import SearchRequest, Searcher
+
+    from .conftest import write_case
+
+    served = kb_factory(corpus)
+    ingest(served, corpus)
+    searcher = Searcher(served)
+    assert "lastcyklar" not in [h.doc_id for h in searcher.search(SearchRequest("lastcyklar hemtjänst")).hits]
+    write_case(corpus, "lastcyklar.md", "Lastcyklar i hemtjänsten", "Växjö kommun", "Hemtjänsten cyklar lastcyklar.")
+    other = KnowledgeBase(make_settings(corpus))      # as a separate `kunskap ingest` would
+    ingest(other, corpus)
+    served._checked_at = 0.0                           # skip the 2-second check interval
+    hits = searcher.search(SearchRequest("lastcyklar hemtjänst")).hits
+    assert hits[0].doc_id == "lastcyklar"
+    consistent(served)
