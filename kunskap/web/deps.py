@@ -40,9 +40,12 @@ def _int(value: str | None, name: str, low: int, high: int) -> int | None:
 
 
 def _many(request: Request, name: str) -> list[str]:
-    values = []
+    """A repeatable filter: `theme=a&theme=b`, or comma-separated `theme=a,b` (not for
+    organisation names, which are taken whole)."""
+    values: list[str] = []
     for raw in request.query_params.getlist(name):
-        values.extend(v.strip() for v in raw.split(",") if v.strip()) if name != "organisation" else values.append(raw.strip())
+        parts = [raw] if name == "organisation" else raw.split(",")
+        values.extend(p.strip() for p in parts)
     return [v[:200] for v in values if v][:50]
 
 
