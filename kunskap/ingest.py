@@ -262,21 +262,7 @@ def ingest_documents(
                 kb.open_vectors()
             working = kb.vectors.clone()
 
-        # The decompounding lexicon follows the corpus; the FTS rows are re-derived if it changed.
-        counts = kb.count_words(f"{d.title}\n{d.text}" for d in documents)
-        old_vocabulary = store.vocabulary()
-        store.replace_vocabulary(counts)
-        lexicon_changed = {w for w, c in counts.items() if c >= 2} != {w for w, c in old_vocabulary.items() if c >= 2}
-        if lexicon_changed:
-            kb.refresh_analyzer()
-
-        states = store.document_states()
-        if rebuild:
-            for doc_id in list(states):
-                store.delete_document(doc_id)
-            states = {}
-
-        rejected_paths = {e.path for e in report.rejected}
+        states = {} if rebuild else store.document_states()
         changed: list[tuple[Document, list]] = []
         for document in documents:
             state = states.get(document.id)
@@ -290,32 +276,52 @@ def ingest_documents(
                 continue
             changed.append((document, chunk_document(document)))
 
+        # The model-bound part first, outside any database transaction (the cache commits batch
+        # by batch, so an interrupted ingest resumes).
         items = [(text_hash(c.embed_text), c.embed_text) for _, chunks in changed for c in chunks]
         report.chunks_embedded, report.chunks_cached = embed_texts(kb, items, progress=progress)
 
-        for document, chunks in changed:
-            # A file whose id changed replaces the document it used to be.
-            for old_id, state in states.items():
-                if state["source_path"] == document.source_path and old_id != document.id:
-                    remove_document(kb, old_id, working)
-                    report.removed.append(old_id)
-            write_document(kb, document, working, chunks)
-            report.chunks_written += len(chunks)
-            (report.updated if document.id in states else report.added).append(document.id)
+        # Then every write in one transaction: a service reading the same database (WAL) sees the
+        # old corpus until the commit, never a half-ingested or, during --rebuild, empty one.
+        rejected_paths = {e.path for e in report.rejected}
+        with store.transaction():
+            # The decompounding lexicon follows the corpus; FTS rows are re-derived if it changed.
+            counts = kb.count_words(f"{d.title}\n{d.text}" for d in documents)
+            old_vocabulary = store.vocabulary()
+            store.replace_vocabulary(counts)
+            lexicon_changed = {w for w, c in counts.items() if c >= 2} != {w for w, c in old_vocabulary.items() if c >= 2}
+            if lexicon_changed:
+                kb.refresh_analyzer()
+            if rebuild:
+                for doc_id, state in store.document_states().items():
+                    if state["source_path"] in rejected_paths:
+                        # Its file is broken now: keep the stored version, with its vectors.
+                        ids, matrix, _ = store.chunk_vectors(kb.embedder.model_id, kb.embedder.dimension, doc_id)
+                        working.add(ids, matrix)
+                        continue
+                    store.delete_document(doc_id)
+            for document, chunks in changed:
+                # A file whose id changed replaces the document it used to be.
+                for old_id, state in states.items():
+                    if state["source_path"] == document.source_path and old_id != document.id:
+                        remove_document(kb, old_id, working)
+                        report.removed.append(old_id)
+                write_document(kb, document, working, chunks)
+                report.chunks_written += len(chunks)
+                (report.updated if document.id in states else report.added).append(document.id)
 
-        if prune or rebuild:
-            present = {d.id for d in documents}
-            for doc_id, state in store.document_states().items():
-                # A rejected file keeps its stored version: nothing already stored is lost.
-                if doc_id in present or state["source_path"] in rejected_paths:
-                    continue
-                remove_document(kb, doc_id, working)
-                report.removed.append(doc_id)
+            if prune or rebuild:
+                present = {d.id for d in documents}
+                for doc_id, state in store.document_states().items():
+                    # A rejected file keeps its stored version: nothing already stored is lost.
+                    if doc_id in present or state["source_path"] in rejected_paths:
+                        continue
+                    remove_document(kb, doc_id, working)
+                    report.removed.append(doc_id)
 
-        if lexicon_changed and report.unchanged:
-            reanalyse_lexical(kb)
-
-        states = store.document_states()
+            if lexicon_changed and report.unchanged:
+                reanalyse_lexical(kb)
+            states = store.document_states()
         kb.publish_vectors(working, corpus_hash=corpus_hash((k, v["content_hash"]) for k, v in states.items()))
     report.seconds = time.perf_counter() - started
     return report

@@ -233,13 +233,16 @@ class Store:
                 [(model_id, h, np.asarray(v, dtype=np.float32).tobytes(), now) for h, v in vectors.items()],
             )
 
-    def chunk_vectors(self, model_id: str, dimension: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
-        """(chunk ids, vectors) of every chunk whose embedding is cached, plus ids that are not."""
+    def chunk_vectors(self, model_id: str, dimension: int, doc_id: str | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """(chunk ids, vectors) of every chunk (of one document, if given) whose embedding is
+        cached, plus the ids of those that are not."""
         ids, vectors, missing = [], [], []
+        where, params = ("WHERE c.doc_id = ?", [model_id, doc_id]) if doc_id else ("", [model_id])
         for chunk_id, blob in self.db.execute(
             "SELECT c.id, e.vector FROM chunks c LEFT JOIN embeddings e "
-            "ON e.model_id = ? AND e.text_hash = c.embed_hash ORDER BY c.id",
-            [model_id],
+            f"ON e.model_id = ? AND e.text_hash = c.embed_hash {where} ORDER BY c.id",
+            params,
         ):
             if blob is None:
                 missing.append(chunk_id)

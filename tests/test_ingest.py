@@ -162,3 +162,14 @@ def test_running_service_picks_up_an_ingest_from_another_process(corpus, kb_fact
     hits = searcher.search(SearchRequest("lastcyklar hemtjänst")).hits
     assert hits[0].doc_id == "lastcyklar"
     consistent(served)
+
+
+def test_rebuild_keeps_the_stored_version_of_a_now_broken_file(corpus, kb_factory, make_settings):
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    (corpus / "skane-mat.md").write_text("---\ntitle: [trasig\n---\n", encoding="utf-8")
+    report = ingest(kb, corpus, rebuild=True)
+    assert [e.path for e in report.rejected] == ["skane-mat.md"]
+    assert kb.store.get_document("skane-mat")["title"] == "Skolmåltider med mer växtbaserat i Region Skåne"
+    consistent(kb)
+    assert len(kb.store.chunks_of("skane-mat")) > 0
