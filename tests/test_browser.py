@@ -235,3 +235,9 @@ def test_staff_create_preview_publish_find_unpublish(page, server):
     assert "Solcellsdelning i Umeås bostadsområden" not in public.content()
     page.goto(doc_url + "/versioner")
     assert page.locator("table tbody tr").count() == 3                            # create, publish, unpublish
+    for path in ("/kurera/granska", "/kurera/ladda-upp", "/kurera/papperskorg", doc_url.replace(server, "") + "/versioner"):
+        page.goto(server + path)
+        assert axe_violations(page) == [], path
+    page.locator("table tbody tr a").first.click()                                   # one revision with its diff
+    assert page.locator("pre.diff").count() == 1
+    assert axe_violations(page) == []
