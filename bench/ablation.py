@@ -16,7 +16,8 @@ from pathlib import Path
 
 from kunskap.config import load_settings
 from kunskap.evaluation import build_set_index, evaluate_queries, read_jsonl, read_qrels
-from kunskap.search import FusionParams, Searcher
+from kunskap.fusion import FusionParams
+from kunskap.search import Searcher
 
 VARIANTS = {
     "lexical only": (FusionParams(), "lexical"),

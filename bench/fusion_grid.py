@@ -14,7 +14,8 @@ from pathlib import Path
 
 from kunskap.config import load_settings
 from kunskap.evaluation import build_set_index, ndcg, read_jsonl, read_qrels
-from kunskap.search import FusionParams, SearchRequest, Searcher
+from kunskap.fusion import FusionParams
+from kunskap.search import SearchRequest, Searcher
 
 GRID = [("rrf", {}), ("sum", {"lexical_weight": 0.5}), ("evidence", {"lexical_weight": 0.5}),
         ("adaptive", {"lexical_weight": 0.6, "evidence_power": 3.0, "margin_weight": 0.5})] + [

@@ -22,7 +22,8 @@ from .documents import Document, Section, content_hash, slugify
 from .errors import IndexMismatchError
 from .ingest import ingest, ingest_documents
 from .knowledgebase import KnowledgeBase
-from .search import MODES, FusionParams, SearchRequest, Searcher
+from .fusion import FusionParams
+from .search import MODES, SearchRequest, Searcher
 
 K = 10
 

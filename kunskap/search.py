@@ -5,12 +5,9 @@ query -> Swedish analysis (stems, compound parts, theme synonyms, typo correctio
       -> dense candidates (FAISS, exact filter by IDSelector) ┘ -> fusion per document
       -> hit set -> facets, sort, page -> snippets with stem- and compound-aware highlights.
 
-Fusion (chosen by measurement, see eval/README.md, "calibrated"): each side is scaled by its
-distance to its own best match — dense as exp((cos − best)/τ), so a clear dense winner counts and
-a crowd of near-equal cosines does not; lexical as (bm25 / best)² — and the lexical side is
-weighted by its evidence, the idf-weighted share of the typed words that the best lexical match
-contains. Paraphrases with no shared content words thus fall back to dense; questions that share
-rare words with one passage are decided lexically.
+Fusion is in `fusion.py` ("calibrated", chosen by measurement: eval/README.md). Paraphrases with
+no shared content words fall back to dense; questions that share rare words with one passage are
+decided lexically.
 """
 
 from __future__ import annotations
@@ -26,6 +23,7 @@ import numpy as np
 
 from .analysis import tokenise
 from .errors import NotFoundError, ValidationError
+from .fusion import FusionParams, fuse
 from .knowledgebase import KnowledgeBase
 from .store import PUBLIC
 
@@ -41,24 +39,6 @@ FIRST_PAGE = 10           # the best fused documents are always hits
 MIN_HITS = 5              # a query with no lexical match still shows its nearest documents
 MODES = ("hybrid", "dense", "lexical")
 SORTS = ("relevance", "newest")
-
-
-@dataclass
-class FusionParams:
-    """Weights of the ranking. The defaults are the measured choice (eval/README.md): the
-    calibrated fusion, from a flat region of the grid over SweFAQ, SweQUAD-MC and our climate set."""
-
-    method: str = "calibrated"     # "calibrated" (ours), "adaptive", "evidence", "convex", "sum", "rrf"
-    dense_temperature: float = 0.05  # dense: exp((cos − best) / τ)
-    lexical_weight: float = 1.25   # lexical: weight · evidence^power · (bm25 / best)^lexical_power
-    evidence_power: float = 1.0
-    lexical_power: float = 2.0
-    part_weight: float = 0.35      # query side: compound parts of a typed word
-    synonym_weight: float = 0.3    # query side: theme synonyms
-    title_weight: float = 2.0      # BM25 column weight of title + organisation
-    margin_weight: float = 0.0     # adaptive only: weight of the lexical top-1 margin
-    max_lexical: float = 0.95      # adaptive only: cap on the lexical share
-    rrf_k: int = 60                # rrf only
 
 
 @dataclass
@@ -419,76 +399,7 @@ class Searcher:
         return ranking, best, found.plan, hit_set
 
     def fuse(self, dense: dict[str, float], lexical: dict[str, float], evidence: float) -> dict[str, float]:
-        p = self.params
-        scores: dict[str, float] = {}
-        if p.method == "adaptive":
-            return self._fuse_adaptive(dense, lexical, evidence)
-        if p.method == "calibrated":
-            return self._fuse_calibrated(dense, lexical, evidence)
-        if p.method == "rrf":   # kept for the ablation: reciprocal rank fusion
-            for ranked in (dense, lexical):
-                for rank, doc_id in enumerate(sorted(ranked, key=lambda d: (-ranked[d], d)), start=1):
-                    scores[doc_id] = scores.get(doc_id, 0.0) + 1.0 / (p.rrf_k + rank)
-            return scores
-        if p.method == "sum":
-            evidence = 1.0
-        if p.method == "convex":
-            # (1 - λ)·dense + λ·lexical, λ growing with the lexical evidence.
-            lam = min(0.9, p.lexical_weight * evidence ** p.evidence_power)
-            top_lex = max(lexical.values()) if lexical else 1.0
-            if dense:
-                values = np.fromiter(dense.values(), dtype=np.float64)
-                top, low = float(values.max()), float(values.min())
-                span = max(top - low, 1e-6)
-                for doc_id, value in dense.items():
-                    scores[doc_id] = (1 - lam) * (value - low) / span
-            for doc_id, value in lexical.items():
-                scores[doc_id] = scores.get(doc_id, 0.0) + lam * value / top_lex
-            return scores
-        if dense:
-            values = np.fromiter(dense.values(), dtype=np.float64)
-            top, low = float(values.max()), float(values.min())
-            span = max(top - low, 1e-6)
-            for doc_id, value in dense.items():
-                scores[doc_id] = (value - low) / span
-        if lexical:
-            top_lex = max(lexical.values())
-            weight = p.lexical_weight * (evidence ** p.evidence_power)
-            for doc_id, value in lexical.items():
-                scores[doc_id] = scores.get(doc_id, 0.0) + weight * value / top_lex
-        return scores
-
-    def _fuse_adaptive(self, dense: dict[str, float], lexical: dict[str, float], evidence: float) -> dict[str, float]:
-        """(1 − λ)·dense + λ·lexical, both min-max normalised, with λ set per query from how
-        trustworthy the lexical ranking looks: the idf-weighted share of the query's words found
-        (evidence) and how clearly the best lexical match stands out (margin to the second)."""
-        p = self.params
-        lex_values = sorted(lexical.values(), reverse=True)
-        margin = (lex_values[0] - lex_values[1]) / lex_values[0] if len(lex_values) > 1 else (1.0 if lex_values else 0.0)
-        lam = min(p.max_lexical, p.lexical_weight * evidence ** p.evidence_power + p.margin_weight * margin)
-        if not dense:
-            lam = 1.0
-        scores = {d: (1 - lam) * v for d, v in _minmax(dense).items()}
-        for doc_id, value in _minmax(lexical, floor=0.0).items():
-            scores[doc_id] = scores.get(doc_id, 0.0) + lam * value
-        return scores
-
-    def _fuse_calibrated(self, dense: dict[str, float], lexical: dict[str, float], evidence: float) -> dict[str, float]:
-        """Each side scaled by its distance to its own best match: dense as exp((s − best)/τ), so a
-        clear dense winner counts and a crowd of near-equal cosines does not; lexical as s / best.
-        The lexical side is weighted by its evidence (idf share of the query found)."""
-        p = self.params
-        scores: dict[str, float] = {}
-        if dense:
-            top = max(dense.values())
-            for doc_id, value in dense.items():
-                scores[doc_id] = math.exp((value - top) / p.dense_temperature)
-        if lexical:
-            top_lex = max(lexical.values())
-            weight = p.lexical_weight * evidence ** p.evidence_power
-            for doc_id, value in lexical.items():
-                scores[doc_id] = scores.get(doc_id, 0.0) + weight * (value / top_lex) ** p.lexical_power
-        return scores
+        return fuse(dense, lexical, evidence, self.params)
 
     def cached(self, request: SearchRequest) -> SearchResult | None:
         """The cached result of an identical request, if the knowledge base has not changed."""
@@ -661,16 +572,6 @@ ENGLISH_MARKERS = frozenset(
 def looks_english(words: list[str], swedish_stopwords) -> bool:
     """A query with English function words and no Swedish ones: its words are not Swedish typos."""
     return any(w in ENGLISH_MARKERS for w in words) and not any(w in swedish_stopwords for w in words)
-
-
-def _minmax(scores: dict[str, float], floor: float | None = None) -> dict[str, float]:
-    """Scores scaled to [0, 1] over the candidates (from `floor` instead of the minimum if given)."""
-    if not scores:
-        return {}
-    top = max(scores.values())
-    low = min(scores.values()) if floor is None else floor
-    span = max(top - low, 1e-9)
-    return {d: (v - low) / span for d, v in scores.items()}
 
 
 def _contains(sequence: list[str], phrase: list[str]) -> bool:

@@ -121,3 +121,19 @@ def test_drafts_never_appear(corpus, kb_factory):
     assert "utkast" not in ids(s.search(SearchRequest("cykel", limit=50)))
     assert "utkast" not in [h.doc_id for h in s.similar("lund-cykel", limit=50, other_organisations=False)]
     assert "X kommun" not in dict(s.browse(Filters()).facets["organisation"])
+
+
+def test_fusion_methods_rank_sensibly():
+    from kunskap.fusion import FUSIONS, FusionParams, fuse
+
+    dense = {"a": 0.90, "b": 0.89, "c": 0.80}
+    lexical = {"b": 12.0, "c": 3.0}
+    for method in FUSIONS:
+        scores = fuse(dense, lexical, 1.0, FusionParams(method=method))
+        assert max(scores, key=scores.get) == "b", method       # strong on both sides wins
+        assert scores["c"] < scores["b"], method
+    # With no lexical evidence the calibrated fusion follows dense.
+    scores = fuse(dense, lexical, 0.0, FusionParams())
+    assert max(scores, key=scores.get) == "a"
+    with pytest.raises(ValueError):
+        fuse(dense, lexical, 1.0, FusionParams(method="magic"))
