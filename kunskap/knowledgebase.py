@@ -39,6 +39,8 @@ class KnowledgeBase:
         self.generation = 0
         self._manifest_stamp: tuple | None = None
         self._checked_at = 0.0
+        self._peeked_at = 0.0
+        self._changed_seen = False
         set_faiss_threads(settings.faiss_threads)
         self.analyzer = self._make_analyzer()
 
@@ -127,6 +129,19 @@ class KnowledgeBase:
             return None
         return stat.st_mtime_ns, stat.st_size
 
+    def index_changed(self, every_seconds: float = 2.0) -> bool:
+        """Cheap check (a stat call at most every `every_seconds`): has another process saved a
+        new index since ours was loaded?"""
+        import time
+
+        now = time.monotonic()
+        if now - self._peeked_at < every_seconds:
+            return self._changed_seen
+        self._peeked_at = now
+        stamp = self._stamp()
+        self._changed_seen = stamp is not None and self._manifest_stamp is not None and stamp != self._manifest_stamp
+        return self._changed_seen
+
     def reload_if_changed(self, every_seconds: float = 2.0) -> bool:
         """Pick up an index that another process (`kunskap ingest`) has saved since we loaded ours.
         Checked at most every `every_seconds` (one stat call); returns True when it reloaded."""
@@ -144,6 +159,7 @@ class KnowledgeBase:
                 self._manifest_stamp = stamp
                 return False
             self._manifest_stamp = stamp
+            self._changed_seen = False
             self.refresh_analyzer()
             self.open_vectors()
             self.generation += 1

@@ -402,8 +402,9 @@ class Searcher:
         return fuse(dense, lexical, evidence, self.params)
 
     def cached(self, request: SearchRequest) -> SearchResult | None:
-        """The cached result of an identical request, if the knowledge base has not changed."""
-        if self._generation != self.kb.generation:
+        """The cached result of an identical request, if the knowledge base has not changed (here or
+        through another process's ingest; then the full path reloads first)."""
+        if self._generation != self.kb.generation or self.kb.index_changed():
             return None
         with self._cache_lock:
             result = self._result_cache.get(repr(request))

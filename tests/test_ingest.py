@@ -158,7 +158,8 @@ def test_running_service_picks_up_an_ingest_from_another_process(corpus, kb_fact
     write_case(corpus, "lastcyklar.md", "Lastcyklar i hemtjänsten", "Växjö kommun", "Hemtjänsten cyklar lastcyklar.")
     other = KnowledgeBase(make_settings(corpus))      # as a separate `kunskap ingest` would
     ingest(other, corpus)
-    served._checked_at = 0.0                           # skip the 2-second check interval
+    served._checked_at = served._peeked_at = 0.0       # skip the 2-second check interval
+    assert searcher.cached(SearchRequest("lastcyklar hemtjänst")) is None     # cached result is stale now
     hits = searcher.search(SearchRequest("lastcyklar hemtjänst")).hits
     assert hits[0].doc_id == "lastcyklar"
     consistent(served)
