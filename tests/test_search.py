@@ -57,7 +57,8 @@ def test_filters_are_exact_and_facets_follow_them(searcher):
     everything = searcher.search(SearchRequest("klimat kommun region buss cykel mat energi", limit=50))
     skane = searcher.search(SearchRequest("klimat kommun region buss cykel mat energi", limit=50,
                                           filters=Filters(county=["Skåne län"])))
-    assert set(ids(skane)) == {"lund-cykel", "malmo-energi", "skane-mat"} & set(ids(everything)) | set(ids(skane))
+    # every Skåne document the unfiltered query found is found with the filter too
+    assert {"lund-cykel", "malmo-energi", "skane-mat"} & set(ids(everything)) <= set(ids(skane))
     assert all(h.document["county"] == "Skåne län" for h in skane.hits)
     assert dict(skane.facets["county"]) == {"Skåne län": skane.total}
     # A filtered dense query still returns the best matches among the filtered documents.
