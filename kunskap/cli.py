@@ -113,7 +113,7 @@ def ingest(corpus_dir, corpus, index, model, embed_threads, prune, rebuild, batc
 def search(query, corpus, index, model, embed_threads, limit, page, mode, theme, organisation, county, kind, as_json):
     """Sök i kunskapsbanken, t.ex. kunskap search "rättvis omställning"."""
     from .errors import KunskapError
-    from .search import Filters, SearchRequest, Searcher
+    from .search import Filters, Searcher, SearchRequest
     from .serialize import result_to_dict
 
     settings = make_settings(corpus=corpus, index=index, model=model, embed_threads=embed_threads)

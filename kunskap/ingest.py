@@ -23,7 +23,13 @@ from .documents import Document
 from .embeddings import text_hash
 from .errors import DocumentError, KunskapError
 from .knowledgebase import KnowledgeBase
-from .loaders import SUPPORTED_EXTENSIONS, is_ignored, is_sidecar, load_file, relative_name
+from .loaders import (
+    SUPPORTED_EXTENSIONS,
+    is_ignored,
+    is_sidecar,
+    load_file,
+    relative_name,
+)
 
 
 @dataclass

@@ -18,7 +18,13 @@ from .embeddings import Embedder, load_embedder
 from .errors import IndexMissingError
 from .store import Store
 from .themes import ThemeVocabulary
-from .vectors import MANIFEST_FILE, VectorIndex, ids_hash, read_manifest, set_faiss_threads
+from .vectors import (
+    MANIFEST_FILE,
+    VectorIndex,
+    ids_hash,
+    read_manifest,
+    set_faiss_threads,
+)
 
 LEXICON_MIN_COUNT = 2
 
@@ -164,6 +170,17 @@ class KnowledgeBase:
             self.open_vectors()
             self.generation += 1
         return True
+
+    def document_vector(self, doc_id: str):
+        """The normalised mean of a document's chunk vectors, or None when it has none indexed."""
+        import numpy as np
+
+        chunks = self.store.chunks_of(doc_id)
+        vectors = self.vectors
+        if not chunks or vectors is None:
+            return None
+        centroid = np.vstack([vectors.reconstruct(c.id) for c in chunks]).mean(axis=0)
+        return centroid / max(float(np.linalg.norm(centroid)), 1e-9)
 
     def manifest(self):
         return read_manifest(self.index_dir)

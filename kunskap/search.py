@@ -328,19 +328,19 @@ class Searcher:
         vectors = self.kb.vectors
         if vectors is None or vectors.count == 0:
             return {}, {}
-        query = self.query_vector(text)
-        ids, scores = vectors.search(query, DENSE_CHUNKS, allowed_ids=allowed_chunks)
+        ids, scores = vectors.search(self.query_vector(text), DENSE_CHUNKS, allowed_ids=allowed_chunks)
+        best_chunk = self.best_per_document(ids, scores)
+        return {d: score for d, (_, score) in best_chunk.items()}, best_chunk
+
+    def best_per_document(self, ids: np.ndarray, scores: np.ndarray) -> dict[str, tuple[int, float]]:
+        """FAISS chunk hits -> doc id -> (best chunk id, its score)."""
         chunk_docs = self.chunk_docs()
-        doc_scores: dict[str, float] = {}
-        best_chunk: dict[str, tuple[int, float]] = {}
+        best: dict[str, tuple[int, float]] = {}
         for chunk_id, score in zip(ids.tolist(), scores.tolist()):
             doc_id = chunk_docs.get(chunk_id)
-            if doc_id is None:
-                continue
-            if score > doc_scores.get(doc_id, -1.0):
-                doc_scores[doc_id] = score
-                best_chunk[doc_id] = (chunk_id, score)
-        return doc_scores, best_chunk
+            if doc_id is not None and (doc_id not in best or score > best[doc_id][1]):
+                best[doc_id] = (chunk_id, score)
+        return best
 
     # -- the pipeline ----------------------------------------------------------------------
     def allowed_documents(self, filters: Filters, public_only: bool = True) -> set[str] | None:
@@ -539,13 +539,9 @@ class Searcher:
         document = store.get_document(doc_id)
         if document is None or document["status"] != PUBLIC:
             raise NotFoundError(f"Dokumentet '{doc_id}' finns inte")
-        own = store.chunks_of(doc_id)
-        vectors = self.kb.vectors
-        if not own or vectors is None:
+        centroid = self.kb.document_vector(doc_id)
+        if centroid is None:
             return []
-        matrix = np.vstack([vectors.reconstruct(c.id) for c in own])
-        centroid = matrix.mean(axis=0)
-        centroid /= max(np.linalg.norm(centroid), 1e-9)
         allowed = self.allowed_documents(Filters())
         allowed.discard(doc_id)
         if other_organisations:
@@ -553,17 +549,13 @@ class Searcher:
             allowed = {d for d, row in docs.items() if row["organisation"] != document["organisation"]}
         if not allowed:
             return []
-        ids, scores = vectors.search(centroid, DENSE_CHUNKS, allowed_ids=store.chunk_ids_for_documents(sorted(allowed)))
-        chunk_docs = self.chunk_docs()
-        best: dict[str, tuple[float, int]] = {}
-        for chunk_id, score in zip(ids.tolist(), scores.tolist()):
-            d = chunk_docs.get(chunk_id)
-            if d and (d not in best or score > best[d][0]):
-                best[d] = (score, chunk_id)
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
+        ids, scores = self.kb.vectors.search(centroid, DENSE_CHUNKS,
+                                             allowed_ids=store.chunk_ids_for_documents(sorted(allowed)))
+        best = self.best_per_document(ids, scores)
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1][1], kv[0]))[:limit]
         documents = store.get_documents([d for d, _ in ranked])
         return [Hit(d, round(s, 4), documents[d], html.escape(documents[d].get("summary") or ""), c, None, None)
-                for d, (s, c) in ranked]
+                for d, (c, s) in ranked]
 
 
 ENGLISH_MARKERS = frozenset(

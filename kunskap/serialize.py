@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-from functools import lru_cache
-from importlib import resources
-
 from .knowledgebase import KnowledgeBase
+from .reference import members
 from .search import Hit, SearchResult
 
 FACET_NAMES = {
@@ -14,13 +11,6 @@ FACET_NAMES = {
     "county": "län", "kind": "typ", "year": "år",
 }
 KIND_LABELS = {"case-study": "Fallstudie", "presentation": "Presentation", "report": "Rapport", "news": "Nyhet"}
-
-
-@lru_cache(maxsize=1)
-def members() -> frozenset[str]:
-    """Organisations with evidence of membership in Klimatkommunerna (kunskap/data/members.csv)."""
-    text = resources.files("kunskap.data").joinpath("members.csv").read_text("utf-8")
-    return frozenset(row["name"] for row in csv.DictReader(text.splitlines()))
 
 
 def hit_to_dict(hit: Hit, kb: KnowledgeBase) -> dict:

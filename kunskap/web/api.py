@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from functools import lru_cache
-from importlib import resources
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,9 +11,10 @@ from pydantic import BaseModel
 
 from ..errors import NotFoundError
 from ..knowledgebase import KnowledgeBase
+from ..reference import members, organisations
 from ..render import render_markdown
 from ..search import Filters, Searcher
-from ..serialize import facets_to_dict, hit_to_dict, members, result_to_dict
+from ..serialize import facets_to_dict, hit_to_dict, result_to_dict
 from ..store import PUBLIC
 from .deps import kb_dependency, search_request, searcher_dependency
 
@@ -83,12 +81,6 @@ class DocumentResponse(BaseModel):
     html: str
     extra: dict
     member: bool
-
-
-@lru_cache(maxsize=1)
-def organisations() -> list[dict]:
-    text = resources.files("kunskap.data").joinpath("organisations.csv").read_text("utf-8")
-    return list(csv.DictReader(text.splitlines()))
 
 
 @router.get("/health", tags=["drift"])
@@ -190,7 +182,7 @@ def themes(kb: KB):
 def organisation_list(kb: KB, searcher: SEARCHER):
     """Organisationer med publicerade dokument (antal, län, medlemskap)."""
     counts = dict(searcher.browse(Filters(), limit=1).facets["organisation"])
-    known = {o["name"]: o for o in organisations()}
+    known = organisations()
     return [
         {"name": name, "documents": count, "county": known.get(name, {}).get("county"),
          "type": known.get(name, {}).get("type"), "member": name in members()}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-
 from typing import Annotated
 
 from fastapi import Depends, Request

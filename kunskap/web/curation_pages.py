@@ -10,10 +10,24 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ..accounts import AuthError, ThrottledError
-from ..curation import MAX_UPLOAD_BYTES, STATUS_LABELS, ConflictError, Curator, FormError, organisations
+from ..curation import (
+    MAX_UPLOAD_BYTES,
+    STATUS_LABELS,
+    ConflictError,
+    Curator,
+    FormError,
+)
+from ..reference import organisations
 from ..render import render_markdown
-from .auth import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, accounts, check_csrf, new_token, session_user,
-                   set_cookie)
+from .auth import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    accounts,
+    check_csrf,
+    new_token,
+    session_user,
+    set_cookie,
+)
 
 router = APIRouter(include_in_schema=False)
 STATUS_CHOICES = [("draft", "Utkast"), ("published", "Publicerad"), ("unpublished", "Avpublicerad")]

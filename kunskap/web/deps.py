@@ -7,7 +7,7 @@ from fastapi import Request
 
 from ..errors import ValidationError
 from ..knowledgebase import KnowledgeBase
-from ..search import Filters, SearchRequest, Searcher
+from ..search import Filters, Searcher, SearchRequest
 
 
 def get_kb(request: Request) -> KnowledgeBase:

@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from ..reference import members
 from ..search import Filters
 from ..serialize import KIND_LABELS, facets_to_dict, hit_to_dict
-from ..serialize import members
 from .api import document_dict
 from .deps import get_kb, get_searcher, search_request
 
