@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import html
+import json
 import math
 import threading
 from collections import OrderedDict
@@ -34,7 +35,8 @@ HIT_SET_DENSE_DOCS = 30   # at most this many dense-only documents in the hit se
 DENSE_MARGIN = 0.04       # ... within this cosine of the best dense match
 ENGLISH_LEXICAL_FACTOR = 0.1  # lexical evidence kept for an English query (names still count)
 MIN_CORRECTED_LENGTH = 5   # shorter unknown words are left alone (names, English, abbreviations)
-RESULT_CACHE_SIZE = 512   # whole results of repeated requests
+RESULT_CACHE_SIZE = 4096  # whole results of repeated requests (a few kB each)
+FACET_ROWS_CACHE_SIZE = 256   # filter combinations whose facet rows are kept
 FIRST_PAGE = 10           # the best fused documents are always hits
 MIN_HITS = 5              # a query with no lexical match still shows its nearest documents
 MODES = ("hybrid", "dense", "lexical")
@@ -149,6 +151,7 @@ class Searcher:
         self._vocabulary: dict[str, int] | None = None
         self._vocab_by_len: dict[int, list[str]] | None = None
         self._synonyms: list[tuple[list[list[str]], list[str]]] | None = None
+        self._facet_rows: dict[tuple, list[dict]] = {}
         self._generation = kb.generation
         self._result_cache: OrderedDict[str, SearchResult] = OrderedDict()
         self.embed_seconds = 0.0
@@ -162,6 +165,7 @@ class Searcher:
             self._vocabulary = None
             self._vocab_by_len = None
             self._synonyms = None
+            self._facet_rows = {}
 
     def refresh(self) -> None:
         """Drop cached lookups when the knowledge base has changed since they were made (here, or
@@ -483,14 +487,29 @@ class Searcher:
     def facets(self, hit_set: set[str], filters: Filters) -> dict[str, list[tuple[str, int]]]:
         """Counts over the hit set (the documents the query matched, with every filter applied).
         With no query (browse), over every public document that passes the filters."""
-        where, params = filters.sql(public_only=True)
-        rows = [r for r in self.kb.store.document_facet_rows(where, params) if r["id"] in hit_set]
+        rows = [r for r in self.facet_rows(filters) if r["id"] in hit_set]
         return facet_counts(rows, self.kb)
+
+    def facet_rows(self, filters: Filters) -> list[dict]:
+        """The facet columns of the public documents passing `filters` (themes decoded), kept
+        until the knowledge base changes: every search counts facets over them."""
+        where, params = filters.sql(public_only=True)
+        key = (where, tuple(params))
+        rows = self._facet_rows.get(key)
+        if rows is None:
+            rows = self.kb.store.document_facet_rows(where, params)
+            for row in rows:
+                themes = row["themes"]
+                row["themes"] = json.loads(themes) if isinstance(themes, str) else (themes or [])
+            with self._lookups_lock:
+                if len(self._facet_rows) >= FACET_ROWS_CACHE_SIZE:
+                    self._facet_rows.clear()
+                self._facet_rows[key] = rows
+        return rows
 
     def browse(self, filters: Filters, page: int = 1, limit: int = 10, sort: str = "newest") -> SearchResult:
         """All public documents passing the filters (no query), newest first."""
-        where, params = filters.sql(public_only=True)
-        rows = self.kb.store.document_facet_rows(where, params)
+        rows = self.facet_rows(filters)
         ids = sorted(rows, key=lambda r: (-(r["year"] or 0), r["id"]))
         ids = [r["id"] for r in ids]
         start = (page - 1) * limit
@@ -502,7 +521,7 @@ class Searcher:
     # -- snippets --------------------------------------------------------------------------
     def snippet(self, text: str, terms: set[str], words: int = 45) -> str:
         spans = self.kb.analyzer.term_spans(text, terms)
-        tokens = list(_word_offsets(text))
+        tokens = self.kb.analyzer.analysed_text(text).words
         if not tokens:
             return ""
         # Choose the window of `words` words holding the most highlighted words.
@@ -572,15 +591,7 @@ def _contains(sequence: list[str], phrase: list[str]) -> bool:
     return any(sequence[i : i + n] == phrase for i in range(len(sequence) - n + 1))
 
 
-def _word_offsets(text: str):
-    import re
-
-    for match in re.finditer(r"\S+", text):
-        yield match.start(), match.end()
-
-
 def facet_counts(rows: list[dict], kb: KnowledgeBase) -> dict[str, list[tuple[str, int]]]:
-    import json
     from collections import Counter
 
     counters = {name: Counter() for name in ("theme", "organisation", "organisation_type", "county", "kind", "year")}
@@ -588,8 +599,7 @@ def facet_counts(rows: list[dict], kb: KnowledgeBase) -> dict[str, list[tuple[st
         for column in ("organisation", "organisation_type", "county", "kind", "year"):
             if row.get(column) not in (None, ""):
                 counters[column][str(row[column])] += 1
-        themes = row["themes"]
-        for slug in json.loads(themes) if isinstance(themes, str) else (themes or []):
+        for slug in row["themes"]:
             counters["theme"][slug] += 1
     out = {}
     for name, counter in counters.items():
