@@ -63,6 +63,8 @@ def parse_args(argv=None):
     p.add_argument("--request-timeout", type=float, default=30, help="client timeout per request, seconds")
     p.add_argument("--target-p95-ms", type=float, default=50, help="target p95 latency ...")
     p.add_argument("--target-concurrency", type=int, default=8, help="... at this concurrency")
+    p.add_argument("--client", choices=("raw", "httpx"), default="raw",
+                   help="load generator: a minimal asyncio HTTP/1.1 client (cheap) or httpx.AsyncClient")
     p.add_argument("--workdir", type=Path, default=None, help="parent of the temp dir")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (built index, server log)")
     p.add_argument("--json", type=Path, default=None, help="also write all figures as JSON here")
@@ -163,37 +165,120 @@ class Server:
 
 
 # -- load generation ---------------------------------------------------------------------------
+class RawConnection:
+    """A minimal keep-alive HTTP/1.1 client on asyncio streams (GET only). The load generator
+    shares the 2 cores with the server, so it must be cheap: httpx took ~1.6 ms of CPU per
+    request, this takes ~0.1 ms (both are kept: --client)."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader = self.writer = None
+
+    async def get(self, target: str, timeout: float) -> tuple[int, bytes, dict]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        request = (f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                   "Accept-Encoding: gzip\r\nAccept: application/json\r\n\r\n").encode()
+        self.writer.write(request)
+        try:
+            return await asyncio.wait_for(self._response(), timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    async def _response(self) -> tuple[int, bytes, dict]:
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                data = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                parts.append(data[:-2])
+            body = b"".join(parts)
+        else:
+            raise ValueError("response without length")
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, body, headers
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def body_has_results(body: bytes, headers: dict) -> bool:
+    import zlib
+
+    if headers.get("content-encoding") == "gzip":
+        body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
+    return b'"results":' in body
+
+
 async def run_level(base: str, stream: list[tuple[str, str]], concurrency: int, time_cap: float,
-                    timeout: float) -> dict:
-    import httpx
+                    timeout: float, client_kind: str = "raw") -> dict:
+    from urllib.parse import urlencode, urlsplit
 
     records: list[dict] = []
     next_index = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     started = time.perf_counter()
     deadline = started + time_cap
+    url = urlsplit(base)
 
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as client:
-        async def worker():
-            nonlocal next_index
-            while True:
-                if next_index >= len(stream) or time.perf_counter() > deadline:
-                    return
-                kind, q = stream[next_index]
-                next_index += 1
-                t0 = time.perf_counter()
-                error = None
-                try:
-                    r = await client.get("/api/v1/search", params={"q": q})
-                    if r.status_code != 200:
-                        error = f"HTTP {r.status_code}"
-                    elif "results" not in r.json():
-                        error = "no results field"
-                except Exception as exc:   # noqa: BLE001 - every failure counts as an error
-                    error = type(exc).__name__
-                records.append({"kind": kind, "q": q, "latency": time.perf_counter() - t0, "error": error})
+    async def worker(get):
+        nonlocal next_index
+        while True:
+            if next_index >= len(stream) or time.perf_counter() > deadline:
+                return
+            kind, q = stream[next_index]
+            next_index += 1
+            target = "/api/v1/search?" + urlencode({"q": q})
+            t0 = time.perf_counter()
+            error = None
+            try:
+                status, ok = await get(target)
+                if status != 200:
+                    error = f"HTTP {status}"
+                elif not ok:
+                    error = "no results field"
+            except Exception as exc:   # noqa: BLE001 - every failure counts as an error
+                error = type(exc).__name__
+            records.append({"kind": kind, "q": q, "latency": time.perf_counter() - t0, "error": error})
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    if client_kind == "raw":
+        connections = [RawConnection(url.hostname, url.port) for _ in range(concurrency)]
+
+        def getter(conn):
+            async def get(target):
+                status, body, headers = await conn.get(target, timeout)
+                return status, status == 200 and body_has_results(body, headers)
+            return get
+
+        try:
+            await asyncio.gather(*(worker(getter(c)) for c in connections))
+        finally:
+            for c in connections:
+                c.close()
+    else:
+        import httpx
+
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as client:
+            async def get(target):
+                r = await client.get(target)
+                return r.status_code, r.status_code == 200 and "results" in r.json()
+            await asyncio.gather(*(worker(get) for _ in range(concurrency)))
     wall = time.perf_counter() - started
     return {"records": records, "wall": wall, "skipped": len(stream) - len(records)}
 
@@ -201,7 +286,8 @@ async def run_level(base: str, stream: list[tuple[str, str]], concurrency: int, 
 def measure(server: Server, stream, concurrency, args) -> dict:
     cpu0 = group_cpu_seconds(server.pgid)
     client0 = time.process_time()
-    result = asyncio.run(run_level(server.base, stream, concurrency, args.time_cap, args.request_timeout))
+    result = asyncio.run(run_level(server.base, stream, concurrency, args.time_cap, args.request_timeout,
+                                       args.client))
     result["server_cpu"] = group_cpu_seconds(server.pgid) - cpu0
     result["client_cpu"] = time.process_time() - client0
     return result
@@ -253,8 +339,10 @@ def main(argv=None) -> int:
         rng.shuffle(s)
         streams[c] = s
     distinct = len(B.POPULAR_QUERIES) + len(uniques) + len(throwaway)
-    if distinct > 1024:
-        B.log(f"warning: {distinct} distinct queries exceed the Searcher's LRU query cache (1024): "
+    from kunskap.search import RESULT_CACHE_SIZE
+
+    if distinct > RESULT_CACHE_SIZE:
+        B.log(f"warning: {distinct} distinct queries exceed the Searcher's result cache ({RESULT_CACHE_SIZE}): "
               "the replay pass will not be all hits")
 
     server = Server(args, index, corpus, tmp)
@@ -346,8 +434,9 @@ def main(argv=None) -> int:
             f"{n_rep} popular ({len(B.POPULAR_QUERIES)} distinct, Zipf-like repeats, "
             f"{'pre-warmed' if not args.no_prewarm else 'not pre-warmed'}) + {n_uni} unique (new each level); "
             f"replay = the same requests again, every query now a query-embedding cache hit",
-            "latency = client-side wall time per GET /api/v1/search?q=… (keep-alive, httpx.AsyncClient, "
-            "client on the same 2 cores); srv CPU = server process CPU / request; cli CPU = client's",
+            f"latency = client-side wall time per GET /api/v1/search?q=… (keep-alive, Accept-Encoding: gzip, "
+            f"{'minimal asyncio client' if args.client == 'raw' else 'httpx.AsyncClient'}, one coroutine "
+            "per client, on the same 2 cores); srv CPU = server process CPU / request; cli CPU = client's",
             f"errors: {total_errors} in the measured passes, {warm_errors} in warm-up (must be 0)",
             *share_lines, *target_lines,
             f"server: workers {args.workers}, embed threads {args.embed_threads or 'default'}, "
