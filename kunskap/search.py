@@ -35,7 +35,6 @@ HIT_SET_DENSE_DOCS = 30   # at most this many dense-only documents in the hit se
 DENSE_MARGIN = 0.04       # ... within this cosine of the best dense match
 ENGLISH_LEXICAL_FACTOR = 0.1  # lexical evidence kept for an English query (names still count)
 MIN_CORRECTED_LENGTH = 5   # shorter unknown words are left alone (names, English, abbreviations)
-RESULT_CACHE_SIZE = 4096  # whole results of repeated requests (a few kB each)
 FACET_ROWS_CACHE_SIZE = 256   # filter combinations whose facet rows are kept
 FIRST_PAGE = 10           # the best fused documents are always hits
 MIN_HITS = 5              # a query with no lexical match still shows its nearest documents
@@ -154,6 +153,7 @@ class Searcher:
         self._facet_rows: dict[tuple, list[dict]] = {}
         self._generation = kb.generation
         self._result_cache: OrderedDict[str, SearchResult] = OrderedDict()
+        self.result_cache_size = kb.settings.result_cache_size
         self.embed_seconds = 0.0
 
     # -- cached lookups (refreshed after writes) -------------------------------------------
@@ -429,9 +429,9 @@ class Searcher:
         generation = self.kb.generation
         result = self._search(request)
         with self._cache_lock:
-            if generation == self.kb.generation:
+            if generation == self.kb.generation and self.result_cache_size:
                 self._result_cache[key] = result
-                if len(self._result_cache) > RESULT_CACHE_SIZE:
+                if len(self._result_cache) > self.result_cache_size:
                     self._result_cache.popitem(last=False)
         return result
 

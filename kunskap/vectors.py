@@ -41,10 +41,28 @@ def ids_hash(ids) -> str:
     return hashlib.sha256(np.sort(np.asarray(ids, dtype=np.int64)).tobytes()).hexdigest()
 
 
-def set_faiss_threads(threads: int) -> None:
-    import faiss
+_faiss_threads = 1
+_thread_state = threading.local()
 
-    faiss.omp_set_num_threads(int(threads))
+
+def set_faiss_threads(threads: int) -> None:
+    """FAISS's OpenMP thread count, for every thread that calls FAISS from now on.
+
+    `omp_set_num_threads` only sets the calling thread's value: a web server's worker threads
+    would otherwise run FAISS with one OpenMP thread per core, whose spinning workers burned
+    ~7 ms of the other core per search (bench/http_load.py). So each calling thread sets it
+    once (`_use_faiss_threads`)."""
+    global _faiss_threads
+    _faiss_threads = int(threads)
+    _use_faiss_threads()
+
+
+def _use_faiss_threads() -> None:
+    if getattr(_thread_state, "threads", None) != _faiss_threads:
+        import faiss
+
+        faiss.omp_set_num_threads(_faiss_threads)
+        _thread_state.threads = _faiss_threads
 
 
 class VectorIndex:
@@ -76,6 +94,7 @@ class VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape != (len(ids), self.dimension):
             raise ValueError(f"vectors of shape {vectors.shape}, expected ({len(ids)}, {self.dimension})")
+        _use_faiss_threads()
         with self._lock:
             self._index.add_with_ids(vectors, ids)
 
@@ -85,6 +104,7 @@ class VectorIndex:
         ids = np.asarray(list(ids), dtype=np.int64)
         if len(ids) == 0:
             return 0
+        _use_faiss_threads()
         with self._lock:
             return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
 
@@ -102,6 +122,7 @@ class VectorIndex:
 
     # -- search ----------------------------------------------------------------------------
     def search(self, query: np.ndarray, k: int, allowed_ids: np.ndarray | None = None):
+        _use_faiss_threads()
         """Top-k (ids, scores) for one query vector; `allowed_ids` restricts the search exactly."""
         import faiss
 

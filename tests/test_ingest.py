@@ -174,3 +174,27 @@ def test_rebuild_keeps_the_stored_version_of_a_now_broken_file(corpus, kb_factor
     assert kb.store.get_document("skane-mat")["title"] == "Skolmåltider med mer växtbaserat i Region Skåne"
     consistent(kb)
     assert len(kb.store.chunks_of("skane-mat")) > 0
+
+
+def test_faiss_runs_single_threaded_in_worker_threads_too(corpus, kb_factory):
+    """omp_set_num_threads is per thread: a server's worker threads must not start FAISS's
+    OpenMP team (one spinning thread per core, ~7 ms of wasted CPU per search measured)."""
+    import os
+    import threading
+
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    query = kb.vectors.reconstruct(kb.store.chunk_ids()[0])
+    counts = {}
+
+    def search_in_a_new_thread():
+        counts["before"] = len(os.listdir("/proc/self/task"))
+        for _ in range(3):
+            ids, _scores = kb.vectors.search(query, 5)
+            assert len(ids) > 0
+        counts["after"] = len(os.listdir("/proc/self/task"))
+
+    worker = threading.Thread(target=search_in_a_new_thread)
+    worker.start()
+    worker.join()
+    assert counts["after"] == counts["before"]
