@@ -487,7 +487,7 @@ def main(argv=None) -> int:
             errs = len(recs) - len(ok)
             kinds = {k: [r["latency"] for r in ok if r["kind"] == k] for k in ("repeated", "unique")}
             rows.append([
-                "mixed (60/40)" if pass_name == "mixed" else
+                f"mixed ({round(100 * args.repeated_share)}/{round(100 - 100 * args.repeated_share)})" if pass_name == "mixed" else
                 ("replay (results cached)" if cache_size else "replay (embeddings cached)"), c, len(recs), errs,
                 res["skipped"], *B.p50_95_99(lat), B.fmt(1000 * sum(lat) / len(lat)) if lat else "-",
                 B.fmt(B.pct(kinds["repeated"], 50) * 1000), B.fmt(B.pct(kinds["unique"], 50) * 1000),
@@ -585,7 +585,8 @@ def main(argv=None) -> int:
                 ["offered/s", "achieved/s", "requests", "errors", "p50", "p95", "p99", "p50 popular",
                  "p50 unique", "p95 unique", "max in flight", "srv CPU ms", "srv CPU % of 2", "load 1m"],
                 rows,
-                [f"{args.open_requests} requests per rate, the same 60/40 mix (new unique queries per rate); "
+                [f"{args.open_requests} requests per rate, the same "
+                 f"{round(100 * args.repeated_share)}/{round(100 - 100 * args.repeated_share)} mix (new unique queries per rate); "
                  "latency from the scheduled arrival to the last byte (no coordinated omission)",
                  f"errors: {sum(1 for res in open_results.values() for r in res['records'] if r['error'])}"
                  + error_kinds(open_results.values()),

