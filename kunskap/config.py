@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # the GIL, the rest of a search holds it, and 40 threads (anyio's default) mostly fought
     # over it (bench/http_load.py).
     request_threads: int = Field(4, ge=1, le=256, description="Worker threads for searches and pages")
+    # Searches that need the model and wait for it, beyond which new ones get 503 at once (cached
+    # results are still served): a flood of new queries cannot build an unbounded queue.
+    # At ~20 ms of CPU each on 2 cores, 32 waiting is ~0.3 s of work. 0 = no limit.
+    max_pending_searches: int = Field(32, ge=0, le=100_000, description="Uncached searches allowed to wait")
     faiss_threads: int = Field(1, ge=1, le=64, description="OpenMP threads of FAISS")
     # Whole results of repeated searches (a few kB each), emptied on any change; 0 turns it off
     # (then only query embeddings are cached: bench/http_load.py compares the two).

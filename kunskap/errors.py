@@ -46,3 +46,9 @@ class ValidationError(KunskapError):
     def __init__(self, field: str, message: str):
         self.field = field
         super().__init__(message)
+
+
+class OverloadedError(KunskapError):
+    """Too many searches are already waiting for the model: answer at once instead of queueing."""
+
+    code = "overloaded"

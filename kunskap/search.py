@@ -18,12 +18,13 @@ import json
 import math
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .analysis import tokenise
-from .errors import NotFoundError, ValidationError
+from .errors import NotFoundError, OverloadedError, ValidationError
 from .fusion import FusionParams, fuse
 from .knowledgebase import KnowledgeBase
 from .store import PUBLIC
@@ -154,6 +155,9 @@ class Searcher:
         self._generation = kb.generation
         self._result_cache: OrderedDict[str, SearchResult] = OrderedDict()
         self.result_cache_size = kb.settings.result_cache_size
+        self.max_pending = kb.settings.max_pending_searches
+        self._pending = 0
+        self._pending_lock = threading.Lock()
         self.embed_seconds = 0.0
 
     # -- cached lookups (refreshed after writes) -------------------------------------------
@@ -415,6 +419,20 @@ class Searcher:
             if result is not None:
                 self._result_cache.move_to_end(repr(request))
             return result
+
+    @contextmanager
+    def admission(self):
+        """Admit one search that is not cached (it will wait for the model), or raise
+        OverloadedError when `max_pending_searches` are already waiting or running."""
+        with self._pending_lock:
+            if self.max_pending and self._pending >= self.max_pending:
+                raise OverloadedError("Tjänsten har många sökningar just nu. Försök igen om en liten stund.")
+            self._pending += 1
+        try:
+            yield
+        finally:
+            with self._pending_lock:
+                self._pending -= 1
 
     def search(self, request: SearchRequest) -> SearchResult:
         """Search, with an LRU of whole results for repeated requests (emptied on any change)."""

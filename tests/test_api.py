@@ -163,3 +163,42 @@ def test_search_never_answers_500(fuzz_client, q, theme, county, page, limit, ye
     assert r.status_code < 500
     if path.startswith("/api/") and r.status_code >= 400:
         assert set(r.json()["error"]) >= {"code", "message"}
+
+
+def test_a_flood_of_new_searches_gets_503_at_once_not_a_queue(corpus, kb_factory):
+    """Beyond KUNSKAP_MAX_PENDING_SEARCHES waiting for the model, a new query is refused with a
+    Swedish 503 and Retry-After; cached results are still served; nothing is lost."""
+    import threading
+
+    from kunskap.embeddings import HashingEmbedder
+
+    inside, release = threading.Event(), threading.Event()
+
+    class SlowModel(HashingEmbedder):
+        def encode_queries(self, texts):
+            if any("blockera" in t for t in texts):
+                inside.set()
+                release.wait(10)
+            return super().encode_queries(texts)
+
+    kb = kb_factory(corpus, embedder=SlowModel(), max_pending_searches=1)
+    ingest(kb, corpus)
+    with TestClient(create_app(kb.settings, knowledge_base=kb)) as client:
+        assert client.get("/api/v1/search", params={"q": "cyklar"}).status_code == 200   # now cached
+        first = {}
+        waiting = threading.Thread(
+            target=lambda: first.update(r=client.get("/api/v1/search", params={"q": "blockera cyklar"})))
+        waiting.start()
+        try:
+            assert inside.wait(10)
+            r = client.get("/api/v1/search", params={"q": "energi"})
+            assert r.status_code == 503 and r.headers["retry-after"] == "2"
+            assert r.json()["error"]["code"] == "overloaded" and "Försök igen" in r.json()["error"]["message"]
+            page = client.get("/sok", params={"q": "energi"})
+            assert page.status_code == 503 and "Försök igen" in page.text
+            assert client.get("/api/v1/search", params={"q": "cyklar"}).status_code == 200
+        finally:
+            release.set()
+            waiting.join(10)
+        assert first["r"].status_code == 200 and first["r"].json()["results"]
+        assert client.get("/api/v1/search", params={"q": "energi"}).status_code == 200

@@ -125,7 +125,8 @@ async def search(
     parsed = search_request(request)
     result = searcher.cached(parsed)
     if result is None:
-        result = await run_in_threadpool(searcher.search, parsed)
+        with searcher.admission():   # 503 at once rather than an unbounded queue
+            result = await run_in_threadpool(searcher.search, parsed)
     return JSONResponse(result_to_dict(result, kb))
 
 

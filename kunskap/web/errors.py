@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import KunskapError, NotFoundError, ValidationError
+from ..errors import KunskapError, NotFoundError, OverloadedError, ValidationError
 
 log = logging.getLogger("kunskap")
 
@@ -67,6 +67,12 @@ def install(app: FastAPI) -> None:
 
     for exc_class in statuses:
         app.add_exception_handler(exc_class, _by_status)
+
+    @app.exception_handler(OverloadedError)
+    async def _overloaded(request: Request, exc: OverloadedError):
+        response = error_response(request, 503, exc.code, exc.message)
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.exception_handler(FormError)
     async def _form(request: Request, exc: FormError):

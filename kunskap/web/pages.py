@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
@@ -43,13 +44,16 @@ def start(request: Request):
 
 
 @router.get("/sok", response_class=HTMLResponse)
-def results(request: Request):
+async def results(request: Request):
     kb, searcher = get_kb(request), get_searcher(request)
     req = search_request(request)
     if req.q.strip():
-        result = searcher.search(req)
+        result = searcher.cached(req)
+        if result is None:
+            with searcher.admission():   # as the API: a Swedish 503 page rather than a long queue
+                result = await run_in_threadpool(searcher.search, req)
     else:
-        result = searcher.browse(req.filters, page=req.page, limit=req.limit)
+        result = await run_in_threadpool(searcher.browse, req.filters, req.page, req.limit)
         if not req.filters.active():
             result.hint = "Skriv något i sökrutan eller välj ett tema."
     data = {
