@@ -27,6 +27,7 @@ class FusionParams:
     part_weight: float = 0.35      # query side: compound parts of a typed word
     synonym_weight: float = 0.3    # query side: theme synonyms
     title_weight: float = 2.0      # BM25 column weight of title + organisation
+    theme_weight: float = 0.2      # added to documents tagged with a theme the query names
     margin_weight: float = 0.0     # adaptive only: weight of the lexical top-1 margin
     max_lexical: float = 0.95      # adaptive only: cap on the lexical share
     rrf_k: int = 60                # rrf only

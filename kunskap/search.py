@@ -137,6 +137,7 @@ class QueryPlan:
     text_for_dense: str
     english: bool = False             # written in English: Swedish word matching is only noise
     expanded: frozenset[str] = frozenset()  # typed stems that are theme synonyms (expanded)
+    themes: frozenset[str] = frozenset()    # slugs of the themes the query names (label or synonym)
 
 
 class Searcher:
@@ -207,9 +208,9 @@ class Searcher:
                     return [analyzer.word_terms(t.text)[0] for t in tokenise(text) if t.text not in analyzer.stopwords]
 
                 table = []
-                for _slug, names in self.kb.themes.expansion_phrases():
+                for slug, names in self.kb.themes.expansion_phrases():
                     phrases = [p for p in (stems(n) for n in names) if p]
-                    table.append((phrases, sorted({t for p in phrases for t in p})))
+                    table.append((slug, phrases, sorted({t for p in phrases for t in p})))
                 self._synonyms = table
             return self._synonyms
 
@@ -263,9 +264,11 @@ class Searcher:
                 terms[part] = max(terms.get(part, 0.0), p.part_weight)
         # Theme synonyms: a query containing a label or synonym phrase expands to the others.
         expanded: set[str] = set()
-        for phrases, expansion in self.synonyms():
+        themes: set[str] = set()
+        for slug, phrases, expansion in self.synonyms():
             matched = [phrase for phrase in phrases if _contains(typed, phrase)]
             if matched:
+                themes.add(slug)
                 expanded.update(t for phrase in matched for t in phrase)
                 for term in expansion:
                     terms[term] = max(terms.get(term, 0.0), p.synonym_weight)
@@ -276,7 +279,8 @@ class Searcher:
         if corrections:
             dense_text = " ".join(corrections.get(t.text, t.text) for t in tokenise(q))
         return QueryPlan(terms=terms, typed=list(dict.fromkeys(typed)), corrections=corrections,
-                         text_for_dense=dense_text, english=english, expanded=frozenset(expanded))
+                         text_for_dense=dense_text, english=english, expanded=frozenset(expanded),
+                         themes=frozenset(themes))
 
     # -- candidates ------------------------------------------------------------------------
     def query_vector(self, text: str) -> np.ndarray:
@@ -384,6 +388,12 @@ class Searcher:
             scores = dict(dense)
         else:
             scores = self.fuse(dense, lexical, found.evidence)
+            if found.plan.themes and self.params.theme_weight:
+                # The query names a theme: the curated theme tags are evidence too.
+                tagged = self.document_themes()
+                for doc_id in scores:
+                    if tagged.get(doc_id, frozenset()) & found.plan.themes:
+                        scores[doc_id] += self.params.theme_weight
 
         # The hit set: the first page of the fused ranking, every lexical match, and the dense
         # documents close to the best dense match (so a query without lexical match still has
@@ -507,6 +517,9 @@ class Searcher:
         With no query (browse), over every public document that passes the filters."""
         rows = [r for r in self.facet_rows(filters) if r["id"] in hit_set]
         return facet_counts(rows, self.kb)
+
+    def document_themes(self) -> dict[str, frozenset[str]]:
+        return {row["id"]: frozenset(row["themes"]) for row in self.facet_rows(Filters())}
 
     def facet_rows(self, filters: Filters) -> list[dict]:
         """The facet columns of the public documents passing `filters` (themes decoded), kept

@@ -138,3 +138,30 @@ def test_fusion_methods_rank_sensibly():
     assert max(scores, key=scores.get) == "a"
     with pytest.raises(ValueError):
         fuse(dense, lexical, 1.0, FusionParams(method="magic"))
+
+
+def test_a_query_naming_a_theme_lifts_the_documents_tagged_with_it(corpus, kb_factory):
+    """Staff's theme tags count when the query names the theme (label or synonym): tagged
+    documents gain exactly the theme weight, the others keep their score."""
+    from kunskap.fusion import FusionParams
+
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    for q in ("rättvis omställning", "hur når vi låginkomsttagare"):
+        before = Searcher(kb, FusionParams(theme_weight=0.0)).search(SearchRequest(q=q))
+        after = Searcher(kb).search(SearchRequest(q=q))
+        weight = FusionParams().theme_weight
+        assert weight > 0
+        old = {h.doc_id: h.score for h in before.hits}
+        lifted = 0
+        for hit in after.hits:
+            tagged = "rattvis-omstallning" in hit.document["themes"]
+            assert hit.score == pytest.approx(old[hit.doc_id] + (weight if tagged else 0.0), abs=1e-3)
+            lifted += tagged
+        assert lifted >= 1
+        assert after.hits[0].doc_id == "malmo-energi"
+    # A query that names no theme is ranked as before.
+    assert not Searcher(kb).plan("nyinflyttade").themes
+    plain = Searcher(kb, FusionParams(theme_weight=0.0)).search(SearchRequest(q="nyinflyttade"))
+    shipped = Searcher(kb).search(SearchRequest(q="nyinflyttade"))
+    assert plain.hits and [h.score for h in shipped.hits] == [h.score for h in plain.hits]
