@@ -101,6 +101,25 @@ def group_cpu_seconds(pgid: int) -> float:
     return total / CLK_TCK
 
 
+def group_rss_mb(pgid: int) -> float:
+    """Resident memory (VmRSS) of every live process in the server's process group, MB."""
+    total_kb = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                if int(fh.read().rsplit(")", 1)[1].split()[2]) != pgid:
+                    continue
+            with open(f"/proc/{entry}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total_kb += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kb / 1024
+
+
 def build_index(args, tmp: Path) -> tuple[Path, Path, float, str]:
     from kunskap.config import load_settings
     from kunskap.ingest import ingest
@@ -455,6 +474,7 @@ def main(argv=None) -> int:
             "SERVER READINESS", ["endpoint", "n", "p50 ms", "p95 ms", "p99 ms", "errors"], rows,
             [f"/ready: {json.dumps(ready, ensure_ascii=False)}",
              f"process start -> first 200 from /ready: {startup_s:.2f} s (imports, SQLite, FAISS load, model load)",
+             f"server memory (RSS of its processes) when ready: {group_rss_mb(server.pgid):.0f} MB",
              build_note] + clock.footer()))
         print(tables[-1] + "\n", flush=True)
 
@@ -543,6 +563,7 @@ def main(argv=None) -> int:
             f"errors: {total_errors} in the measured passes, {warm_errors} in warm-up (must be 0)"
             + error_kinds(results.values()),
             *share_lines, *target_lines,
+            f"server memory (RSS of its processes) after the closed-loop passes: {group_rss_mb(server.pgid):.0f} MB",
             f"server: workers {args.workers}, embed threads {args.embed_threads or 'default'}, "
             f"faiss threads {args.faiss_threads or 'default'}; {build_note}",
         ] + clock.footer()
