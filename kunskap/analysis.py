@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -27,7 +28,7 @@ import Stemmer
 WORD = re.compile(r"[^\W_]+(?:[-'’:][^\W_]+)*", re.UNICODE)
 MIN_PART = 3          # shortest compound part (after removing a linking letter)
 MIN_COMPOUND = 7      # shortest word that is tried as a compound
-TEXT_CACHE_SIZE = 8192  # analysed texts kept for highlighting (about 10 kB each at most)
+TEXT_CACHE_SIZE = 8192  # analysed texts kept for highlighting (~3 kB each: ~25 MB at most)
 VOWELS = set("aeiouyåäö")
 
 
@@ -170,6 +171,7 @@ class SwedishAnalyzer:
         self._split_cache: dict[str, tuple[str, ...]] = {}
         self._terms_cache: dict[str, tuple[str, list[str]]] = {}
         self._text_cache: dict[str, AnalysedText] = {}
+        self._term_sets: dict[str, frozenset[str]] = {}
 
     # -- compounds -------------------------------------------------------------------------
     def split_compound(self, word: str) -> tuple[str, ...]:
@@ -244,26 +246,43 @@ class SwedishAnalyzer:
 
     def analysed_text(self, text: str) -> "AnalysedText":
         """The words of a stored text with their terms, analysed once: every search highlights
-        the same chunk texts again, and analysing them was half of the time of a search."""
+        the same chunk texts again, and analysing them was half of the time of a search.
+        Compact (offsets in arrays, one shared term set per distinct word): ~3 kB per chunk."""
         cached = self._text_cache.get(text)
         if cached is not None:
             return cached
-        words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
-        terms = []
+        words = array("I")
+        for match in re.finditer(r"\S+", text):
+            words.append(match.start())
+            words.append(match.end())
+        offsets = array("I")
+        sets: list[frozenset[str]] = []
         for token in tokenise(text):
             if token.text in self.stopwords:
                 continue
-            stem, parts = self.word_terms(token.text)
-            terms.append((token.start, token.end, frozenset((stem, *parts))))
-        result = AnalysedText(words, terms)
+            offsets.append(token.start)
+            offsets.append(token.end)
+            sets.append(self._term_set(token.text))
+        result = AnalysedText(words, offsets, sets)
         if len(self._text_cache) >= TEXT_CACHE_SIZE:
             self._text_cache.clear()      # simple and thread-safe; refilled by the next searches
         self._text_cache[text] = result
         return result
 
+    def _term_set(self, word: str) -> frozenset[str]:
+        cached = self._term_sets.get(word)
+        if cached is None:
+            stem, parts = self.word_terms(word)
+            cached = frozenset((stem, *parts))
+            if len(self._term_sets) < 200_000:
+                self._term_sets[word] = cached
+        return cached
+
     def term_spans(self, text: str, terms: set[str]) -> list[tuple[int, int]]:
         """Character spans of words in `text` whose stem or compound parts are in `terms`."""
-        spans = sorted((start, end) for start, end, own in self.analysed_text(text).terms
+        analysed = self.analysed_text(text)
+        offsets = analysed.term_offsets
+        spans = sorted((offsets[2 * i], offsets[2 * i + 1]) for i, own in enumerate(analysed.term_sets)
                        if not own.isdisjoint(terms))
         merged: list[tuple[int, int]] = []
         for start, end in spans:
@@ -276,5 +295,10 @@ class SwedishAnalyzer:
 
 @dataclass(frozen=True)
 class AnalysedText:
-    words: list[tuple[int, int]]                      # character spans of whitespace-separated words
-    terms: list[tuple[int, int, frozenset[str]]]      # (start, end, stem and compound parts) per token
+    words: array                       # start, end, start, end, … of the whitespace-separated words
+    term_offsets: array                # start, end, … of each token that is not a stopword
+    term_sets: list[frozenset[str]]    # its stem and compound parts (shared between texts)
+
+    def word_spans(self) -> list[tuple[int, int]]:
+        w = self.words
+        return [(w[i], w[i + 1]) for i in range(0, len(w), 2)]

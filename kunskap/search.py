@@ -552,7 +552,7 @@ class Searcher:
     # -- snippets --------------------------------------------------------------------------
     def snippet(self, text: str, terms: set[str], words: int = 45) -> str:
         spans = self.kb.analyzer.term_spans(text, terms)
-        tokens = self.kb.analyzer.analysed_text(text).words
+        tokens = self.kb.analyzer.analysed_text(text).word_spans()
         if not tokens:
             return ""
         # Choose the window of `words` words holding the most highlighted words.
