@@ -39,9 +39,10 @@ class Settings(BaseSettings):
     # At ~20 ms of CPU each on 2 cores, 32 waiting is ~0.3 s of work. 0 = no limit.
     max_pending_searches: int = Field(32, ge=0, le=100_000, description="Uncached searches allowed to wait")
     faiss_threads: int = Field(1, ge=1, le=64, description="OpenMP threads of FAISS")
-    # Whole results of repeated searches (a few kB each), emptied on any change; 0 turns it off
-    # (then only query embeddings are cached: bench/http_load.py compares the two).
-    result_cache_size: int = Field(4096, ge=0, le=1_000_000, description="Cached search results")
+    # Whole results of repeated searches (~36 kB each with facets and snippets: ~37 MB when
+    # full), emptied on any change; 0 turns it off (then only query embeddings are cached:
+    # bench/http_load.py compares the two).
+    result_cache_size: int = Field(1024, ge=0, le=1_000_000, description="Cached search results")
     batch_size: int = Field(8, ge=1, le=512, description="Passages per embedding call")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

@@ -497,7 +497,7 @@ class Searcher:
             chunk = chunks.get(best.get(doc_id))
             text = chunk.text if chunk else (documents[doc_id].get("summary") or "")
             hits.append(Hit(
-                doc_id=doc_id, score=round(float(score), 4), document=documents[doc_id],
+                doc_id=doc_id, score=round(float(score), 4), document=hit_fields(documents[doc_id]),
                 snippet=self.snippet(text, highlight_terms), chunk_id=chunk.id if chunk else None,
                 page=chunk.page if chunk else None, heading=chunk.heading if chunk else None,
             ))
@@ -545,7 +545,7 @@ class Searcher:
         ids = [r["id"] for r in ids]
         start = (page - 1) * limit
         documents = self.kb.store.get_documents(ids[start : start + limit])
-        hits = [Hit(d, 0.0, documents[d], html.escape(documents[d].get("summary") or ""), None, None, None)
+        hits = [Hit(d, 0.0, hit_fields(documents[d]), html.escape(documents[d].get("summary") or ""), None, None, None)
                 for d in ids[start : start + limit]]
         return SearchResult("", None, hits, len(ids), page, limit, facet_counts(rows, self.kb))
 
@@ -604,7 +604,7 @@ class Searcher:
         best = self.best_per_document(ids, scores)
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][1], kv[0]))[:limit]
         documents = store.get_documents([d for d, _ in ranked])
-        return [Hit(d, round(s, 4), documents[d], html.escape(documents[d].get("summary") or ""), c, None, None)
+        return [Hit(d, round(s, 4), hit_fields(documents[d]), html.escape(documents[d].get("summary") or ""), c, None, None)
                 for d, (c, s) in ranked]
 
 
@@ -620,6 +620,16 @@ def looks_english(words: list[str], swedish_stopwords) -> bool:
 def _contains(sequence: list[str], phrase: list[str]) -> bool:
     n = len(phrase)
     return any(sequence[i : i + n] == phrase for i in range(len(sequence) - n + 1))
+
+
+HIT_FIELDS = ("id", "title", "organisation", "organisation_type", "county", "year", "themes", "kind", "summary",
+              "published", "source_url", "language", "tags")
+
+
+def hit_fields(document: dict) -> dict:
+    """The document fields a result shows. Results are cached, and whole rows (body, curation
+    notes, hashes) made a cached result 70 kB."""
+    return {key: document.get(key) for key in HIT_FIELDS}
 
 
 def facet_counts(rows: list[dict], kb: KnowledgeBase) -> dict[str, list[tuple[str, int]]]:
