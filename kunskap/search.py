@@ -153,6 +153,7 @@ class Searcher:
         self._vocab_by_len: dict[int, list[str]] | None = None
         self._synonyms: list[tuple[list[list[str]], list[str]]] | None = None
         self._facet_rows: dict[tuple, list[dict]] = {}
+        self._document_themes: dict[str, frozenset[str]] | None = None
         self._generation = kb.generation
         self._result_cache: OrderedDict[str, SearchResult] = OrderedDict()
         self.result_cache_size = kb.settings.result_cache_size
@@ -171,6 +172,7 @@ class Searcher:
             self._vocab_by_len = None
             self._synonyms = None
             self._facet_rows = {}
+            self._document_themes = None
 
     def refresh(self) -> None:
         """Drop cached lookups when the knowledge base has changed since they were made (here, or
@@ -519,11 +521,22 @@ class Searcher:
         return facet_counts(rows, self.kb)
 
     def document_themes(self) -> dict[str, frozenset[str]]:
-        return {row["id"]: frozenset(row["themes"]) for row in self.facet_rows(Filters())}
+        """Public document -> its theme tags (kept until the knowledge base changes)."""
+        with self._lookups_lock:
+            if self._document_themes is None:
+                rows = self._facet_rows_locked(Filters())
+                self._document_themes = {row["id"]: frozenset(row["themes"]) for row in rows}
+            return self._document_themes
 
     def facet_rows(self, filters: Filters) -> list[dict]:
         """The facet columns of the public documents passing `filters` (themes decoded), kept
-        until the knowledge base changes: every search counts facets over them."""
+        until the knowledge base changes: every search counts facets over them. Read under the
+        lookups lock, like the other lookups, so that `invalidate` cannot be overtaken by rows
+        read before a change."""
+        with self._lookups_lock:
+            return self._facet_rows_locked(filters)
+
+    def _facet_rows_locked(self, filters: Filters) -> list[dict]:
         where, params = filters.sql(public_only=True)
         key = (where, tuple(params))
         rows = self._facet_rows.get(key)
@@ -532,10 +545,9 @@ class Searcher:
             for row in rows:
                 themes = row["themes"]
                 row["themes"] = json.loads(themes) if isinstance(themes, str) else (themes or [])
-            with self._lookups_lock:
-                if len(self._facet_rows) >= FACET_ROWS_CACHE_SIZE:
-                    self._facet_rows.clear()
-                self._facet_rows[key] = rows
+            if len(self._facet_rows) >= FACET_ROWS_CACHE_SIZE:
+                self._facet_rows.clear()
+            self._facet_rows[key] = rows
         return rows
 
     def browse(self, filters: Filters, page: int = 1, limit: int = 10, sort: str = "newest") -> SearchResult:
