@@ -84,9 +84,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """utime + stime of every live process in the server's process group."""
-    total = 0
+def group_processes(pgid: int):
+    """(pid, /proc/<pid>/stat fields after the name) of every live process in a process group."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -97,24 +96,21 @@ def group_cpu_seconds(pgid: int) -> float:
             continue
         # fields[0] is state (field 3): pgrp is field 5 -> [2], utime 14 -> [11], stime 15 -> [12]
         if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
-    return total / CLK_TCK
+            yield entry, fields
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """utime + stime of every live process in the server's process group."""
+    return sum(int(f[11]) + int(f[12]) for _, f in group_processes(pgid)) / CLK_TCK
 
 
 def group_rss_mb(pgid: int) -> float:
     """Resident memory (VmRSS) of every live process in the server's process group, MB."""
     total_kb = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid, _ in group_processes(pgid):
         try:
-            with open(f"/proc/{entry}/stat") as fh:
-                if int(fh.read().rsplit(")", 1)[1].split()[2]) != pgid:
-                    continue
-            with open(f"/proc/{entry}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total_kb += int(line.split()[1])
+            with open(f"/proc/{pid}/status") as fh:
+                total_kb += next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
         except OSError:
             continue
     return total_kb / 1024
@@ -439,18 +435,15 @@ def main(argv=None) -> int:
     open_uniques, uniques = uniques[n_uni * len(levels):], uniques[: n_uni * len(levels)]
     rng = random.Random(args.seed)
     weights = [1.0 / (r + 1) ** 0.7 for r in range(len(B.POPULAR_QUERIES))]
-    streams = {}
-    for i, c in enumerate(levels):
-        s = [("repeated", q) for q in rng.choices(B.POPULAR_QUERIES, weights=weights, k=n_rep)]
-        s += [("unique", q) for q in uniques[i * n_uni : (i + 1) * n_uni]]
+
+    def stream(n_popular: int, new: list[str]) -> list[tuple[str, str]]:
+        s = [("repeated", q) for q in rng.choices(B.POPULAR_QUERIES, weights=weights, k=n_popular)]
+        s += [("unique", q) for q in new]
         rng.shuffle(s)
-        streams[c] = s
-    open_streams = {}
-    for i, rate in enumerate(rates):
-        s = [("repeated", q) for q in rng.choices(B.POPULAR_QUERIES, weights=weights, k=o_rep)]
-        s += [("unique", q) for q in open_uniques[i * o_uni : (i + 1) * o_uni]]
-        rng.shuffle(s)
-        open_streams[rate] = s
+        return s
+
+    streams = {c: stream(n_rep, uniques[i * n_uni : (i + 1) * n_uni]) for i, c in enumerate(levels)}
+    open_streams = {r: stream(o_rep, open_uniques[i * o_uni : (i + 1) * o_uni]) for i, r in enumerate(rates)}
     distinct = len(B.POPULAR_QUERIES) + len(uniques) + len(open_uniques) + len(throwaway)
     from kunskap.config import Settings
 
