@@ -151,7 +151,7 @@ class Searcher:
         self._chunk_docs: dict[int, str] | None = None
         self._vocabulary: dict[str, int] | None = None
         self._vocab_by_len: dict[int, list[str]] | None = None
-        self._synonyms: list[tuple[list[list[str]], list[str]]] | None = None
+        self._synonyms: list[tuple[str, list[list[str]], list[str]]] | None = None
         self._facet_rows: dict[tuple, list[dict]] = {}
         self._document_themes: dict[str, frozenset[str]] | None = None
         self._generation = kb.generation
@@ -200,7 +200,7 @@ class Searcher:
             return self._vocabulary, self._vocab_by_len
 
     def synonyms(self):
-        """[(phrases as lists of stems, expansion stems)] from the theme vocabulary. Phrases are
+        """[(theme slug, phrases as lists of stems, expansion stems)] from the theme vocabulary. Phrases are
         matched on the stems of the typed words (compound parts would never line up)."""
         with self._lookups_lock:
             if self._synonyms is None:
