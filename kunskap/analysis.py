@@ -244,7 +244,7 @@ class SwedishAnalyzer:
     def content_words(self, text: str) -> list[str]:
         return [t.text for t in tokenise(text) if t.text not in self.stopwords]
 
-    def analysed_text(self, text: str) -> "AnalysedText":
+    def analysed_text(self, text: str) -> AnalysedText:
         """The words of a stored text with their terms, analysed once: every search highlights
         the same chunk texts again, and analysing them was half of the time of a search.
         Compact (offsets in arrays, one shared term set per distinct word): ~3 kB per chunk."""
