@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -16,7 +15,7 @@ from ..render import render_markdown
 from ..search import Filters, Searcher
 from ..serialize import facets_to_dict, hit_to_dict, result_to_dict
 from ..store import PUBLIC
-from .deps import kb_dependency, search_request, searcher_dependency
+from .deps import kb_dependency, run_search, search_request, searcher_dependency
 
 router = APIRouter()
 KB = Annotated[KnowledgeBase, Depends(kb_dependency)]
@@ -122,11 +121,7 @@ async def search(
     # A repeated request is answered from the result cache on the event loop; anything that may
     # embed or touch SQLite runs in the thread pool. The dict already has the documented shape
     # (tests check it against the model), so it is not validated again on the hot path.
-    parsed = search_request(request)
-    result = searcher.cached(parsed)
-    if result is None:
-        with searcher.admission():   # 503 at once rather than an unbounded queue
-            result = await run_in_threadpool(searcher.search, parsed)
+    result = await run_search(searcher, search_request(request))
     return JSONResponse(result_to_dict(result, kb))
 
 

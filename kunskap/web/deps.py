@@ -4,10 +4,11 @@ search parameters shared by the API and the pages."""
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 
 from ..errors import ValidationError
 from ..knowledgebase import KnowledgeBase
-from ..search import Filters, Searcher, SearchRequest
+from ..search import Filters, Searcher, SearchRequest, SearchResult
 
 
 def get_kb(request: Request) -> KnowledgeBase:
@@ -68,3 +69,13 @@ def search_request(request: Request, default_limit: int = 10) -> SearchRequest:
         sort=params.get("sort") or "relevance",
         mode=params.get("mode") or "hybrid",
     )
+
+
+async def run_search(searcher: Searcher, parsed: SearchRequest) -> SearchResult:
+    """A repeated request from the result cache on the event loop; a new one admitted (503 at
+    once rather than an unbounded queue) and run in the thread pool, where it may embed."""
+    result = searcher.cached(parsed)
+    if result is None:
+        with searcher.admission():
+            result = await run_in_threadpool(searcher.search, parsed)
+    return result

@@ -14,7 +14,7 @@ from ..reference import members
 from ..search import Filters
 from ..serialize import KIND_LABELS, facets_to_dict, hit_to_dict
 from .api import document_dict
-from .deps import get_kb, get_searcher, search_request
+from .deps import get_kb, get_searcher, run_search, search_request
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,10 +48,7 @@ async def results(request: Request):
     kb, searcher = get_kb(request), get_searcher(request)
     req = search_request(request)
     if req.q.strip():
-        result = searcher.cached(req)
-        if result is None:
-            with searcher.admission():   # as the API: a Swedish 503 page rather than a long queue
-                result = await run_in_threadpool(searcher.search, req)
+        result = await run_search(searcher, req)   # as the API: a Swedish 503 page, not a long queue
     else:
         result = await run_in_threadpool(searcher.browse, req.filters, req.page, req.limit)
         if not req.filters.active():
