@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 
 from .documents import KINDS, STATUSES, slugify
-from .errors import DocumentError, KunskapError, NotFoundError, ValidationError
+from .errors import DocumentError, KunskapError, NotFoundError, ReadOnlyError, ValidationError
 from .files import atomic_write
 from .ingest import ingest_files
 from .knowledgebase import KnowledgeBase
@@ -38,10 +38,6 @@ DUPLICATE_TITLE = 90
 STATUS_LABELS = {"draft": "utkast", "published": "publicerad", "unpublished": "avpublicerad"}
 FORM_FIELDS = ("title", "organisation", "kind", "themes", "year", "published", "summary", "source_url",
                "contact", "language", "status")
-
-
-class ReadOnlyError(KunskapError):
-    code = "read_only"
 
 
 class ConflictError(KunskapError):

@@ -206,6 +206,13 @@ class Store:
     def chunk_ids(self) -> list[int]:
         return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id").fetchall()]
 
+    def chunk_fingerprint(self) -> tuple[int, int, int]:
+        """The same fingerprint as vectors.id_fingerprint, over the chunk ids in the database."""
+        count, total, mixed = self.db.execute(
+            "SELECT count(*), coalesce(sum(id), 0), coalesce(sum((id % 1000003) * (id % 999983)), 0) FROM chunks"
+        ).fetchone()
+        return int(count), int(total), int(mixed)
+
     def chunk_doc_map(self) -> dict[int, str]:
         return dict(self.db.execute("SELECT id, doc_id FROM chunks").fetchall())
 
@@ -251,6 +258,15 @@ class Store:
             vectors.append(np.frombuffer(blob, dtype=np.float32))
         matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dimension), np.float32)
         return np.asarray(ids, dtype=np.int64), matrix, missing
+
+    # -- revisions (what curation saved) ---------------------------------------------------
+    def last_revision_id(self) -> int:
+        return self.db.execute("SELECT coalesce(max(id), 0) FROM revisions").fetchone()[0]
+
+    def revision_paths_since(self, revision_id: int) -> list[str]:
+        """Corpus paths that curation saves touched after `revision_id`, oldest first."""
+        rows = self.db.execute("SELECT path FROM revisions WHERE id > ? ORDER BY id", [revision_id]).fetchall()
+        return list(dict.fromkeys(r[0] for r in rows))
 
     # -- vocabulary (decompounding lexicon, typo correction) -------------------------------
     def replace_vocabulary(self, counts: Counter) -> None:

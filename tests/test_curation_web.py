@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from kunskap.accounts import Accounts
+from kunskap.errors import ReadOnlyError
 from kunskap.ingest import ingest
 from kunskap.search import SearchRequest, Searcher
 from kunskap.web.app import create_app
@@ -236,8 +237,10 @@ def test_searches_keep_working_during_live_edits(client, app_kb):
 
 
 def test_read_only_service_refuses_writes(corpus, kb_factory):
+    ingest(kb_factory(corpus), corpus)          # built elsewhere; the read-only one cannot
     kb = kb_factory(corpus, read_only=True)
-    ingest(kb, corpus)
+    with pytest.raises(ReadOnlyError):
+        ingest(kb, corpus)
     accounts = Accounts(kb.store)
     accounts.add_user("anna", PASSWORD)
     token = accounts.create_token("anna", "t")
