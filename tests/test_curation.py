@@ -132,12 +132,14 @@ def test_uploads_real_files(curator, tmp_path, corpus):
     pptx = make_pptx(tmp_path / "x.pptx", [("Biogasbussar i Växjö", "Bussar på biogas", "Notis")]).read_bytes()
     docx = make_docx(tmp_path / "x.docx", [("Klimatanpassning", "Skyfall och dagvatten")]).read_bytes()
     with_meta = curator.upload("Solceller Lund.pdf", pdf, {"title": "Solceller på skolor", "organisation": "Lunds kommun",
-                                                           "themes": ["fornybar-energi"], "status": "published"}, "anna")
+                                                           "themes": ["fornybar-energi"], "status": "published"},
+                               "anna").doc_id
     assert (corpus / "presentationer" / f"{with_meta}.pdf").exists()
     assert (corpus / "presentationer" / f"{with_meta}.pdf.yml").exists()
     assert with_meta in public_ids(curator, "solceller skolans tak")
-    bare = curator.upload("biogas.pptx", pptx, None, "anna")
-    assert "metadatafil (.yml) saknas" in curator.kb.store.get_document(bare)["curation_notes"]
+    bare = curator.upload("biogas.pptx", pptx, None, "anna").doc_id
+    assert curator.kb.store.get_document(bare)["status"] == "draft"       # never public without review
+    assert "organisation saknas" in curator.kb.store.get_document(bare)["curation_notes"]
     assert bare in [q["id"] for q in curator.review_queue()]
     curator.upload("rapport.docx", docx, None, "anna")
 
