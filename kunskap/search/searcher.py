@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 import html
-import json
 import math
 import threading
 from collections import OrderedDict
@@ -23,13 +22,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .analysis import tokenise
-from .errors import NotFoundError, OverloadedError, ValidationError
-from .fusion import FusionParams, fuse
-from .knowledgebase import KnowledgeBase
-from .store import PUBLIC
+from ..analysis import tokenise
+from ..errors import NotFoundError, OverloadedError
+from ..fusion import FusionParams, fuse
+from ..knowledgebase import KnowledgeBase
+from ..store import PUBLIC
+from .request import MAX_QUERY_CHARS, Filters, SearchRequest, validate_request
 
-MAX_QUERY_CHARS = 2000
 MAX_QUERY_TERMS = 48
 DENSE_CHUNKS = 200        # chunk candidates from FAISS
 HIT_SET_DENSE_DOCS = 30   # at most this many dense-only documents in the hit set
@@ -39,61 +38,6 @@ MIN_CORRECTED_LENGTH = 5   # shorter unknown words are left alone (names, Englis
 FACET_ROWS_CACHE_SIZE = 256   # filter combinations whose facet rows are kept
 FIRST_PAGE = 10           # the best fused documents are always hits
 MIN_HITS = 5              # a query with no lexical match still shows its nearest documents
-MODES = ("hybrid", "dense", "lexical")
-SORTS = ("relevance", "newest")
-
-
-@dataclass
-class Filters:
-    organisation: list[str] = field(default_factory=list)
-    organisation_type: list[str] = field(default_factory=list)
-    county: list[str] = field(default_factory=list)
-    theme: list[str] = field(default_factory=list)
-    kind: list[str] = field(default_factory=list)
-    year_from: int | None = None
-    year_to: int | None = None
-
-    def active(self) -> bool:
-        return bool(
-            self.organisation or self.organisation_type or self.county or self.theme or self.kind
-            or self.year_from is not None or self.year_to is not None
-        )
-
-    def sql(self, public_only: bool = True) -> tuple[str, list]:
-        clauses, params = [], []
-        if public_only:
-            clauses.append("status = ?")
-            params.append(PUBLIC)
-        for column, values in (
-            ("organisation", self.organisation), ("organisation_type", self.organisation_type),
-            ("county", self.county), ("kind", self.kind),
-        ):
-            if values:
-                clauses.append(f"{column} IN ({','.join('?' * len(values))})")
-                params.extend(values)
-        if self.theme:
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM json_each(documents.themes) WHERE value IN ({','.join('?' * len(self.theme))}))"
-            )
-            params.extend(self.theme)
-        if self.year_from is not None:
-            clauses.append("year >= ?")
-            params.append(self.year_from)
-        if self.year_to is not None:
-            clauses.append("year <= ?")
-            params.append(self.year_to)
-        return (" AND ".join(clauses) or "1"), params
-
-
-@dataclass
-class SearchRequest:
-    q: str
-    filters: Filters = field(default_factory=Filters)
-    page: int = 1
-    limit: int = 10
-    sort: str = "relevance"
-    mode: str = "hybrid"
-    correct_typos: bool = True
 
 
 @dataclass
@@ -360,8 +304,7 @@ class Searcher:
     def allowed_documents(self, filters: Filters, public_only: bool = True) -> set[str] | None:
         if not filters.active() and not public_only:
             return None
-        where, params = filters.sql(public_only)
-        return set(self.kb.store.filtered_document_ids(where, params))
+        return set(self.kb.store.filtered_document_ids(filters, public_only))
 
     def candidates(self, request: SearchRequest) -> Candidates:
         """Lexical and dense candidates (per document, best chunk) for a request."""
@@ -537,14 +480,10 @@ class Searcher:
             return self._facet_rows_locked(filters)
 
     def _facet_rows_locked(self, filters: Filters) -> list[dict]:
-        where, params = filters.sql(public_only=True)
-        key = (where, tuple(params))
+        key = filters.key()
         rows = self._facet_rows.get(key)
         if rows is None:
-            rows = self.kb.store.document_facet_rows(where, params)
-            for row in rows:
-                themes = row["themes"]
-                row["themes"] = json.loads(themes) if isinstance(themes, str) else (themes or [])
+            rows = self.kb.store.document_facet_rows(filters, public_only=True)
             if len(self._facet_rows) >= FACET_ROWS_CACHE_SIZE:
                 self._facet_rows.clear()
             self._facet_rows[key] = rows
@@ -661,19 +600,3 @@ def facet_counts(rows: list[dict], kb: KnowledgeBase) -> dict[str, list[tuple[st
         else:
             out[name] = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
     return out
-
-
-def validate_request(request: SearchRequest) -> None:
-    if len(request.q) > MAX_QUERY_CHARS:
-        raise ValidationError("q", f"Sökfrågan får vara högst {MAX_QUERY_CHARS} tecken")
-    if not 1 <= request.limit <= 100:
-        raise ValidationError("limit", "limit ska vara mellan 1 och 100")
-    if not 1 <= request.page <= 1000:
-        raise ValidationError("page", "page ska vara mellan 1 och 1000")
-    if request.sort not in SORTS:
-        raise ValidationError("sort", "sort ska vara relevance eller newest")
-    if request.mode not in MODES:
-        raise ValidationError("mode", "mode ska vara hybrid, dense eller lexical")
-    f = request.filters
-    if f.year_from is not None and f.year_to is not None and f.year_from > f.year_to:
-        raise ValidationError("year_from", "year_from kan inte vara större än year_to")

@@ -1,0 +1,11 @@
+"""The query pipeline, one code path for the CLI, the API, the pages and `kunskap eval`.
+
+`Searcher` (searcher.py) is the facade; the request and its filters are plain values
+(request.py).
+"""
+
+from .request import MAX_QUERY_CHARS, MODES, SORTS, Filters, SearchRequest, validate_request
+from .searcher import Hit, QueryPlan, Searcher, SearchResult
+
+__all__ = ["MAX_QUERY_CHARS", "MODES", "SORTS", "Filters", "Hit", "QueryPlan", "SearchRequest", "SearchResult",
+           "Searcher", "validate_request"]
