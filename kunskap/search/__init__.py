@@ -5,7 +5,8 @@
 """
 
 from .request import MAX_QUERY_CHARS, MODES, SORTS, Filters, SearchRequest, validate_request
+from .ranking import RankingParams
 from .searcher import Hit, QueryPlan, Searcher, SearchResult
 
-__all__ = ["MAX_QUERY_CHARS", "MODES", "SORTS", "Filters", "Hit", "QueryPlan", "SearchRequest", "SearchResult",
+__all__ = ["MAX_QUERY_CHARS", "MODES", "SORTS", "Filters", "Hit", "QueryPlan", "RankingParams", "SearchRequest", "SearchResult",
            "Searcher", "validate_request"]

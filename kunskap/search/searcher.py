@@ -24,20 +24,16 @@ import numpy as np
 
 from ..analysis import tokenise
 from ..errors import NotFoundError, OverloadedError
-from ..fusion import FusionParams, fuse
 from ..knowledgebase import KnowledgeBase
 from ..store import PUBLIC
+from .ranking import Candidates, Ranking, RankingParams, rank, sort_newest
 from .request import MAX_QUERY_CHARS, Filters, SearchRequest, validate_request
 
 MAX_QUERY_TERMS = 48
 DENSE_CHUNKS = 200        # chunk candidates from FAISS
-HIT_SET_DENSE_DOCS = 30   # at most this many dense-only documents in the hit set
-DENSE_MARGIN = 0.04       # ... within this cosine of the best dense match
 ENGLISH_LEXICAL_FACTOR = 0.1  # lexical evidence kept for an English query (names still count)
 MIN_CORRECTED_LENGTH = 5   # shorter unknown words are left alone (names, English, abbreviations)
 FACET_ROWS_CACHE_SIZE = 256   # filter combinations whose facet rows are kept
-FIRST_PAGE = 10           # the best fused documents are always hits
-MIN_HITS = 5              # a query with no lexical match still shows its nearest documents
 
 
 @dataclass
@@ -64,16 +60,6 @@ class SearchResult:
 
 
 @dataclass
-class Candidates:
-    plan: "QueryPlan"
-    dense: dict[str, float] = field(default_factory=dict)
-    dense_best: dict[str, tuple[int, float]] = field(default_factory=dict)
-    lexical: dict[str, float] = field(default_factory=dict)
-    lexical_best: dict[str, tuple[int, float]] = field(default_factory=dict)
-    evidence: float = 0.0
-
-
-@dataclass
 class QueryPlan:
     terms: dict[str, float]           # analysed term -> weight
     typed: list[str]                  # stems of the typed (or corrected) words
@@ -85,9 +71,9 @@ class QueryPlan:
 
 
 class Searcher:
-    def __init__(self, kb: KnowledgeBase, params: FusionParams | None = None, query_cache_size: int = 1024):
+    def __init__(self, kb: KnowledgeBase, params: RankingParams | None = None, query_cache_size: int = 1024):
         self.kb = kb
-        self.params = params or FusionParams()
+        self.params = params or RankingParams()
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache_size = query_cache_size
         self._cache_lock = threading.Lock()
@@ -207,7 +193,7 @@ class Searcher:
             typed.append(stem)
             terms[stem] = max(terms.get(stem, 0.0), 1.0)
             for part in parts:
-                terms[part] = max(terms.get(part, 0.0), p.part_weight)
+                terms[part] = max(terms.get(part, 0.0), p.expansion.part_weight)
         # Theme synonyms: a query containing a label or synonym phrase expands to the others.
         expanded: set[str] = set()
         themes: set[str] = set()
@@ -217,7 +203,7 @@ class Searcher:
                 themes.add(slug)
                 expanded.update(t for phrase in matched for t in phrase)
                 for term in expansion:
-                    terms[term] = max(terms.get(term, 0.0), p.synonym_weight)
+                    terms[term] = max(terms.get(term, 0.0), p.expansion.synonym_weight)
         if len(terms) > MAX_QUERY_TERMS:   # a pasted paragraph: keep the typed words first
             ranked = sorted(terms.items(), key=lambda kv: -kv[1])[:MAX_QUERY_TERMS]
             terms = dict(ranked)
@@ -323,46 +309,10 @@ class Searcher:
             found.dense, found.dense_best = self.dense_scores(plan.text_for_dense, allowed_chunks)
         return found
 
-    def rank(self, request: SearchRequest) -> tuple[list[tuple[str, float]], dict, QueryPlan, set[str]]:
-        """Fused ranking of the hit set: [(doc_id, score)], best chunks, plan, hit set."""
+    def rank(self, request: SearchRequest) -> tuple[Ranking, QueryPlan]:
+        """The ranked hit set of a request, and its query plan."""
         found = self.candidates(request)
-        dense, lexical = found.dense, found.lexical
-        if request.mode == "lexical":
-            scores = dict(lexical)
-        elif request.mode == "dense":
-            scores = dict(dense)
-        else:
-            scores = self.fuse(dense, lexical, found.evidence)
-            if found.plan.themes and self.params.theme_weight:
-                # The query names a theme: the curated theme tags are evidence too.
-                tagged = self.document_themes()
-                for doc_id in scores:
-                    if tagged.get(doc_id, frozenset()) & found.plan.themes:
-                        scores[doc_id] += self.params.theme_weight
-
-        # The hit set: the first page of the fused ranking, every lexical match, and the dense
-        # documents close to the best dense match (so a query without lexical match still has
-        # its nearest documents: no dead ends). Total and facets count this set.
-        hit_set = set(lexical) if request.mode != "dense" else set()
-        if dense and request.mode != "lexical":
-            top = max(dense.values())
-            close = sorted((d for d in dense if d not in hit_set), key=lambda d: (-dense[d], d))
-            floor = top - DENSE_MARGIN if hit_set else top - 2 * DENSE_MARGIN
-            admitted = [d for d in close if dense[d] >= floor][:HIT_SET_DENSE_DOCS]
-            hit_set |= set(admitted or close[:MIN_HITS])
-        first_page = sorted(scores, key=lambda d: (-scores[d], d))[:FIRST_PAGE]
-        hit_set |= set(first_page)
-        ranking = sorted(((d, scores.get(d, 0.0)) for d in hit_set), key=lambda x: (-x[1], x[0]))
-        best = {}
-        for doc_id, _ in ranking:
-            lex, den = found.lexical_best.get(doc_id), found.dense_best.get(doc_id)
-            # The snippet comes from the chunk with the typed words when lexical evidence is strong.
-            chosen = (lex if found.evidence >= 0.5 else den) or lex or den
-            best[doc_id] = chosen[0] if chosen else None
-        return ranking, best, found.plan, hit_set
-
-    def fuse(self, dense: dict[str, float], lexical: dict[str, float], evidence: float) -> dict[str, float]:
-        return fuse(dense, lexical, evidence, self.params)
+        return rank(found, request.mode, self.params, self.document_themes), found.plan
 
     def cached(self, request: SearchRequest) -> SearchResult | None:
         """The cached result of an identical request, if the knowledge base has not changed (here or
@@ -414,12 +364,10 @@ class Searcher:
             hint = ("Skriv ett eller flera sökord, till exempel ”rättvis omställning” eller ”laddstolpar”."
                     if not q else "Sökningen innehöll inga sökbara ord. Prova med andra ord.")
             return SearchResult(q, None, [], 0, request.page, request.limit, self.facets(set(), request.filters), hint)
-        ranking, best, plan, hit_set = self.rank(request)
+        ranked, plan = self.rank(request)
+        ranking, best, hit_set = ranked.ranking, ranked.best_chunks, ranked.hit_set
         if request.sort == "newest":
-            documents_all = self.kb.store.get_documents([d for d, _ in ranking])
-            ranking.sort(key=lambda x: (
-                -(documents_all[x[0]].get("year") or 0), documents_all[x[0]].get("published") or "", -x[1], x[0]
-            ))
+            sort_newest(ranking, self.kb.store.get_documents([d for d, _ in ranking]))
         total = len(ranking)
         start = (request.page - 1) * request.limit
         page = ranking[start : start + request.limit]
