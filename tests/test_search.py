@@ -161,7 +161,7 @@ def test_a_query_naming_a_theme_lifts_the_documents_tagged_with_it(corpus, kb_fa
         assert lifted >= 1
         assert after.hits[0].doc_id == "malmo-energi"
     # A query that names no theme is ranked as before.
-    assert not Searcher(kb).plan("nyinflyttade").themes
+    assert not Searcher(kb).planner().plan("nyinflyttade").themes
     plain = Searcher(kb, RankingParams(theme_boost=0.0)).search(SearchRequest(q="nyinflyttade"))
     shipped = Searcher(kb).search(SearchRequest(q="nyinflyttade"))
     assert plain.hits and [h.score for h in shipped.hits] == [h.score for h in plain.hits]

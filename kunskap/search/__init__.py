@@ -5,8 +5,9 @@
 """
 
 from .request import MAX_QUERY_CHARS, MODES, SORTS, Filters, SearchRequest, validate_request
+from .planner import QueryPlan
 from .ranking import RankingParams
-from .searcher import Hit, QueryPlan, Searcher, SearchResult
+from .searcher import Hit, Searcher, SearchResult
 
 __all__ = ["MAX_QUERY_CHARS", "MODES", "SORTS", "Filters", "Hit", "QueryPlan", "RankingParams", "SearchRequest", "SearchResult",
            "Searcher", "validate_request"]

@@ -18,7 +18,7 @@ import math
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,13 +26,12 @@ from ..analysis import tokenise
 from ..errors import NotFoundError, OverloadedError
 from ..knowledgebase import KnowledgeBase
 from ..store import PUBLIC
+from .planner import QueryPlan, QueryPlanner, SynonymTable, Vocabulary, synonym_table
 from .ranking import Candidates, Ranking, RankingParams, rank, sort_newest
 from .request import MAX_QUERY_CHARS, Filters, SearchRequest, validate_request
 
-MAX_QUERY_TERMS = 48
 DENSE_CHUNKS = 200        # chunk candidates from FAISS
 ENGLISH_LEXICAL_FACTOR = 0.1  # lexical evidence kept for an English query (names still count)
-MIN_CORRECTED_LENGTH = 5   # shorter unknown words are left alone (names, English, abbreviations)
 FACET_ROWS_CACHE_SIZE = 256   # filter combinations whose facet rows are kept
 
 
@@ -59,17 +58,6 @@ class SearchResult:
     hint: str | None = None
 
 
-@dataclass
-class QueryPlan:
-    terms: dict[str, float]           # analysed term -> weight
-    typed: list[str]                  # stems of the typed (or corrected) words
-    corrections: dict[str, str]       # typed word -> corrected word
-    text_for_dense: str
-    english: bool = False             # written in English: Swedish word matching is only noise
-    expanded: frozenset[str] = frozenset()  # typed stems that are theme synonyms (expanded)
-    themes: frozenset[str] = frozenset()    # slugs of the themes the query names (label or synonym)
-
-
 class Searcher:
     def __init__(self, kb: KnowledgeBase, params: RankingParams | None = None, query_cache_size: int = 1024):
         self.kb = kb
@@ -79,9 +67,8 @@ class Searcher:
         self._cache_lock = threading.Lock()
         self._lookups_lock = threading.Lock()
         self._chunk_docs: dict[int, str] | None = None
-        self._vocabulary: dict[str, int] | None = None
-        self._vocab_by_len: dict[int, list[str]] | None = None
-        self._synonyms: list[tuple[str, list[list[str]], list[str]]] | None = None
+        self._vocabulary: Vocabulary | None = None
+        self._synonyms: SynonymTable | None = None
         self._facet_rows: dict[tuple, list[dict]] = {}
         self._document_themes: dict[str, frozenset[str]] | None = None
         self._generation = kb.generation
@@ -99,7 +86,6 @@ class Searcher:
         with self._lookups_lock:
             self._chunk_docs = None
             self._vocabulary = None
-            self._vocab_by_len = None
             self._synonyms = None
             self._facet_rows = {}
             self._document_themes = None
@@ -118,101 +104,22 @@ class Searcher:
                 self._chunk_docs = self.kb.store.chunk_doc_map()
             return self._chunk_docs
 
-    def vocabulary(self) -> tuple[dict[str, int], dict[int, list[str]]]:
-        """(word -> count, length -> words), one consistent snapshot."""
+    def vocabulary(self) -> Vocabulary:
         with self._lookups_lock:
             if self._vocabulary is None:
-                vocabulary = self.kb.store.vocabulary()
-                by_len: dict[int, list[str]] = {}
-                for word in vocabulary:
-                    by_len.setdefault(len(word), []).append(word)
-                self._vocabulary, self._vocab_by_len = vocabulary, by_len
-            return self._vocabulary, self._vocab_by_len
+                self._vocabulary = Vocabulary(self.kb.store.vocabulary())
+            return self._vocabulary
 
-    def synonyms(self):
-        """[(theme slug, phrases as lists of stems, expansion stems)] from the theme vocabulary. Phrases are
-        matched on the stems of the typed words (compound parts would never line up)."""
+    def synonyms(self) -> SynonymTable:
         with self._lookups_lock:
             if self._synonyms is None:
-                analyzer = self.kb.analyzer
-
-                def stems(text: str) -> list[str]:
-                    return [analyzer.word_terms(t.text)[0] for t in tokenise(text) if t.text not in analyzer.stopwords]
-
-                table = []
-                for slug, names in self.kb.themes.expansion_phrases():
-                    phrases = [p for p in (stems(n) for n in names) if p]
-                    table.append((slug, phrases, sorted({t for p in phrases for t in p})))
-                self._synonyms = table
+                self._synonyms = synonym_table(self.kb.themes.expansion_phrases(), self.kb.analyzer)
             return self._synonyms
 
-    # -- query analysis --------------------------------------------------------------------
-    def correct(self, word: str) -> str | None:
-        """Nearest known word for an unknown one (edit distance 1–2, by frequency), or None."""
-        from rapidfuzz.distance import Levenshtein
-
-        vocabulary, by_len = self.vocabulary()
-        if word in vocabulary or len(word) < MIN_CORRECTED_LENGTH or not word.isalpha():
-            return None
-        analyzer = self.kb.analyzer
-        stem, parts = analyzer.word_terms(word)
-        if parts or self.kb.store.term_document_frequency(stem) > 0:
-            return None
-        # Short words get one edit, long ones two: "bike" must not become "dike".
-        max_distance = 1 if len(word) < 8 else 2
-        best = None
-        for length in range(len(word) - max_distance, len(word) + max_distance + 1):
-            for candidate in by_len.get(length, ()):
-                distance = Levenshtein.distance(word, candidate, score_cutoff=max_distance)
-                if distance <= max_distance:
-                    key = (distance, -vocabulary[candidate], candidate)
-                    if best is None or key < best:
-                        best = key
-        return best[2] if best else None
-
-    def plan(self, q: str, correct_typos: bool = True) -> QueryPlan:
-        analyzer = self.kb.analyzer
-        p = self.params
-        words = [t.text for t in tokenise(q)]
-        english = looks_english(words, analyzer.stopwords)
-        corrections: dict[str, str] = {}
-        if correct_typos and not english:
-            for word in dict.fromkeys(words):
-                if word in analyzer.stopwords:
-                    continue
-                fixed = self.correct(word)
-                if fixed:
-                    corrections[word] = fixed
-        words = [corrections.get(w, w) for w in words]
-        terms: dict[str, float] = {}
-        typed: list[str] = []
-        for word in words:
-            if word in analyzer.stopwords:
-                continue
-            stem, parts = analyzer.word_terms(word)
-            typed.append(stem)
-            terms[stem] = max(terms.get(stem, 0.0), 1.0)
-            for part in parts:
-                terms[part] = max(terms.get(part, 0.0), p.expansion.part_weight)
-        # Theme synonyms: a query containing a label or synonym phrase expands to the others.
-        expanded: set[str] = set()
-        themes: set[str] = set()
-        for slug, phrases, expansion in self.synonyms():
-            matched = [phrase for phrase in phrases if _contains(typed, phrase)]
-            if matched:
-                themes.add(slug)
-                expanded.update(t for phrase in matched for t in phrase)
-                for term in expansion:
-                    terms[term] = max(terms.get(term, 0.0), p.expansion.synonym_weight)
-        if len(terms) > MAX_QUERY_TERMS:   # a pasted paragraph: keep the typed words first
-            ranked = sorted(terms.items(), key=lambda kv: -kv[1])[:MAX_QUERY_TERMS]
-            terms = dict(ranked)
-        dense_text = q
-        if corrections:
-            dense_text = " ".join(corrections.get(t.text, t.text) for t in tokenise(q))
-        return QueryPlan(terms=terms, typed=list(dict.fromkeys(typed)), corrections=corrections,
-                         text_for_dense=dense_text, english=english, expanded=frozenset(expanded),
-                         themes=frozenset(themes))
+    def planner(self) -> QueryPlanner:
+        """A planner over the current analyzer, vocabulary and theme synonyms."""
+        return QueryPlanner(self.kb.analyzer, self.vocabulary(), self.synonyms(),
+                            self.kb.store.term_document_frequency, self.params.expansion)
 
     # -- candidates ------------------------------------------------------------------------
     def query_vector(self, text: str) -> np.ndarray:
@@ -295,7 +202,7 @@ class Searcher:
     def candidates(self, request: SearchRequest) -> Candidates:
         """Lexical and dense candidates (per document, best chunk) for a request."""
         q = request.q.strip()[:MAX_QUERY_CHARS]
-        plan = self.plan(q, request.correct_typos)
+        plan = self.planner().plan(q, request.correct_typos)
         allowed = self.allowed_documents(request.filters)
         found = Candidates(plan=plan)
         if request.mode in ("hybrid", "lexical") and plan.terms:
@@ -394,9 +301,7 @@ class Searcher:
                 snippet=self.snippet(text, highlight_terms), chunk_id=chunk.id if chunk else None,
                 page=chunk.page if chunk else None, heading=chunk.heading if chunk else None,
             ))
-        searched_for = None
-        if plan.corrections:
-            searched_for = " ".join(plan.corrections.get(t.text, t.text) for t in tokenise(q))
+        searched_for = plan.searched_for
         hint = None
         if not hits:
             hint = ("Inga träffar med de valda filtren. Ta bort ett filter eller prova andra ord."
@@ -505,20 +410,6 @@ class Searcher:
         documents = store.get_documents([d for d, _ in ranked])
         return [Hit(d, round(s, 4), hit_fields(documents[d]), html.escape(documents[d].get("summary") or ""), c, None, None)
                 for d, (c, s) in ranked]
-
-
-ENGLISH_MARKERS = frozenset(
-    "the of and in at on for to with how what which from by is are a an or do does can about".split())
-
-
-def looks_english(words: list[str], swedish_stopwords) -> bool:
-    """A query with English function words and no Swedish ones: its words are not Swedish typos."""
-    return any(w in ENGLISH_MARKERS for w in words) and not any(w in swedish_stopwords for w in words)
-
-
-def _contains(sequence: list[str], phrase: list[str]) -> bool:
-    n = len(phrase)
-    return any(sequence[i : i + n] == phrase for i in range(len(sequence) - n + 1))
 
 
 HIT_FIELDS = ("id", "title", "organisation", "organisation_type", "county", "year", "themes", "kind", "summary",
