@@ -116,3 +116,25 @@ def test_rank_orders_by_mode_and_picks_the_snippet_chunk_by_evidence():
     assert strong.best_chunks["a"] == 100
     rrf = RankingParams(fusion=FusionWeights(method="rrf"))
     assert [d for d, _ in rank(_found(dense, lexical), "hybrid", rrf, dict).ranking] == ["b", "a"]
+
+
+def test_query_vectors_are_kept_by_text_most_recent_first():
+    from kunskap.embeddings import HashingEmbedder
+    from kunskap.search.dense import QueryVectors
+
+    embedder, encoded = HashingEmbedder(), []
+
+    def encode(texts):
+        encoded.extend(texts)
+        return embedder.encode_queries(texts)
+
+    vectors = QueryVectors(encode, size=2)
+    first = vectors("cykel")
+    assert vectors("cykel") is first and encoded == ["cykel"]
+    vectors("buss")
+    vectors("cykel")          # used again: "buss" is now the oldest
+    vectors("tåg")            # evicts "buss"
+    vectors("cykel")
+    assert encoded == ["cykel", "buss", "tåg"]
+    vectors("buss")
+    assert encoded[-1] == "buss"

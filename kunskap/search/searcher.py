@@ -14,23 +14,21 @@ from __future__ import annotations
 
 import bisect
 import html
-import math
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..analysis import tokenise
 from ..errors import NotFoundError, OverloadedError
 from ..knowledgebase import KnowledgeBase
 from ..store import PUBLIC
+from .dense import DENSE_CHUNKS, QueryVectors, allowed_chunk_ids, best_per_document, dense_candidates
+from .lexical import lexical_candidates
 from .planner import QueryPlan, QueryPlanner, SynonymTable, Vocabulary, synonym_table
 from .ranking import Candidates, Ranking, RankingParams, rank, sort_newest
 from .request import MAX_QUERY_CHARS, Filters, SearchRequest, validate_request
 
-DENSE_CHUNKS = 200        # chunk candidates from FAISS
 ENGLISH_LEXICAL_FACTOR = 0.1  # lexical evidence kept for an English query (names still count)
 FACET_ROWS_CACHE_SIZE = 256   # filter combinations whose facet rows are kept
 
@@ -62,8 +60,7 @@ class Searcher:
     def __init__(self, kb: KnowledgeBase, params: RankingParams | None = None, query_cache_size: int = 1024):
         self.kb = kb
         self.params = params or RankingParams()
-        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._query_cache_size = query_cache_size
+        self.query_vector = QueryVectors(self._encode, query_cache_size)
         self._cache_lock = threading.Lock()
         self._lookups_lock = threading.Lock()
         self._chunk_docs: dict[int, str] | None = None
@@ -122,76 +119,14 @@ class Searcher:
                             self.kb.store.term_document_frequency, self.params.expansion)
 
     # -- candidates ------------------------------------------------------------------------
-    def query_vector(self, text: str) -> np.ndarray:
+    def _encode(self, texts):
         import time
 
-        with self._cache_lock:
-            vector = self._query_cache.get(text)
-            if vector is not None:
-                self._query_cache.move_to_end(text)
-                return vector
         started = time.perf_counter()
-        vector = self.kb.embedder.encode_queries([text])[0]
+        vectors = self.kb.embedder.encode_queries(texts)
         with self._cache_lock:
             self.embed_seconds += time.perf_counter() - started
-            self._query_cache[text] = vector
-            if len(self._query_cache) > self._query_cache_size:
-                self._query_cache.popitem(last=False)
-        return vector
-
-    def lexical_scores(self, plan: QueryPlan, allowed: set[str] | None) -> tuple[dict[str, float], dict[str, tuple[int, float]], float]:
-        """Per document: summed weighted BM25 of its best chunk; and the evidence in [0, 1]."""
-        store = self.kb.store
-        chunk_docs = self.chunk_docs()
-        chunk_scores: dict[int, float] = {}
-        chunk_terms: dict[int, float] = {}
-        n_chunks = max(len(chunk_docs), 1)
-        idf_total = 0.0
-        idf_of: dict[str, float] = {}
-        for term, weight in plan.terms.items():
-            rows = store.fts_term(term, self.params.title_weight, limit=5000)
-            df = len(rows)
-            idf = math.log(1 + (n_chunks - df + 0.5) / (df + 0.5))
-            idf_of[term] = idf
-            # A typed word that no document uses but that is a theme synonym is carried by its
-            # expansion: it does not count against the lexical evidence.
-            if weight >= 1.0 and not (df == 0 and term in plan.expanded):
-                idf_total += idf
-            for chunk_id, score in rows:
-                chunk_scores[chunk_id] = chunk_scores.get(chunk_id, 0.0) + weight * score
-                if weight >= 1.0:
-                    chunk_terms[chunk_id] = chunk_terms.get(chunk_id, 0.0) + idf
-        doc_scores: dict[str, float] = {}
-        best_chunk: dict[str, tuple[int, float]] = {}
-        best_evidence = 0.0
-        for chunk_id, score in chunk_scores.items():
-            doc_id = chunk_docs.get(chunk_id)
-            if doc_id is None or (allowed is not None and doc_id not in allowed):
-                continue
-            if score > doc_scores.get(doc_id, 0.0):
-                doc_scores[doc_id] = score
-                best_chunk[doc_id] = (chunk_id, score)
-            best_evidence = max(best_evidence, chunk_terms.get(chunk_id, 0.0))
-        evidence = best_evidence / idf_total if idf_total > 0 else 0.0
-        return doc_scores, best_chunk, min(evidence, 1.0)
-
-    def dense_scores(self, text: str, allowed_chunks: np.ndarray | None) -> tuple[dict[str, float], dict[str, tuple[int, float]]]:
-        vectors = self.kb.vectors
-        if vectors is None or vectors.count == 0:
-            return {}, {}
-        ids, scores = vectors.search(self.query_vector(text), DENSE_CHUNKS, allowed_ids=allowed_chunks)
-        best_chunk = self.best_per_document(ids, scores)
-        return {d: score for d, (_, score) in best_chunk.items()}, best_chunk
-
-    def best_per_document(self, ids: np.ndarray, scores: np.ndarray) -> dict[str, tuple[int, float]]:
-        """FAISS chunk hits -> doc id -> (best chunk id, its score)."""
-        chunk_docs = self.chunk_docs()
-        best: dict[str, tuple[int, float]] = {}
-        for chunk_id, score in zip(ids.tolist(), scores.tolist()):
-            doc_id = chunk_docs.get(chunk_id)
-            if doc_id is not None and (doc_id not in best or score > best[doc_id][1]):
-                best[doc_id] = (chunk_id, score)
-        return best
+        return vectors
 
     # -- the pipeline ----------------------------------------------------------------------
     def allowed_documents(self, filters: Filters, public_only: bool = True) -> set[str] | None:
@@ -206,14 +141,14 @@ class Searcher:
         allowed = self.allowed_documents(request.filters)
         found = Candidates(plan=plan)
         if request.mode in ("hybrid", "lexical") and plan.terms:
-            found.lexical, found.lexical_best, found.evidence = self.lexical_scores(plan, allowed)
+            found.lexical, found.lexical_best, found.evidence = lexical_candidates(
+                self.kb.store, plan, self.chunk_docs(), allowed, self.params.title_weight)
             if plan.english and request.mode == "hybrid":
                 found.evidence *= ENGLISH_LEXICAL_FACTOR   # the multilingual model carries English queries
         if request.mode in ("hybrid", "dense") and plan.typed:
-            allowed_chunks = None
-            if allowed is not None and (request.filters.active() or len(allowed) != self.kb.store.count_documents()):
-                allowed_chunks = self.kb.store.chunk_ids_for_documents(sorted(allowed))
-            found.dense, found.dense_best = self.dense_scores(plan.text_for_dense, allowed_chunks)
+            allowed_chunks = allowed_chunk_ids(self.kb.store, allowed, request.filters.active())
+            found.dense, found.dense_best = dense_candidates(self.kb.vectors, self.query_vector, plan.text_for_dense,
+                                                             allowed_chunks, self.chunk_docs())
         return found
 
     def rank(self, request: SearchRequest) -> tuple[Ranking, QueryPlan]:
@@ -405,7 +340,7 @@ class Searcher:
             return []
         ids, scores = self.kb.vectors.search(centroid, DENSE_CHUNKS,
                                              allowed_ids=store.chunk_ids_for_documents(sorted(allowed)))
-        best = self.best_per_document(ids, scores)
+        best = best_per_document(ids, scores, self.chunk_docs())
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][1], kv[0]))[:limit]
         documents = store.get_documents([d for d, _ in ranked])
         return [Hit(d, round(s, 4), hit_fields(documents[d]), html.escape(documents[d].get("summary") or ""), c, None, None)
