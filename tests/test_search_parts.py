@@ -138,3 +138,35 @@ def test_query_vectors_are_kept_by_text_most_recent_first():
     assert encoded == ["cykel", "buss", "tåg"]
     vectors("buss")
     assert encoded[-1] == "buss"
+
+
+def test_facet_counts_over_the_hit_set():
+    from kunskap.search.results import facet_counts
+
+    rows = [
+        {"id": "a", "organisation": "Lunds kommun", "organisation_type": "kommun", "county": "Skåne län",
+         "kind": "case-study", "year": 2019, "themes": ["cykel"]},
+        {"id": "b", "organisation": "Malmö stad", "organisation_type": "kommun", "county": "Skåne län",
+         "kind": "case-study", "year": 2022, "themes": ["cykel", "mat"]},
+        {"id": "c", "organisation": "Region Skåne", "organisation_type": "region", "county": "",
+         "kind": "presentation", "year": None, "themes": []},
+    ]
+    every = facet_counts(rows)
+    assert every["theme"] == [("cykel", 2), ("mat", 1)]
+    assert every["county"] == [("Skåne län", 2)]                  # empty values are not a facet value
+    assert every["year"] == [("2022", 1), ("2019", 1)]            # newest first
+    assert every["organisation_type"] == [("kommun", 2), ("region", 1)]
+    hits = facet_counts(rows, within={"b", "c"})
+    assert hits["organisation"] == [("Malmö stad", 1), ("Region Skåne", 1)]
+    assert hits["theme"] == [("cykel", 1), ("mat", 1)]
+    assert facet_counts(rows, within=set())["theme"] == []
+
+
+def test_snippet_marks_inflections_and_compounds_and_escapes(analyzer):
+    from kunskap.search.results import snippet
+
+    text = "Inledning. " + "ord " * 60 + "Fler cyklar <b>och</b> nya cykelvägar & bättre."
+    shown = snippet(analyzer, text, {"cykl", "väg"})
+    assert shown.startswith("… ")                                  # the window moved to the hits
+    assert "<mark>cyklar</mark>" in shown and "<mark>cykelvägar</mark>" in shown
+    assert "&lt;b&gt;" in shown and "&amp;" in shown and "<b>" not in shown

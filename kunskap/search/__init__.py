@@ -7,7 +7,8 @@
 from .request import MAX_QUERY_CHARS, MODES, SORTS, Filters, SearchRequest, validate_request
 from .planner import QueryPlan
 from .ranking import RankingParams
-from .searcher import Hit, Searcher, SearchResult
+from .results import Hit, SearchResult
+from .searcher import Searcher
 
 __all__ = ["MAX_QUERY_CHARS", "MODES", "SORTS", "Filters", "Hit", "QueryPlan", "RankingParams", "SearchRequest", "SearchResult",
            "Searcher", "validate_request"]

@@ -149,6 +149,11 @@ def _raise(terms: dict[str, float], term: str, weight: float) -> None:
     terms[term] = max(terms.get(term, 0.0), weight)
 
 
+def has_search_words(q: str, stopwords) -> bool:
+    """Whether a query has a word that is not a stopword (else it cannot be searched)."""
+    return any(t.text not in stopwords for t in tokenise(q))
+
+
 def looks_english(words: list[str], swedish_stopwords) -> bool:
     """A query with English function words and no Swedish ones: its words are not Swedish typos."""
     return any(w in ENGLISH_MARKERS for w in words) and not any(w in swedish_stopwords for w in words)

@@ -12,48 +12,31 @@ decided lexically.
 
 from __future__ import annotations
 
-import bisect
-import html
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
 
-from ..analysis import tokenise
 from ..errors import NotFoundError, OverloadedError
 from ..knowledgebase import KnowledgeBase
 from ..store import PUBLIC
 from .dense import DENSE_CHUNKS, QueryVectors, allowed_chunk_ids, best_per_document, dense_candidates
 from .lexical import lexical_candidates
-from .planner import QueryPlan, QueryPlanner, SynonymTable, Vocabulary, synonym_table
-from .ranking import Candidates, Ranking, RankingParams, rank, sort_newest
+from .planner import QueryPlanner, SynonymTable, Vocabulary, has_search_words, synonym_table
+from .ranking import Candidates, RankingParams, rank, sort_newest
 from .request import MAX_QUERY_CHARS, Filters, SearchRequest, validate_request
+from .results import (
+    Hit,
+    SearchResult,
+    empty_query_hint,
+    facet_counts,
+    hydrate,
+    newest_first,
+    no_hits_hint,
+    summary_hit,
+)
 
 ENGLISH_LEXICAL_FACTOR = 0.1  # lexical evidence kept for an English query (names still count)
 FACET_ROWS_CACHE_SIZE = 256   # filter combinations whose facet rows are kept
-
-
-@dataclass
-class Hit:
-    doc_id: str
-    score: float
-    document: dict
-    snippet: str            # HTML-safe, highlights in <mark>
-    chunk_id: int | None
-    page: int | None
-    heading: str | None
-
-
-@dataclass
-class SearchResult:
-    query: str
-    searched_for: str | None     # the corrected query, when typos were corrected
-    hits: list[Hit]
-    total: int
-    page: int
-    limit: int
-    facets: dict[str, list[tuple[str, int]]]
-    hint: str | None = None
 
 
 class Searcher:
@@ -151,11 +134,6 @@ class Searcher:
                                                              allowed_chunks, self.chunk_docs())
         return found
 
-    def rank(self, request: SearchRequest) -> tuple[Ranking, QueryPlan]:
-        """The ranked hit set of a request, and its query plan."""
-        found = self.candidates(request)
-        return rank(found, request.mode, self.params, self.document_themes), found.plan
-
     def cached(self, request: SearchRequest) -> SearchResult | None:
         """The cached result of an identical request, if the knowledge base has not changed (here or
         through another process's ingest; then the full path reloads first)."""
@@ -202,54 +180,25 @@ class Searcher:
 
     def _search(self, request: SearchRequest) -> SearchResult:
         q = request.q.strip()
-        if not any(t.text not in self.kb.analyzer.stopwords for t in tokenise(q)):
-            hint = ("Skriv ett eller flera sökord, till exempel ”rättvis omställning” eller ”laddstolpar”."
-                    if not q else "Sökningen innehöll inga sökbara ord. Prova med andra ord.")
-            return SearchResult(q, None, [], 0, request.page, request.limit, self.facets(set(), request.filters), hint)
-        ranked, plan = self.rank(request)
-        ranking, best, hit_set = ranked.ranking, ranked.best_chunks, ranked.hit_set
+        if not has_search_words(q, self.kb.analyzer.stopwords):
+            return SearchResult(q, None, [], 0, request.page, request.limit, self.facets(set(), request.filters),
+                                empty_query_hint(q))
+        found = self.candidates(request)
+        ranked = rank(found, request.mode, self.params, self.document_themes)
+        ranking = ranked.ranking
         if request.sort == "newest":
             sort_newest(ranking, self.kb.store.get_documents([d for d, _ in ranking]))
-        total = len(ranking)
         start = (request.page - 1) * request.limit
-        page = ranking[start : start + request.limit]
-        highlight_terms = set(plan.terms)
-        store = self.kb.store
-        with store.snapshot():   # documents and chunks from one consistent state (live edits)
-            documents = store.get_documents([d for d, _ in page])
-            chunks = store.get_chunks([best[d] for d, _ in page if best.get(d) is not None])
-            for doc_id, _ in page:
-                if doc_id in documents and best.get(doc_id) not in chunks:
-                    # Replaced by a concurrent edit: take the document's current best chunk.
-                    current = store.chunks_of(doc_id)
-                    if current:
-                        pick = max(current, key=lambda c: len(self.kb.analyzer.term_spans(c.text, highlight_terms)))
-                        chunks[pick.id] = pick
-                        best[doc_id] = pick.id
-        page = [(d, s) for d, s in page if d in documents]   # removed by a concurrent delete
-        hits = []
-        for doc_id, score in page:
-            chunk = chunks.get(best.get(doc_id))
-            text = chunk.text if chunk else (documents[doc_id].get("summary") or "")
-            hits.append(Hit(
-                doc_id=doc_id, score=round(float(score), 4), document=hit_fields(documents[doc_id]),
-                snippet=self.snippet(text, highlight_terms), chunk_id=chunk.id if chunk else None,
-                page=chunk.page if chunk else None, heading=chunk.heading if chunk else None,
-            ))
-        searched_for = plan.searched_for
-        hint = None
-        if not hits:
-            hint = ("Inga träffar med de valda filtren. Ta bort ett filter eller prova andra ord."
-                    if request.filters.active() else "Inga träffar. Prova andra eller färre ord.")
-        return SearchResult(q, searched_for, hits, total, request.page, request.limit,
-                            self.facets(hit_set, request.filters), hint)
+        hits = hydrate(self.kb.store, self.kb.analyzer, ranking[start : start + request.limit], ranked.best_chunks,
+                       set(found.plan.terms))
+        return SearchResult(q, found.plan.searched_for, hits, len(ranking), request.page, request.limit,
+                            self.facets(ranked.hit_set, request.filters), None if hits else no_hits_hint(request.filters))
 
     # -- facets ----------------------------------------------------------------------------
     def facets(self, hit_set: set[str], filters: Filters) -> dict[str, list[tuple[str, int]]]:
         """Counts over the hit set (the documents the query matched, with every filter applied).
         With no query (browse), over every public document that passes the filters."""
-        rows = [r for r in self.facet_rows(filters) if r["id"] in hit_set]
-        return facet_counts(rows, self.kb)
+        return facet_counts(self.facet_rows(filters), within=hit_set)
 
     def document_themes(self) -> dict[str, frozenset[str]]:
         """Public document -> its theme tags (kept until the knowledge base changes)."""
@@ -280,46 +229,11 @@ class Searcher:
     def browse(self, filters: Filters, page: int = 1, limit: int = 10, sort: str = "newest") -> SearchResult:
         """All public documents passing the filters (no query), newest first."""
         rows = self.facet_rows(filters)
-        ids = sorted(rows, key=lambda r: (-(r["year"] or 0), r["id"]))
-        ids = [r["id"] for r in ids]
-        start = (page - 1) * limit
-        documents = self.kb.store.get_documents(ids[start : start + limit])
-        hits = [Hit(d, 0.0, hit_fields(documents[d]), html.escape(documents[d].get("summary") or ""), None, None, None)
-                for d in ids[start : start + limit]]
-        return SearchResult("", None, hits, len(ids), page, limit, facet_counts(rows, self.kb))
-
-    # -- snippets --------------------------------------------------------------------------
-    def snippet(self, text: str, terms: set[str], words: int = 45) -> str:
-        spans = self.kb.analyzer.term_spans(text, terms)
-        tokens = self.kb.analyzer.analysed_text(text).word_spans()
-        if not tokens:
-            return ""
-        # Choose the window of `words` words holding the most highlighted words.
-        starts = [s for s, _ in tokens]
-        hit_index = sorted({bisect.bisect_right(starts, a) - 1 for a, _ in spans})
-        begin = 0
-        if hit_index:
-            best_count = -1
-            for i in hit_index:
-                lo = max(0, i - 8)
-                count = bisect.bisect_left(hit_index, lo + words) - bisect.bisect_left(hit_index, lo)
-                if count > best_count:
-                    best_count, begin = count, lo
-        end = min(len(tokens), begin + words)
-        char_start, char_end = starts[begin], tokens[end - 1][1]
-        out = ["… " if begin > 0 else ""]
-        cursor = char_start
-        for a, b in spans:
-            if b <= char_start or a >= char_end:
-                continue
-            a, b = max(a, char_start), min(b, char_end)
-            out.append(html.escape(text[cursor:a]))
-            out.append(f"<mark>{html.escape(text[a:b])}</mark>")
-            cursor = b
-        out.append(html.escape(text[cursor:char_end]))
-        if end < len(tokens):
-            out.append(" …")
-        return " ".join("".join(out).split())
+        ids = newest_first(rows)
+        shown = ids[(page - 1) * limit : page * limit]
+        documents = self.kb.store.get_documents(shown)
+        return SearchResult("", None, [summary_hit(documents[d]) for d in shown], len(ids), page, limit,
+                            facet_counts(rows))
 
     # -- similar documents -----------------------------------------------------------------
     def similar(self, doc_id: str, limit: int = 5, other_organisations: bool = True) -> list[Hit]:
@@ -343,34 +257,4 @@ class Searcher:
         best = best_per_document(ids, scores, self.chunk_docs())
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][1], kv[0]))[:limit]
         documents = store.get_documents([d for d, _ in ranked])
-        return [Hit(d, round(s, 4), hit_fields(documents[d]), html.escape(documents[d].get("summary") or ""), c, None, None)
-                for d, (c, s) in ranked]
-
-
-HIT_FIELDS = ("id", "title", "organisation", "organisation_type", "county", "year", "themes", "kind", "summary",
-              "published", "source_url", "language", "tags")
-
-
-def hit_fields(document: dict) -> dict:
-    """The document fields a result shows. Results are cached, and whole rows (body, curation
-    notes, hashes) made a cached result 70 kB."""
-    return {key: document.get(key) for key in HIT_FIELDS}
-
-
-def facet_counts(rows: list[dict], kb: KnowledgeBase) -> dict[str, list[tuple[str, int]]]:
-    from collections import Counter
-
-    counters = {name: Counter() for name in ("theme", "organisation", "organisation_type", "county", "kind", "year")}
-    for row in rows:
-        for column in ("organisation", "organisation_type", "county", "kind", "year"):
-            if row.get(column) not in (None, ""):
-                counters[column][str(row[column])] += 1
-        for slug in row["themes"]:
-            counters["theme"][slug] += 1
-    out = {}
-    for name, counter in counters.items():
-        if name == "year":
-            out[name] = sorted(counter.items(), key=lambda kv: kv[0], reverse=True)
-        else:
-            out[name] = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-    return out
+        return [summary_hit(documents[d], round(s, 4), c) for d, (c, s) in ranked]
