@@ -13,12 +13,12 @@ decided lexically.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from contextlib import contextmanager
 
 from ..errors import NotFoundError, OverloadedError
 from ..knowledgebase import KnowledgeBase
 from ..store import PUBLIC
+from .cache import GenerationCache
 from .dense import DENSE_CHUNKS, QueryVectors, allowed_chunk_ids, best_per_document, dense_candidates
 from .lexical import lexical_candidates
 from .planner import QueryPlanner, SynonymTable, Vocabulary, has_search_words, synonym_table
@@ -38,63 +38,47 @@ from .results import (
 ENGLISH_LEXICAL_FACTOR = 0.1  # lexical evidence kept for an English query (names still count)
 FACET_ROWS_CACHE_SIZE = 256   # filter combinations whose facet rows are kept
 
+# Kinds of values in the generation cache
+RESULTS, CHUNK_DOCS, VOCABULARY, SYNONYMS, FACET_ROWS, DOCUMENT_THEMES = (
+    "results", "chunk_docs", "vocabulary", "synonyms", "facet_rows", "document_themes")
+
 
 class Searcher:
     def __init__(self, kb: KnowledgeBase, params: RankingParams | None = None, query_cache_size: int = 1024):
         self.kb = kb
         self.params = params or RankingParams()
         self.query_vector = QueryVectors(self._encode, query_cache_size)
-        self._cache_lock = threading.Lock()
-        self._lookups_lock = threading.Lock()
-        self._chunk_docs: dict[int, str] | None = None
-        self._vocabulary: Vocabulary | None = None
-        self._synonyms: SynonymTable | None = None
-        self._facet_rows: dict[tuple, list[dict]] = {}
-        self._document_themes: dict[str, frozenset[str]] | None = None
-        self._generation = kb.generation
-        self._result_cache: OrderedDict[str, SearchResult] = OrderedDict()
-        self.result_cache_size = kb.settings.result_cache_size
+        # Results and lookups are derived from the index, so they are kept per generation of the
+        # knowledge base; query vectors depend only on the text.
+        self._cache = GenerationCache(lambda: kb.generation, {
+            RESULTS: kb.settings.result_cache_size, FACET_ROWS: FACET_ROWS_CACHE_SIZE})
+        self._timing_lock = threading.Lock()
         self.max_pending = kb.settings.max_pending_searches
         self._pending = 0
         self._pending_lock = threading.Lock()
         self.embed_seconds = 0.0
 
-    # -- cached lookups (refreshed after writes) -------------------------------------------
-    def invalidate(self) -> None:
-        with self._cache_lock:
-            self._result_cache.clear()
-        with self._lookups_lock:
-            self._chunk_docs = None
-            self._vocabulary = None
-            self._synonyms = None
-            self._facet_rows = {}
-            self._document_themes = None
-
-    def refresh(self) -> None:
-        """Drop cached lookups when the knowledge base has changed since they were made (here, or
-        by a `kunskap ingest` in another process)."""
-        self.kb.reload_if_changed()
-        if self._generation != self.kb.generation:
-            self._generation = self.kb.generation
-            self.invalidate()
-
+    # -- lookups, kept until the knowledge base changes -----------------------------------
     def chunk_docs(self) -> dict[int, str]:
-        with self._lookups_lock:
-            if self._chunk_docs is None:
-                self._chunk_docs = self.kb.store.chunk_doc_map()
-            return self._chunk_docs
+        return self._cache.lookup(CHUNK_DOCS, None, self.kb.store.chunk_doc_map)
 
     def vocabulary(self) -> Vocabulary:
-        with self._lookups_lock:
-            if self._vocabulary is None:
-                self._vocabulary = Vocabulary(self.kb.store.vocabulary())
-            return self._vocabulary
+        return self._cache.lookup(VOCABULARY, None, lambda: Vocabulary(self.kb.store.vocabulary()))
 
     def synonyms(self) -> SynonymTable:
-        with self._lookups_lock:
-            if self._synonyms is None:
-                self._synonyms = synonym_table(self.kb.themes.expansion_phrases(), self.kb.analyzer)
-            return self._synonyms
+        return self._cache.lookup(SYNONYMS, None,
+                                  lambda: synonym_table(self.kb.themes.expansion_phrases(), self.kb.analyzer))
+
+    def facet_rows(self, filters: Filters) -> list[dict]:
+        """The facet columns of the public documents passing `filters` (themes decoded): every
+        search counts facets over them."""
+        return self._cache.lookup(FACET_ROWS, filters.key(),
+                                  lambda: self.kb.store.document_facet_rows(filters, public_only=True))
+
+    def document_themes(self) -> dict[str, frozenset[str]]:
+        """Public document -> its theme tags."""
+        return self._cache.lookup(DOCUMENT_THEMES, None, lambda: {
+            row["id"]: frozenset(row["themes"]) for row in self.facet_rows(Filters())})
 
     def planner(self) -> QueryPlanner:
         """A planner over the current analyzer, vocabulary and theme synonyms."""
@@ -107,7 +91,7 @@ class Searcher:
 
         started = time.perf_counter()
         vectors = self.kb.embedder.encode_queries(texts)
-        with self._cache_lock:
+        with self._timing_lock:
             self.embed_seconds += time.perf_counter() - started
         return vectors
 
@@ -136,14 +120,10 @@ class Searcher:
 
     def cached(self, request: SearchRequest) -> SearchResult | None:
         """The cached result of an identical request, if the knowledge base has not changed (here or
-        through another process's ingest; then the full path reloads first)."""
-        if self._generation != self.kb.generation or self.kb.index_changed():
+        through another process's ingest; then `search` reloads first)."""
+        if self.kb.index_changed():
             return None
-        with self._cache_lock:
-            result = self._result_cache.get(repr(request))
-            if result is not None:
-                self._result_cache.move_to_end(repr(request))
-            return result
+        return self._cache.get(RESULTS, repr(request))
 
     @contextmanager
     def admission(self):
@@ -160,22 +140,14 @@ class Searcher:
                 self._pending -= 1
 
     def search(self, request: SearchRequest) -> SearchResult:
-        """Search, with an LRU of whole results for repeated requests (emptied on any change)."""
+        """Search, with an LRU of whole results for repeated requests (per index generation)."""
         validate_request(request)
-        self.refresh()
-        key = repr(request)
-        with self._cache_lock:
-            cached = self._result_cache.get(key)
-            if cached is not None:
-                self._result_cache.move_to_end(key)
-                return cached
-        generation = self.kb.generation
-        result = self._search(request)
-        with self._cache_lock:
-            if generation == self.kb.generation and self.result_cache_size:
-                self._result_cache[key] = result
-                if len(self._result_cache) > self.result_cache_size:
-                    self._result_cache.popitem(last=False)
+        self.kb.reload_if_changed()
+        generation, key = self.kb.generation, repr(request)
+        result = self._cache.get(RESULTS, key)
+        if result is None:
+            result = self._search(request)
+            self._cache.put(RESULTS, key, result, generation)
         return result
 
     def _search(self, request: SearchRequest) -> SearchResult:
@@ -200,32 +172,6 @@ class Searcher:
         With no query (browse), over every public document that passes the filters."""
         return facet_counts(self.facet_rows(filters), within=hit_set)
 
-    def document_themes(self) -> dict[str, frozenset[str]]:
-        """Public document -> its theme tags (kept until the knowledge base changes)."""
-        with self._lookups_lock:
-            if self._document_themes is None:
-                rows = self._facet_rows_locked(Filters())
-                self._document_themes = {row["id"]: frozenset(row["themes"]) for row in rows}
-            return self._document_themes
-
-    def facet_rows(self, filters: Filters) -> list[dict]:
-        """The facet columns of the public documents passing `filters` (themes decoded), kept
-        until the knowledge base changes: every search counts facets over them. Read under the
-        lookups lock, like the other lookups, so that `invalidate` cannot be overtaken by rows
-        read before a change."""
-        with self._lookups_lock:
-            return self._facet_rows_locked(filters)
-
-    def _facet_rows_locked(self, filters: Filters) -> list[dict]:
-        key = filters.key()
-        rows = self._facet_rows.get(key)
-        if rows is None:
-            rows = self.kb.store.document_facet_rows(filters, public_only=True)
-            if len(self._facet_rows) >= FACET_ROWS_CACHE_SIZE:
-                self._facet_rows.clear()
-            self._facet_rows[key] = rows
-        return rows
-
     def browse(self, filters: Filters, page: int = 1, limit: int = 10, sort: str = "newest") -> SearchResult:
         """All public documents passing the filters (no query), newest first."""
         rows = self.facet_rows(filters)
@@ -237,7 +183,7 @@ class Searcher:
 
     # -- similar documents -----------------------------------------------------------------
     def similar(self, doc_id: str, limit: int = 5, other_organisations: bool = True) -> list[Hit]:
-        self.refresh()
+        self.kb.reload_if_changed()
         store = self.kb.store
         document = store.get_document(doc_id)
         if document is None or document["status"] != PUBLIC:
