@@ -83,3 +83,4 @@ def test_a_cached_result_is_replaced_after_a_save_here(corpus, kb_factory):
     ingest_files(kb, corpus, [path])
     assert searcher.cached(request) is None
     assert searcher.search(request).hits[0].doc_id == "kiruna"
+

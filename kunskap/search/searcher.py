@@ -12,10 +12,8 @@ decided lexically.
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
 
-from ..errors import NotFoundError, OverloadedError
+from ..errors import NotFoundError
 from ..knowledgebase import KnowledgeBase
 from ..store import PUBLIC
 from .cache import GenerationCache
@@ -47,16 +45,11 @@ class Searcher:
     def __init__(self, kb: KnowledgeBase, params: RankingParams | None = None, query_cache_size: int = 1024):
         self.kb = kb
         self.params = params or RankingParams()
-        self.query_vector = QueryVectors(self._encode, query_cache_size)
+        self.query_vector = QueryVectors(lambda texts: kb.embedder.encode_queries(texts), query_cache_size)
         # Results and lookups are derived from the index, so they are kept per generation of the
         # knowledge base; query vectors depend only on the text.
         self._cache = GenerationCache(lambda: kb.generation, {
             RESULTS: kb.settings.result_cache_size, FACET_ROWS: FACET_ROWS_CACHE_SIZE})
-        self._timing_lock = threading.Lock()
-        self.max_pending = kb.settings.max_pending_searches
-        self._pending = 0
-        self._pending_lock = threading.Lock()
-        self.embed_seconds = 0.0
 
     # -- lookups, kept until the knowledge base changes -----------------------------------
     def chunk_docs(self) -> dict[int, str]:
@@ -84,16 +77,6 @@ class Searcher:
         """A planner over the current analyzer, vocabulary and theme synonyms."""
         return QueryPlanner(self.kb.analyzer, self.vocabulary(), self.synonyms(),
                             self.kb.store.term_document_frequency, self.params.expansion)
-
-    # -- candidates ------------------------------------------------------------------------
-    def _encode(self, texts):
-        import time
-
-        started = time.perf_counter()
-        vectors = self.kb.embedder.encode_queries(texts)
-        with self._timing_lock:
-            self.embed_seconds += time.perf_counter() - started
-        return vectors
 
     # -- the pipeline ----------------------------------------------------------------------
     def allowed_documents(self, filters: Filters, public_only: bool = True) -> set[str] | None:
@@ -124,20 +107,6 @@ class Searcher:
         if self.kb.index_changed():
             return None
         return self._cache.get(RESULTS, repr(request))
-
-    @contextmanager
-    def admission(self):
-        """Admit one search that is not cached (it will wait for the model), or raise
-        OverloadedError when `max_pending_searches` are already waiting or running."""
-        with self._pending_lock:
-            if self.max_pending and self._pending >= self.max_pending:
-                raise OverloadedError("Tjänsten har många sökningar just nu. Försök igen om en liten stund.")
-            self._pending += 1
-        try:
-            yield
-        finally:
-            with self._pending_lock:
-                self._pending -= 1
 
     def search(self, request: SearchRequest) -> SearchResult:
         """Search, with an LRU of whole results for repeated requests (per index generation)."""

@@ -37,6 +37,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     async def lifespan(app: FastAPI):
         from ..knowledgebase import KnowledgeBase
         from ..search import Searcher
+        from .admission import Admission
 
         import anyio.to_thread
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         _ = kb.embedder   # load the model now, not on the first request
         app.state.kb = kb
         app.state.searcher = Searcher(kb)
+        app.state.admission = Admission(kb.settings.max_pending_searches)
         log.info("kunskap: %d dokument, %d vektorer, modell %s",
                  kb.store.count_documents(), kb.vectors.count, kb.embedder.model_id)
         yield
