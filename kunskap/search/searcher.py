@@ -76,6 +76,7 @@ class Searcher:
 
     def browse(self, filters: Filters, page: int = 1, limit: int = 10, sort: str = "newest") -> SearchResult:
         """All public documents passing the filters (no query), newest first."""
+        self.kb.reload_if_changed()   # another process's ingest reaches browsing too, not only searches
         rows = self._facet_rows(filters)
         ids = newest_first(rows)
         shown = ids[(page - 1) * limit : page * limit]
