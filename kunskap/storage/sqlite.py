@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 import sqlite_utils
 
-from .migrations import apply_migrations
+from .sqlite_migrations import apply_migrations
 
 if TYPE_CHECKING:   # a value object of the search package; imported for the annotation only
-    from .search.request import Filters
+    from ..search.request import Filters
 
 JSON_COLUMNS = ("themes", "tags", "extra", "curation_notes")
 PUBLIC = "published"
