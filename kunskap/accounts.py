@@ -1,4 +1,4 @@
-"""Staff accounts, sessions, API tokens and login throttling, stored in SQLite.
+"""Staff accounts, sessions, API tokens and login throttling, kept in the knowledge base's store.
 
 Passwords are hashed with argon2 (argon2-cffi's PasswordHasher, the maintained binding of the
 Password Hashing Competition winner). Session ids and API tokens are random and stored only as
@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from .errors import KunskapError, ValidationError
-from .store import Store
+from .storage import Store
 
 SESSION_HOURS = 12
 MAX_FAILURES = 5
@@ -60,7 +60,6 @@ def _user(row) -> User:
 class Accounts:
     def __init__(self, store: Store):
         self.store = store
-        self.db = store.db
 
     # -- users -----------------------------------------------------------------------------
     def add_user(self, username: str, password: str, display_name: str | None = None) -> User:
@@ -71,10 +70,7 @@ class Accounts:
         if self.find(username):
             raise ValidationError("username", f"Användaren '{username}' finns redan.")
         now = _now().isoformat(timespec="seconds")
-        with self.store.transaction():
-            self.db["users"].insert({"username": username, "display_name": display_name or username,
-                                     "password_hash": _hasher.hash(password), "active": 1,
-                                     "created_at": now, "updated_at": now})
+        self.store.insert_user(username, display_name or username, _hasher.hash(password), now)
         return self.find(username)
 
     @staticmethod
@@ -83,28 +79,26 @@ class Accounts:
             raise ValidationError("password", f"Lösenordet måste ha minst {MIN_PASSWORD_LENGTH} tecken.")
 
     def find(self, username: str) -> User | None:
-        rows = list(self.db.query("SELECT * FROM users WHERE username = ?", [username.strip().lower()]))
-        return _user(rows[0]) if rows else None
+        row = self.store.user_row(username.strip().lower())
+        return _user(row) if row else None
 
     def list_users(self) -> list[User]:
-        return [_user(r) for r in self.db.query("SELECT * FROM users ORDER BY username")]
+        return [_user(r) for r in self.store.user_rows()]
 
     def set_active(self, username: str, active: bool) -> None:
         user = self._require(username)
         with self.store.transaction():
-            self.db.execute("UPDATE users SET active = ?, updated_at = ? WHERE id = ?",
-                            [int(active), _now().isoformat(timespec="seconds"), user.id])
-            if not active:
-                self.db.execute("DELETE FROM sessions WHERE user_id = ?", [user.id])
-                self.db.execute("UPDATE api_tokens SET revoked = 1 WHERE user_id = ?", [user.id])
+            self.store.set_user_active(user.id, active, _now().isoformat(timespec="seconds"))
+            if not active:   # a disabled account is logged out and its keys stop working
+                self.store.delete_sessions_of(user.id)
+                self.store.revoke_tokens_of(user.id)
 
     def reset_password(self, username: str, password: str) -> None:
         user = self._require(username)
         self._check_password(password)
         with self.store.transaction():
-            self.db.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
-                            [_hasher.hash(password), _now().isoformat(timespec="seconds"), user.id])
-            self.db.execute("DELETE FROM sessions WHERE user_id = ?", [user.id])
+            self.store.set_password_hash(user.id, _hasher.hash(password), _now().isoformat(timespec="seconds"))
+            self.store.delete_sessions_of(user.id)
 
     def _require(self, username: str) -> User:
         user = self.find(username)
@@ -115,7 +109,7 @@ class Accounts:
     # -- login -----------------------------------------------------------------------------
     def _failures(self, key: str) -> int:
         since = time.time() - FAILURE_WINDOW_SECONDS
-        return self.db.execute("SELECT count(*) FROM login_attempts WHERE key = ? AND at > ?", [key, since]).fetchone()[0]
+        return self.store.count_login_attempts(key, since)
 
     def authenticate(self, username: str, password: str, client: str = "") -> User:
         """Check a password; throttled per user name and per client after repeated failures."""
@@ -123,23 +117,22 @@ class Accounts:
         keys = [f"user:{username}", f"client:{client}"]
         if any(self._failures(k) >= MAX_FAILURES for k in keys):
             raise ThrottledError("För många misslyckade inloggningar. Vänta en stund och försök igen.")
-        rows = list(self.db.query("SELECT * FROM users WHERE username = ?", [username]))
+        row = self.store.user_row(username)
         ok = False
-        if rows:
+        if row:
             try:
-                ok = _hasher.verify(rows[0]["password_hash"], password or "")
+                ok = _hasher.verify(row["password_hash"], password or "")
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 ok = False
         else:
             _hasher.hash(password or "x")   # same cost whether or not the user exists
-        if not ok or not rows[0]["active"]:
+        if not ok or not row["active"]:
             with self.store.transaction():
                 for key in keys:
-                    self.db["login_attempts"].insert({"key": key, "at": time.time()})
+                    self.store.add_login_attempt(key, time.time())
             raise AuthError("Fel användarnamn eller lösenord.")
-        with self.store.transaction():
-            self.db.execute("DELETE FROM login_attempts WHERE key = ?", [keys[0]])
-        return _user(rows[0])
+        self.store.clear_login_attempts(keys[0])
+        return _user(row)
 
     # -- sessions --------------------------------------------------------------------------
     def create_session(self, user: User) -> tuple[str, str]:
@@ -147,56 +140,42 @@ class Accounts:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = _now()
         with self.store.transaction():
-            self.db.execute("DELETE FROM sessions WHERE expires_at < ?", [now.isoformat()])
-            self.db["sessions"].insert({
-                "token_hash": _hash_token(token), "user_id": user.id, "csrf_token": csrf,
-                "created_at": now.isoformat(), "expires_at": (now + dt.timedelta(hours=SESSION_HOURS)).isoformat(),
-            })
+            self.store.delete_expired_sessions(now.isoformat())
+            self.store.insert_session(_hash_token(token), user.id, csrf, now.isoformat(),
+                                      (now + dt.timedelta(hours=SESSION_HOURS)).isoformat())
         return token, csrf
 
     def session(self, token: str | None) -> tuple[User, str] | None:
         if not token:
             return None
-        rows = list(self.db.query(
-            "SELECT u.*, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id "
-            "WHERE s.token_hash = ?", [_hash_token(token)]))
-        if not rows or not rows[0]["active"] or rows[0]["expires_at"] < _now().isoformat():
+        row = self.store.session_row(_hash_token(token))
+        if not row or not row["active"] or row["expires_at"] < _now().isoformat():
             return None
-        return _user(rows[0]), rows[0]["csrf_token"]
+        return _user(row), row["csrf_token"]
 
     def end_session(self, token: str | None) -> None:
         if token:
-            with self.store.transaction():
-                self.db.execute("DELETE FROM sessions WHERE token_hash = ?", [_hash_token(token)])
+            self.store.delete_session(_hash_token(token))
 
     # -- API tokens ------------------------------------------------------------------------
     def create_token(self, username: str, name: str) -> str:
         user = self._require(username)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self.store.transaction():
-            self.db["api_tokens"].insert({"token_hash": _hash_token(token), "name": name, "user_id": user.id,
-                                          "created_at": _now().isoformat(timespec="seconds"), "revoked": 0})
+        self.store.insert_token(_hash_token(token), name, user.id, _now().isoformat(timespec="seconds"))
         return token
 
     def list_tokens(self) -> list[dict]:
-        return list(self.db.query(
-            "SELECT t.id, t.name, u.username, t.created_at, t.last_used_at, t.revoked "
-            "FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id"))
+        return self.store.token_rows()
 
     def revoke_token(self, token_id: int) -> None:
-        with self.store.transaction():
-            if self.db.execute("UPDATE api_tokens SET revoked = 1 WHERE id = ?", [token_id]).rowcount == 0:
-                raise ValidationError("id", f"Nyckel {token_id} finns inte.")
+        if not self.store.revoke_token(token_id):
+            raise ValidationError("id", f"Nyckel {token_id} finns inte.")
 
     def token_user(self, token: str | None) -> User | None:
         if not token or not token.startswith(TOKEN_PREFIX):
             return None
-        rows = list(self.db.query(
-            "SELECT u.*, t.id AS token_id FROM api_tokens t JOIN users u ON u.id = t.user_id "
-            "WHERE t.token_hash = ? AND t.revoked = 0", [_hash_token(token)]))
-        if not rows or not rows[0]["active"]:
+        row = self.store.token_row(_hash_token(token))
+        if not row or not row["active"]:
             return None
-        with self.store.transaction():
-            self.db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?",
-                            [_now().isoformat(timespec="seconds"), rows[0]["token_id"]])
-        return _user(rows[0])
+        self.store.touch_token(row["token_id"], _now().isoformat(timespec="seconds"))
+        return _user(row)

@@ -9,9 +9,7 @@ are kept untouched.
 from __future__ import annotations
 
 import hashlib
-import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -30,6 +28,7 @@ from .loaders import (
     load_file,
     relative_name,
 )
+from .storage import embedding_cache
 
 
 @dataclass
@@ -137,47 +136,7 @@ def embed_texts(
     on_batch: Callable[[int], None] | None = None,
 ) -> tuple[int, int]:
     """Make sure every (hash, text) has a cached vector. Returns (embedded, from cache)."""
-    embedder = kb.embedder
-    unique = dict(items)
-    cached = kb.store.cached_vectors(embedder.model_id, list(unique), embedder.dimension)
-    todo = [(h, t) for h, t in unique.items() if h not in cached]
-    if not todo:
-        return 0, len(unique)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), unit="avsnitt", desc="Bäddar in", file=sys.stderr, dynamic_ncols=True)
-    batch = kb.settings.batch_size
-    batches = [todo[start : start + batch] for start in range(0, len(todo), batch)]
-    workers = max(1, getattr(embedder, "parallelism", 1))
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            # Each model instance embeds one batch at a time; results are stored as they come,
-            # so an interrupted ingest resumes where it stopped.
-            pending = [pool.submit(embedder.encode_passages, [t for _, t in part]) for part in batches[:workers]]
-            queued = list(batches[:workers])
-            next_batch = workers
-            while pending:
-                vectors = pending.pop(0).result()
-                part = queued.pop(0)
-                if next_batch < len(batches):
-                    pending.append(pool.submit(embedder.encode_passages, [t for _, t in batches[next_batch]]))
-                    queued.append(batches[next_batch])
-                    next_batch += 1
-                kb.store.put_vectors(embedder.model_id, {h: v for (h, _), v in zip(part, vectors)})
-                if bar:
-                    bar.update(len(part))
-                if on_batch:
-                    on_batch(len(part))
-    finally:
-        if bar:
-            bar.close()
-    return len(todo), len(unique) - len(todo)
-
-
-def embed_missing(kb: KnowledgeBase, chunk_ids: list[int]) -> None:
-    embed_texts(kb, kb.store.embed_texts(chunk_ids))
+    return embedding_cache.embed_texts(kb.store, kb.embedder, items, kb.settings.batch_size, progress, on_batch)
 
 
 def write_document(kb: KnowledgeBase, document: Document, vectors, chunks=None) -> tuple[list[int], list[int]]:
@@ -217,19 +176,10 @@ def corpus_hash(states: Iterable[tuple[str, str]]) -> str:
 
 def reanalyse_lexical(kb: KnowledgeBase) -> None:
     """Re-derive the FTS rows from stored chunk text with the current analyzer (no embedding)."""
-    store = kb.store
-    rows = store.db.execute(
-        "SELECT c.id, c.heading, c.text, d.title, d.organisation FROM chunks c JOIN documents d ON d.id = c.doc_id"
-    ).fetchall()
-    with store.transaction():
-        store.db.execute("DELETE FROM chunks_fts")
-        store.db.conn.executemany(
-            "INSERT INTO chunks_fts (rowid, title, body) VALUES (?, ?, ?)",
-            [
-                (cid, fts_title(kb, title, org), kb.analyzer.index_text(f"{heading or ''}\n{text}"))
-                for cid, heading, text, title, org in rows
-            ],
-        )
+    kb.store.replace_lexical_rows([
+        (cid, fts_title(kb, title, org), kb.analyzer.index_text(f"{heading or ''}\n{text}"))
+        for cid, heading, text, title, org in kb.store.lexical_sources()
+    ])
 
 
 def ingest(

@@ -20,7 +20,7 @@ from .chunking import CHUNKER_VERSION
 from .config import Settings
 from .embeddings import Embedder, load_embedder
 from .errors import IndexMissingError, ReadOnlyError
-from .store import Store
+from .storage import Store, open_store
 from .themes import ThemeVocabulary
 from .vectors import (
     MANIFEST_FILE,
@@ -66,7 +66,7 @@ class KnowledgeBase:
     def store(self) -> Store:
         store = getattr(self._local, "store", None)
         if store is None:
-            store = Store(self.settings.database_path)
+            store = open_store(self.settings)
             self._local.store = store
         return store
 
@@ -178,13 +178,13 @@ class KnowledgeBase:
 
     def rebuild_vectors(self) -> VectorIndex:
         """A fresh FAISS index from the chunks in the store, embedding only uncached text."""
-        from .ingest import embed_missing
+        from .storage.embedding_cache import embed_missing
 
         with self.writing():
             store = self.store
             ids, matrix, missing = store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)
             if missing:
-                embed_missing(self, missing)
+                embed_missing(store, self.embedder, missing, self.settings.batch_size)
                 ids, matrix, missing = store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)
             vectors = self.new_vector_index()
             vectors.add(ids, matrix)

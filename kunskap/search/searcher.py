@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ..errors import NotFoundError
 from ..knowledgebase import KnowledgeBase
-from ..store import PUBLIC
+from ..storage import PUBLIC
 from .cache import GenerationCache
 from .dense import DENSE_CHUNKS, QueryVectors, allowed_chunk_ids, best_per_document, dense_candidates
 from .lexical import lexical_candidates

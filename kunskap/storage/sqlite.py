@@ -1,48 +1,32 @@
 """The SQLite store: documents, chunks, FTS5 over analysed text, embedding cache, vocabulary.
 
-All SQL lives here. The store does not rank; it answers the questions the search pipeline asks
-(lexical candidates, documents by id, filtered id sets, facet rows), compiling the search's
-`Filters` into SQL itself.
+All of this backend's SQL lives here (the interface is `base.Store`). The store does not rank; it
+answers the questions the search pipeline asks (lexical candidates, documents by id, filtered id
+sets, facet rows), compiling the search's `Filters` into SQL itself.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import sqlite3
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 import sqlite_utils
 
+from .base import JSON_COLUMNS, PUBLIC, REVISION_COLUMNS, ChunkRow, decode_row, encode_record
+from .base import now_iso as _now
 from .sqlite_migrations import apply_migrations
 
 if TYPE_CHECKING:   # a value object of the search package; imported for the annotation only
     from ..search.request import Filters
 
-JSON_COLUMNS = ("themes", "tags", "extra", "curation_notes")
-PUBLIC = "published"
+__all__ = ["JSON_COLUMNS", "PUBLIC", "ChunkRow", "SQLiteStore"]
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-@dataclass
-class ChunkRow:
-    id: int
-    doc_id: str
-    order: int
-    text: str
-    heading: str | None
-    page: int | None
-
-
-class Store:
+class SQLiteStore:
     """One SQLite database. Open one Store per thread (sqlite3 connections are per thread)."""
 
     def __init__(self, path: Path | str):
@@ -88,12 +72,7 @@ class Store:
             conn.execute("COMMIT")
 
     # -- documents -------------------------------------------------------------------------
-    @staticmethod
-    def _decode(row: dict) -> dict:
-        for column in JSON_COLUMNS:
-            if column in row:
-                row[column] = json.loads(row[column]) if row[column] else ([] if column != "extra" else {})
-        return row
+    _decode = staticmethod(decode_row)
 
     def document_states(self) -> dict[str, dict]:
         """id -> {content_hash, source_path, chunker_version} for change detection."""
@@ -131,9 +110,7 @@ class Store:
         """Insert or replace a document with its chunks, in one transaction.
 
         Returns (removed chunk ids, new chunk ids) so the caller can update the vector index."""
-        record = dict(record)
-        for column in JSON_COLUMNS:
-            record[column] = json.dumps(record.get(column) or ([] if column != "extra" else {}), ensure_ascii=False)
+        record = encode_record(record)
         now = _now()
         with self.transaction():
             existing = self.db.execute("SELECT ingested_at FROM documents WHERE id = ?", [record["id"]]).fetchone()
@@ -161,6 +138,7 @@ class Store:
                     "INSERT INTO chunks_fts (rowid, title, body) VALUES (?, ?, ?)", [chunk_id, fts_title, fts_body]
                 )
                 new_ids.append(chunk_id)
+            self._bump_generation()
         return removed, new_ids
 
     def _delete_chunks(self, doc_id: str) -> list[int]:
@@ -175,11 +153,13 @@ class Store:
         with self.transaction():
             removed = self._delete_chunks(doc_id)
             self.db.execute("DELETE FROM documents WHERE id = ?", [doc_id])
+            self._bump_generation()
         return removed
 
     def set_status(self, doc_id: str, status: str) -> None:
         with self.transaction():
             self.db.execute("UPDATE documents SET status = ?, updated_at = ? WHERE id = ?", [status, _now(), doc_id])
+            self._bump_generation()
 
     # -- chunks ----------------------------------------------------------------------------
     def get_chunks(self, chunk_ids: Iterable[int]) -> dict[int, ChunkRow]:
@@ -273,8 +253,7 @@ class Store:
         return list(dict.fromkeys(r[0] for r in rows))
 
     # -- the save journal ----------------------------------------------------------------
-    REVISION_COLUMNS = ("doc_id", "path", "action", "username", "created_at", "previous_content", "content",
-                        "previous_sidecar", "sidecar", "note", "state", "target", "error", "idempotency_key")
+    REVISION_COLUMNS = REVISION_COLUMNS
 
     def begin_revision(self, row: dict, files: Sequence[tuple[str, bytes | None, str | None]]) -> int:
         """A pending revision and the files it is about to change: (path, previous content, sha256
@@ -323,6 +302,7 @@ class Store:
         with self.transaction():
             self.db.execute("DELETE FROM vocabulary")
             self.db.conn.executemany("INSERT INTO vocabulary (word, count) VALUES (?, ?)", counts.items())
+            self._bump_generation()
 
     def vocabulary(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT word, count FROM vocabulary").fetchall())
@@ -396,3 +376,117 @@ class Store:
             marks = ",".join("?" * len(part))
             ids.extend(r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", part))
         return np.asarray(ids, dtype=np.int64)
+
+    # -- lexical rows re-derived (a changed decompounding lexicon) -------------------------
+    def lexical_sources(self) -> list[tuple[int, str | None, str, str, str]]:
+        """(chunk id, heading, text, document title, organisation) of every chunk: what its
+        FTS row is analysed from."""
+        return self.db.execute(
+            "SELECT c.id, c.heading, c.text, d.title, d.organisation FROM chunks c JOIN documents d ON d.id = c.doc_id"
+        ).fetchall()
+
+    def replace_lexical_rows(self, rows: Iterable[tuple[int, str, str]]) -> None:
+        """Every FTS row replaced by (chunk id, analysed title, analysed body), in one transaction."""
+        with self.transaction():
+            self.db.execute("DELETE FROM chunks_fts")
+            self.db.conn.executemany("INSERT INTO chunks_fts (rowid, title, body) VALUES (?, ?, ?)", rows)
+            self._bump_generation()
+
+    # -- change generation -----------------------------------------------------------------
+    def change_generation(self) -> int:
+        """A counter raised by every write to what searches read (documents, chunks, lexical
+        rows, vocabulary): equal values mean the same searchable contents."""
+        return self.db.execute("SELECT generation FROM change_generation WHERE id = 1").fetchone()[0]
+
+    def _bump_generation(self) -> None:
+        self.db.execute("UPDATE change_generation SET generation = generation + 1 WHERE id = 1")
+
+    # -- accounts, sessions, API tokens, login attempts -------------------------------------
+    def insert_user(self, username: str, display_name: str, password_hash: str, now: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO users (username, display_name, password_hash, active, created_at, updated_at) "
+                            "VALUES (?, ?, ?, 1, ?, ?)", [username, display_name, password_hash, now, now])
+
+    def user_row(self, username: str) -> dict | None:
+        rows = list(self.db.query("SELECT * FROM users WHERE username = ?", [username]))
+        return rows[0] if rows else None
+
+    def user_rows(self) -> list[dict]:
+        return list(self.db.query("SELECT * FROM users ORDER BY username"))
+
+    def set_user_active(self, user_id: int, active: bool, now: str) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE users SET active = ?, updated_at = ? WHERE id = ?", [int(active), now, user_id])
+
+    def set_password_hash(self, user_id: int, password_hash: str, now: str) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
+                            [password_hash, now, user_id])
+
+    def count_login_attempts(self, key: str, since: float) -> int:
+        return self.db.execute("SELECT count(*) FROM login_attempts WHERE key = ? AND at > ?", [key, since]).fetchone()[0]
+
+    def add_login_attempt(self, key: str, at: float) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO login_attempts (key, at) VALUES (?, ?)", [key, at])
+
+    def clear_login_attempts(self, key: str) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM login_attempts WHERE key = ?", [key])
+
+    def insert_session(self, token_hash: str, user_id: int, csrf_token: str, created_at: str, expires_at: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) "
+                            "VALUES (?, ?, ?, ?, ?)", [token_hash, user_id, csrf_token, created_at, expires_at])
+
+    def session_row(self, token_hash: str) -> dict | None:
+        """The session's user row with `csrf_token` and `expires_at`."""
+        rows = list(self.db.query(
+            "SELECT u.*, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id "
+            "WHERE s.token_hash = ?", [token_hash]))
+        return rows[0] if rows else None
+
+    def delete_session(self, token_hash: str) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM sessions WHERE token_hash = ?", [token_hash])
+
+    def delete_sessions_of(self, user_id: int) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
+
+    def delete_expired_sessions(self, now: str) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM sessions WHERE expires_at < ?", [now])
+
+    def insert_token(self, token_hash: str, name: str, user_id: int, created_at: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO api_tokens (token_hash, name, user_id, created_at, revoked) "
+                            "VALUES (?, ?, ?, ?, 0)", [token_hash, name, user_id, created_at])
+
+    def token_rows(self) -> list[dict]:
+        return list(self.db.query(
+            "SELECT t.id, t.name, u.username, t.created_at, t.last_used_at, t.revoked "
+            "FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id"))
+
+    def token_row(self, token_hash: str) -> dict | None:
+        """The user row of an unrevoked token, with `token_id`."""
+        rows = list(self.db.query(
+            "SELECT u.*, t.id AS token_id FROM api_tokens t JOIN users u ON u.id = t.user_id "
+            "WHERE t.token_hash = ? AND t.revoked = 0", [token_hash]))
+        return rows[0] if rows else None
+
+    def revoke_token(self, token_id: int) -> bool:
+        """False when there is no such token."""
+        with self.transaction():
+            return self.db.execute("UPDATE api_tokens SET revoked = 1 WHERE id = ?", [token_id]).rowcount > 0
+
+    def revoke_tokens_of(self, user_id: int) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE api_tokens SET revoked = 1 WHERE user_id = ?", [user_id])
+
+    def touch_token(self, token_id: int, now: str) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [now, token_id])
+
+
+Store = SQLiteStore   # the name before there was a second backend

@@ -125,3 +125,10 @@ def m003_save_journal(db: sqlite_utils.Database):
             PRIMARY KEY (revision_id, path)
         )"""
     )
+
+
+@migration
+def m004_change_generation(db: sqlite_utils.Database):
+    """A counter raised by every write to the searchable contents (`Store.change_generation`)."""
+    db.execute("CREATE TABLE change_generation (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL)")
+    db.execute("INSERT INTO change_generation (id, generation) VALUES (1, 0)")

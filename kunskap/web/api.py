@@ -14,7 +14,7 @@ from ..reference import members, organisations
 from ..render import render_markdown
 from ..search import Filters, Searcher
 from ..serialize import facets_to_dict, hit_to_dict, result_to_dict
-from ..store import PUBLIC
+from ..storage import PUBLIC
 from .deps import kb_dependency, run_search, search_request, searcher_dependency
 
 router = APIRouter()
