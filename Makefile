@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	# torch is pinned (==2.13.0, CPU build) in the st extra; unpinned it would pull a CUDA build.
-	$(BIN)/pip install --quiet -e ".[test,st-test]"
+	$(BIN)/pip install --quiet -e ".[test,st-test,postgres]"
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -58,3 +58,15 @@ class ReadOnlyError(KunskapError):
     """A write to a knowledge base opened read-only (`--read-only`)."""
 
     code = "read_only"
+
+
+class StorageUnavailableError(KunskapError):
+    """The database cannot be reached or used. The message names it, with any password masked."""
+
+    code = "storage_unavailable"
+
+
+class SchemaVersionError(KunskapError):
+    """The database was upgraded by a newer release than this one: refused, nothing is changed."""
+
+    code = "schema_too_new"

@@ -167,3 +167,35 @@ def start_server(env: dict, timeout: float = 240):
         time.sleep(0.3)
     process.terminate()
     raise RuntimeError(f"kunskap serve did not become ready in {timeout} s")
+
+
+# -- PostgreSQL (pgserver: PostgreSQL 16 + pgvector in a wheel) ----------------------------------
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """One real PostgreSQL server for the test session, on a Unix socket in a temp folder."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    # A throwaway server: durability buys nothing here and fsync made each test ~0.5 s slower.
+    server.psql("ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off; SELECT pg_reload_conf();"
+                "CREATE EXTENSION IF NOT EXISTS vector SCHEMA public;")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A database URL for this test alone: a fresh schema first in its search_path (pgvector's
+    types come from public). Dropped afterwards."""
+    import uuid
+    from urllib.parse import quote
+
+    import psycopg
+
+    base = postgres_server.get_uri()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield base + ("&" if "?" in base else "?") + "options=" + quote(f"-csearch_path={schema},public")
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")

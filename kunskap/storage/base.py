@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import unicodedata
 from collections import Counter
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -74,6 +76,29 @@ def decode_row(row: dict) -> dict:
             row[column] = json.loads(value) if isinstance(value, str) and value else (
                 value if value else json_default(column))
     return row
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """The tokens FTS5's unicode61 tokenizer (remove_diacritics 0) finds in an analysed text:
+    runs of letters, digits and private-use characters, case-folded. A backend that scores BM25
+    itself counts these, so its term frequencies and lengths are those SQLite counts."""
+    tokens, current = [], []
+    for char in text:
+        category = unicodedata.category(char)
+        if category[0] in "LN" or category == "Co":
+            current.append(char)
+        elif current:
+            tokens.append("".join(current).lower())
+            current = []
+    if current:
+        tokens.append("".join(current).lower())
+    return tokens
+
+
+def mask_url(url: str) -> str:
+    """A database URL (or libpq keyword string) with its password replaced by ***, for messages."""
+    url = re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*):[^@/?#]*@", r"\1:***@", url, flags=re.IGNORECASE)
+    return re.sub(r"(password=)[^&\s]*", r"\1***", url, flags=re.IGNORECASE)
 
 
 def bm25(freq: float, length: float, avgdl: float, idf: float) -> float:

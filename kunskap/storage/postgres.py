@@ -1,0 +1,598 @@
+"""The PostgreSQL store: the same interface as the SQLite store (`base.Store`), for a knowledge
+base that several servers share. Vectors live beside it in pgvector (`pgvector.PgVectorIndex`).
+
+- Connections come from a psycopg 3 pool and are used one statement at a time, except inside
+  `transaction()` and `snapshot()`, which hold one connection for the calling thread; so one
+  store object serves every thread of a process.
+- Lexical search is SQLite's: the same Swedish analysis (done in Python by the caller), the
+  analysed text counted into per-term postings as FTS5's unicode61 tokenizer counts it, and
+  FTS5's BM25 computed in SQL with the same formula, parameters and column weights.
+- Every write to searchable contents raises the change generation in `store_state` and sends
+  a NOTIFY, so other servers see the change (`GenerationWatcher`).
+- The cross-process writer lock is a session advisory lock, keyed by the schema.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import numpy as np
+
+from ..errors import StorageUnavailableError
+from .base import (
+    BM25_B,
+    BM25_K1,
+    BM25_MIN_IDF,
+    PUBLIC,
+    REVISION_COLUMNS,
+    ChunkRow,
+    decode_row,
+    encode_record,
+    lexical_tokens,
+    mask_url,
+)
+from .base import now_iso as _now
+from .postgres_migrations import apply_migrations, ensure_vector_extension
+
+if TYPE_CHECKING:
+    from ..search.request import Filters
+
+log = logging.getLogger("kunskap")
+
+WRITE_LOCK = 0x6B756E02       # advisory lock namespace "kun\x02": writers (second key: the schema)
+CHANGES_CHANNEL = "kunskap_changes"
+CONNECT_TIMEOUT = 5           # seconds: start-up fails fast with a clear message
+DOCUMENT_COLUMNS = ("id", "title", "organisation", "organisation_type", "county", "kind", "themes", "tags", "year",
+                    "published", "summary", "source_url", "contact", "language", "status", "body", "extra",
+                    "source_path", "content_hash", "chunker_version", "curation_notes", "ingested_at", "updated_at")
+JSONB_COLUMNS = ("themes", "tags", "extra", "curation_notes")
+
+
+def _reason(exc: Exception) -> str:
+    """The server's or libpq's own words (first line), without any connection string in them."""
+    text = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc).strip() or type(exc).__name__
+    return mask_url(text.splitlines()[0])
+
+
+def connect_error(url: str, exc: Exception) -> StorageUnavailableError:
+    return StorageUnavailableError(f"Kan inte ansluta till databasen {mask_url(url)}: {_reason(exc)}")
+
+
+def _row(cursor, values) -> dict:
+    return {d.name: v for d, v in zip(cursor.description, values)}
+
+
+class PostgresStore:
+    """One knowledge base in one PostgreSQL schema. Thread-safe: share one per process."""
+
+    def __init__(self, url: str, pool_size: int = 8):
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        self.url = url
+        self.shown_url = mask_url(url)
+        try:   # one direct connection first: its error says why (refused, password, no database)
+            with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
+                ensure_vector_extension(conn, self.shown_url)
+                applied = apply_migrations(conn, self.shown_url)
+                self.schema = conn.execute("SELECT current_schema()").fetchone()[0]
+        except psycopg.Error as exc:
+            raise connect_error(url, exc) from None
+        if self.schema is None:
+            raise StorageUnavailableError(f"Databasen {self.shown_url} har inget schema att skapa tabellerna i "
+                                          "(search_path pekar på scheman som inte finns).")
+        if applied:
+            log.info("kunskap: databasens schema uppgraderat: %s", ", ".join(applied))
+        self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, timeout=CONNECT_TIMEOUT * 2,
+                                    kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+                                    configure=self._configure, name="kunskap")
+        try:
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT * 2)
+        except Exception as exc:   # PoolTimeout: the server went away in between
+            self._pool.close()
+            raise connect_error(url, exc) from None
+        self._local = threading.local()
+
+    @staticmethod
+    def _configure(conn) -> None:
+        from pgvector.psycopg import register_vector
+
+        register_vector(conn)   # numpy arrays as pgvector values (so id lists are passed as lists)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- connections, transactions, snapshots --------------------------------------------------
+    @contextmanager
+    def _conn(self):
+        """The calling thread's connection inside a transaction or snapshot, else one from the pool."""
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        current = getattr(self._local, "conn", None)
+        if current is not None:
+            yield current
+            return
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: Exception) -> StorageUnavailableError:
+        return StorageUnavailableError(f"Databasen {self.shown_url} svarar inte: {_reason(exc)}")
+
+    @contextmanager
+    def _held(self, read_only: bool):
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._pool.connection() as conn:
+                self._local.conn = conn
+                try:
+                    with conn.transaction():
+                        if read_only:
+                            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                        yield conn
+                finally:
+                    self._local.conn = None
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise self._unavailable(exc) from exc
+
+    @contextmanager
+    def transaction(self):
+        """One atomic write (commit, or rollback on error); joins an open one."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        with self._held(read_only=False):
+            yield
+
+    @contextmanager
+    def snapshot(self):
+        """Reads inside see one consistent database state (a REPEATABLE READ transaction)."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        with self._held(read_only=True):
+            yield
+
+    def _all(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with self._conn() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: Sequence = ()):
+        with self._conn() as conn:
+            return conn.execute(sql, params).fetchone()
+
+    def _dicts(self, sql: str, params: Sequence = ()) -> list[dict]:
+        with self._conn() as conn:
+            cursor = conn.execute(sql, params)
+            return [_row(cursor, values) for values in cursor.fetchall()]
+
+    def _run(self, sql: str, params: Sequence = ()) -> int:
+        """One write statement in the open transaction (or its own); returns the rows it touched."""
+        with self.transaction(), self._conn() as conn:
+            return conn.execute(sql, params).rowcount
+
+    @contextmanager
+    def writer_lock(self):
+        """The exclusive lock every writer of this knowledge base takes, on any server: a session
+        advisory lock on a connection of its own (released if this process dies)."""
+        import psycopg
+
+        try:
+            with self._pool.connection() as conn:
+                conn.execute("SELECT pg_advisory_lock(%s, hashtext(current_schema()))", [WRITE_LOCK])
+                try:
+                    yield
+                finally:
+                    try:
+                        conn.execute("SELECT pg_advisory_unlock(%s, hashtext(current_schema()))", [WRITE_LOCK])
+                    except psycopg.Error:
+                        conn.close()   # never hand a connection still holding the lock back to the pool
+        except psycopg.OperationalError as exc:
+            raise self._unavailable(exc) from exc
+
+    # -- documents -------------------------------------------------------------------------------
+    _decode = staticmethod(decode_row)
+
+    def document_states(self) -> dict[str, dict]:
+        return {row["id"]: row for row in self._dicts(
+            "SELECT id, content_hash, source_path, chunker_version FROM documents")}
+
+    def get_document(self, doc_id: str) -> dict | None:
+        rows = self._dicts("SELECT * FROM documents WHERE id = %s", [doc_id])
+        return self._decode(rows[0]) if rows else None
+
+    def get_documents(self, doc_ids: Sequence[str]) -> dict[str, dict]:
+        if not doc_ids:
+            return {}
+        return {row["id"]: self._decode(row)
+                for row in self._dicts("SELECT * FROM documents WHERE id = ANY(%s)", [list(doc_ids)])}
+
+    def count_documents(self, public_only: bool = False) -> int:
+        if public_only:
+            return self._one("SELECT count(*) FROM documents WHERE status = %s", [PUBLIC])[0]
+        return self._one("SELECT count(*) FROM documents")[0]
+
+    def count_chunks(self) -> int:
+        return self._one("SELECT count(*) FROM chunks")[0]
+
+    def replace_document(self, record: dict, chunks: Sequence[dict],
+                         fts_rows: Sequence[tuple[str, str]]) -> tuple[list[int], list[int]]:
+        """Insert or replace a document with its chunks and lexical rows, in one transaction.
+        Returns (removed chunk ids, new chunk ids) so the caller can update the vector index."""
+        record = encode_record(record)
+        now = _now()
+        with self.transaction(), self._conn() as conn:
+            existing = conn.execute("SELECT ingested_at FROM documents WHERE id = %s", [record["id"]]).fetchone()
+            record["ingested_at"] = existing[0] if existing else now
+            record["updated_at"] = now
+            removed = self._delete_chunks(conn, record["id"])
+            columns = [c for c in DOCUMENT_COLUMNS if c in record]
+            values = ", ".join("%s::jsonb" if c in JSONB_COLUMNS else "%s" for c in columns)
+            conn.execute(
+                f"INSERT INTO documents ({', '.join(columns)}) VALUES ({values}) ON CONFLICT (id) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id"),
+                [record[c] for c in columns])
+            new_ids = []
+            for chunk in chunks:
+                new_ids.append(conn.execute(
+                    "INSERT INTO chunks (doc_id, ord, text, heading, page, embed_text, embed_hash) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    [record["id"], chunk["ord"], chunk["text"], chunk["heading"], chunk["page"],
+                     chunk["embed_text"], chunk["embed_hash"]]).fetchone()[0])
+            self._insert_lexical(conn, [(cid, title, body) for cid, (title, body) in zip(new_ids, fts_rows)])
+            self._changed(conn)
+        return removed, new_ids
+
+    @staticmethod
+    def _delete_chunks(conn, doc_id: str) -> list[int]:
+        """Its chunks, and with them (ON DELETE CASCADE) their lexical rows and vectors."""
+        ids = [r[0] for r in conn.execute("DELETE FROM chunks WHERE doc_id = %s RETURNING id", [doc_id])]
+        return sorted(ids)
+
+    def delete_document(self, doc_id: str) -> list[int]:
+        with self.transaction(), self._conn() as conn:
+            removed = self._delete_chunks(conn, doc_id)
+            conn.execute("DELETE FROM documents WHERE id = %s", [doc_id])
+            self._changed(conn)
+        return removed
+
+    def set_status(self, doc_id: str, status: str) -> None:
+        with self.transaction(), self._conn() as conn:
+            conn.execute("UPDATE documents SET status = %s, updated_at = %s WHERE id = %s", [status, _now(), doc_id])
+            self._changed(conn)
+
+    # -- chunks ----------------------------------------------------------------------------------
+    _CHUNK = "SELECT id, doc_id, ord, text, heading, page FROM chunks"
+
+    def get_chunks(self, chunk_ids: Iterable[int]) -> dict[int, ChunkRow]:
+        ids = [int(i) for i in chunk_ids]
+        if not ids:
+            return {}
+        return {r[0]: ChunkRow(*r) for r in self._all(f"{self._CHUNK} WHERE id = ANY(%s)", [ids])}
+
+    def chunks_of(self, doc_id: str) -> list[ChunkRow]:
+        return [ChunkRow(*r) for r in self._all(f"{self._CHUNK} WHERE doc_id = %s ORDER BY ord", [doc_id])]
+
+    def embed_texts(self, chunk_ids: Sequence[int]) -> list[tuple[str, str]]:
+        """(embed_hash, embed_text) of the given chunks, in their order."""
+        ids = [int(i) for i in chunk_ids]
+        rows = dict((r[0], (r[1], r[2])) for r in self._all(
+            "SELECT id, embed_hash, embed_text FROM chunks WHERE id = ANY(%s)", [ids]))
+        return [rows[i] for i in ids if i in rows]
+
+    def chunk_ids(self) -> list[int]:
+        return [r[0] for r in self._all("SELECT id FROM chunks ORDER BY id")]
+
+    def chunk_fingerprint(self) -> tuple[int, int, int]:
+        """The same fingerprint as vectors.id_fingerprint, over the chunk ids in the database."""
+        count, total, mixed = self._one(
+            "SELECT count(*), coalesce(sum(id), 0), coalesce(sum((id %% 1000003) * (id %% 999983)), 0) FROM chunks")
+        return int(count), int(total), int(mixed)
+
+    def chunk_doc_map(self) -> dict[int, str]:
+        return dict(self._all("SELECT id, doc_id FROM chunks"))
+
+    def chunk_ids_for_documents(self, doc_ids: Sequence[str]) -> np.ndarray:
+        rows = self._all("SELECT id FROM chunks WHERE doc_id = ANY(%s)", [list(doc_ids)]) if len(doc_ids) else []
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    def all_chunk_texts(self) -> Iterable[tuple[str, str]]:
+        return self._all("SELECT d.title, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id")
+
+    # -- embedding cache -------------------------------------------------------------------------
+    def cached_vectors(self, model_id: str, hashes: Sequence[str], dimension: int) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        if not unique:
+            return found
+        for text_hash, blob in self._all(
+                "SELECT text_hash, vector FROM embeddings WHERE model_id = %s AND text_hash = ANY(%s)",
+                [model_id, unique]):
+            vector = np.frombuffer(bytes(blob), dtype=np.float32)
+            if vector.shape[0] == dimension:
+                found[text_hash] = vector
+        return found
+
+    def put_vectors(self, model_id: str, vectors: dict[str, np.ndarray]) -> None:
+        if not vectors:
+            return
+        now = _now()
+        with self.transaction(), self._conn() as conn:
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO embeddings (model_id, text_hash, vector, created_at) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (model_id, text_hash) DO UPDATE SET vector = excluded.vector, "
+                    "created_at = excluded.created_at",
+                    [(model_id, h, np.asarray(v, dtype=np.float32).tobytes(), now) for h, v in vectors.items()])
+
+    def chunk_vectors(self, model_id: str, dimension: int, doc_id: str | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """(chunk ids, vectors) of every chunk (of one document, if given) whose embedding is
+        cached, plus the ids of those that are not."""
+        ids, vectors, missing = [], [], []
+        where, params = ("WHERE c.doc_id = %s", [model_id, doc_id]) if doc_id else ("", [model_id])
+        for chunk_id, blob in self._all(
+                "SELECT c.id, e.vector FROM chunks c LEFT JOIN embeddings e "
+                f"ON e.model_id = %s AND e.text_hash = c.embed_hash {where} ORDER BY c.id", params):
+            vector = None if blob is None else np.frombuffer(bytes(blob), dtype=np.float32)
+            if vector is None or vector.shape[0] != dimension:
+                missing.append(chunk_id)
+                continue
+            ids.append(chunk_id)
+            vectors.append(vector)
+        matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dimension), np.float32)
+        return np.asarray(ids, dtype=np.int64), matrix, missing
+
+    # -- revisions and the save journal ----------------------------------------------------------
+    REVISION_COLUMNS = REVISION_COLUMNS
+
+    def last_revision_id(self) -> int:
+        return self._one("SELECT coalesce(max(id), 0) FROM revisions")[0]
+
+    def revision_paths_since(self, revision_id: int) -> list[str]:
+        rows = self._all("SELECT path FROM revisions WHERE id > %s ORDER BY id", [revision_id])
+        return list(dict.fromkeys(r[0] for r in rows))
+
+    def begin_revision(self, row: dict, files: Sequence[tuple[str, bytes | None, str | None]]) -> int:
+        """A pending revision and the files it is about to change: (path, previous content, sha256
+        of the new content or None for a removal). Committed before any file is touched."""
+        columns = [c for c in self.REVISION_COLUMNS if c in row]
+        with self.transaction(), self._conn() as conn:
+            revision_id = conn.execute(
+                f"INSERT INTO revisions ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
+                [row[c] for c in columns]).fetchone()[0]
+            if files:
+                with conn.cursor() as cursor:
+                    cursor.executemany(
+                        "INSERT INTO pending_files (revision_id, path, previous, new_sha256) VALUES (%s, %s, %s, %s)",
+                        [(revision_id, path, previous, new_sha) for path, previous, new_sha in files])
+        return revision_id
+
+    def end_revision(self, revision_id: int, state: str, error: str | None = None, note: str | None = None) -> None:
+        with self.transaction(), self._conn() as conn:
+            conn.execute("UPDATE revisions SET state = %s, error = coalesce(%s, error), note = coalesce(%s, note) "
+                         "WHERE id = %s", [state, error, note, revision_id])
+            conn.execute("DELETE FROM pending_files WHERE revision_id = %s", [revision_id])
+
+    def pending_revisions(self) -> list[dict]:
+        rows = self._dicts("SELECT id, doc_id, action, target, username FROM revisions "
+                           "WHERE state = 'pending' ORDER BY id")
+        for row in rows:
+            row["files"] = [
+                {"path": path, "previous": None if previous is None else bytes(previous), "new_sha256": new_sha}
+                for path, previous, new_sha in self._all(
+                    "SELECT path, previous, new_sha256 FROM pending_files WHERE revision_id = %s ORDER BY path",
+                    [row["id"]])]
+        return rows
+
+    def revision_for_key(self, username: str, key: str) -> dict | None:
+        rows = self._dicts("SELECT id, doc_id, state, error, action FROM revisions WHERE username = %s "
+                           "AND idempotency_key = %s AND state != 'aborted'", [username, key])
+        return rows[0] if rows else None
+
+    def revision_state(self, revision_id: int) -> dict | None:
+        rows = self._dicts("SELECT id, doc_id, state, error, action, created_at FROM revisions WHERE id = %s",
+                           [revision_id])
+        return rows[0] if rows else None
+
+    # -- vocabulary ------------------------------------------------------------------------------
+    def replace_vocabulary(self, counts: Counter) -> None:
+        with self.transaction(), self._conn() as conn:
+            conn.execute("DELETE FROM vocabulary")
+            with conn.cursor() as cursor, cursor.copy("COPY vocabulary (word, count) FROM STDIN") as copy:
+                for word, count in counts.items():
+                    copy.write_row((word, count))
+            self._changed(conn)
+
+    def vocabulary(self) -> dict[str, int]:
+        return dict(self._all("SELECT word, count FROM vocabulary"))
+
+    # -- lexical ---------------------------------------------------------------------------------
+    @staticmethod
+    def _insert_lexical(conn, rows: Sequence[tuple[int, str, str]]) -> None:
+        """Lexical rows (chunk id, analysed title, analysed body) counted as FTS5 counts them."""
+        if not rows:
+            return
+        lengths, postings = [], []
+        for chunk_id, title, body in rows:
+            title_tf, body_tf = Counter(lexical_tokens(title)), Counter(lexical_tokens(body))
+            length = sum(title_tf.values()) + sum(body_tf.values())
+            lengths.append((chunk_id, length))
+            for term in title_tf.keys() | body_tf.keys():
+                postings.append((term, chunk_id, title_tf[term], body_tf[term], length))
+        with conn.cursor() as cursor:
+            with cursor.copy("COPY lexical_rows (chunk_id, length) FROM STDIN") as copy:
+                for row in lengths:
+                    copy.write_row(row)
+            with cursor.copy("COPY lexical_postings (term, chunk_id, title_tf, body_tf, length) FROM STDIN") as copy:
+                for row in postings:
+                    copy.write_row(row)
+
+    @staticmethod
+    def _changed(conn) -> None:
+        """After a write to searchable contents: BM25's totals, the generation, a NOTIFY (sent at
+        commit; identical ones in one transaction are delivered once)."""
+        conn.execute("UPDATE store_state SET generation = generation + 1, "
+                     "lexical_rows = (SELECT count(*) FROM lexical_rows), "
+                     "lexical_tokens = (SELECT coalesce(sum(length), 0) FROM lexical_rows) WHERE id = 1")
+        conn.execute("SELECT pg_notify(%s, current_schema())", [CHANGES_CHANNEL])
+
+    def fts_term(self, term: str, title_weight: float, limit: int) -> list[tuple[int, float]]:
+        """Chunks matching one analysed term, with FTS5's BM25 (higher is better), best first."""
+        tokens = lexical_tokens(term)
+        if len(tokens) != 1:
+            # The analysis makes every term one token; FTS5 would read several as a phrase,
+            # which needs positions that these postings do not keep.
+            return []
+        rows = self._all(
+            """WITH hits AS (
+                   SELECT chunk_id, title_tf * %(w)s + body_tf AS freq, length
+                   FROM lexical_postings WHERE term = %(term)s),
+               totals AS (
+                   SELECT lexical_rows::float8 AS n, lexical_tokens::float8 / greatest(lexical_rows, 1) AS avgdl,
+                          (SELECT count(*) FROM hits)::float8 AS n_hit
+                   FROM store_state WHERE id = 1),
+               weights AS (
+                   SELECT avgdl, ln((n - n_hit + 0.5) / (n_hit + 0.5)) AS idf FROM totals)
+               SELECT h.chunk_id,
+                      (CASE WHEN w.idf > 0 THEN w.idf ELSE %(min_idf)s END)
+                      * ((h.freq * (%(k1)s + 1.0)) / (h.freq + %(k1)s * (1 - %(b)s + %(b)s * h.length / w.avgdl)))
+                      AS score
+               FROM hits h, weights w
+               ORDER BY score DESC, h.chunk_id
+               LIMIT %(limit)s""",
+            {"w": float(title_weight), "term": tokens[0], "limit": int(limit), "k1": BM25_K1, "b": BM25_B,
+             "min_idf": BM25_MIN_IDF})
+        return [(int(chunk_id), float(score)) for chunk_id, score in rows]
+
+    def term_document_frequency(self, term: str) -> int:
+        tokens = lexical_tokens(term)
+        if len(tokens) != 1:
+            return 0
+        return self._one("SELECT count(*) FROM lexical_postings WHERE term = %s", [tokens[0]])[0]
+
+    def lexical_sources(self) -> list[tuple[int, str | None, str, str, str]]:
+        return self._all(
+            "SELECT c.id, c.heading, c.text, d.title, d.organisation FROM chunks c JOIN documents d ON d.id = c.doc_id")
+
+    def replace_lexical_rows(self, rows: Iterable[tuple[int, str, str]]) -> None:
+        with self.transaction(), self._conn() as conn:
+            conn.execute("DELETE FROM lexical_rows")   # and, by cascade, every posting
+            self._insert_lexical(conn, list(rows))
+            self._changed(conn)
+
+    # -- filters and facets ----------------------------------------------------------------------
+    @staticmethod
+    def _filter_sql(filters: Filters, public_only: bool) -> tuple[str, list]:
+        """The WHERE clause selecting the documents that pass `filters` (a search's value object)."""
+        clauses, params = [], []
+        if public_only:
+            clauses.append("status = %s")
+            params.append(PUBLIC)
+        for column, values in (
+            ("organisation", filters.organisation), ("organisation_type", filters.organisation_type),
+            ("county", filters.county), ("kind", filters.kind),
+        ):
+            if values:
+                clauses.append(f"{column} = ANY(%s)")
+                params.append(list(values))
+        if filters.theme:
+            clauses.append("themes ?| %s")          # any of the slugs among the document's themes
+            params.append(list(filters.theme))
+        if filters.year_from is not None:
+            clauses.append("year >= %s")
+            params.append(filters.year_from)
+        if filters.year_to is not None:
+            clauses.append("year <= %s")
+            params.append(filters.year_to)
+        return (" AND ".join(clauses) or "true"), params
+
+    def filtered_document_ids(self, filters: Filters, public_only: bool = True) -> list[str]:
+        where, params = self._filter_sql(filters, public_only)
+        return [r[0] for r in self._all(f"SELECT id FROM documents WHERE {where}", params)]
+
+    def document_facet_rows(self, filters: Filters, public_only: bool = True) -> list[dict]:
+        where, params = self._filter_sql(filters, public_only)
+        return [self._decode(row) for row in self._dicts(
+            f"SELECT id, organisation, organisation_type, county, kind, year, themes FROM documents WHERE {where}",
+            params)]
+
+    # -- change generation -----------------------------------------------------------------------
+    def change_generation(self) -> int:
+        return self._one("SELECT generation FROM store_state WHERE id = 1")[0]
+
+    # -- accounts, sessions, API tokens, login attempts ------------------------------------------
+    def insert_user(self, username: str, display_name: str, password_hash: str, now: str) -> None:
+        self._run("INSERT INTO users (username, display_name, password_hash, active, created_at, updated_at) "
+                  "VALUES (%s, %s, %s, 1, %s, %s)", [username, display_name, password_hash, now, now])
+
+    def user_row(self, username: str) -> dict | None:
+        rows = self._dicts("SELECT * FROM users WHERE username = %s", [username])
+        return rows[0] if rows else None
+
+    def user_rows(self) -> list[dict]:
+        return self._dicts("SELECT * FROM users ORDER BY username")
+
+    def set_user_active(self, user_id: int, active: bool, now: str) -> None:
+        self._run("UPDATE users SET active = %s, updated_at = %s WHERE id = %s", [int(active), now, user_id])
+
+    def set_password_hash(self, user_id: int, password_hash: str, now: str) -> None:
+        self._run("UPDATE users SET password_hash = %s, updated_at = %s WHERE id = %s", [password_hash, now, user_id])
+
+    def count_login_attempts(self, key: str, since: float) -> int:
+        return self._one("SELECT count(*) FROM login_attempts WHERE key = %s AND at > %s", [key, since])[0]
+
+    def add_login_attempt(self, key: str, at: float) -> None:
+        self._run("INSERT INTO login_attempts (key, at) VALUES (%s, %s)", [key, at])
+
+    def clear_login_attempts(self, key: str) -> None:
+        self._run("DELETE FROM login_attempts WHERE key = %s", [key])
+
+    def insert_session(self, token_hash: str, user_id: int, csrf_token: str, created_at: str, expires_at: str) -> None:
+        self._run("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) "
+                  "VALUES (%s, %s, %s, %s, %s)", [token_hash, user_id, csrf_token, created_at, expires_at])
+
+    def session_row(self, token_hash: str) -> dict | None:
+        rows = self._dicts("SELECT u.*, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id "
+                           "WHERE s.token_hash = %s", [token_hash])
+        return rows[0] if rows else None
+
+    def delete_session(self, token_hash: str) -> None:
+        self._run("DELETE FROM sessions WHERE token_hash = %s", [token_hash])
+
+    def delete_sessions_of(self, user_id: int) -> None:
+        self._run("DELETE FROM sessions WHERE user_id = %s", [user_id])
+
+    def delete_expired_sessions(self, now: str) -> None:
+        self._run("DELETE FROM sessions WHERE expires_at < %s", [now])
+
+    def insert_token(self, token_hash: str, name: str, user_id: int, created_at: str) -> None:
+        self._run("INSERT INTO api_tokens (token_hash, name, user_id, created_at, revoked) VALUES (%s, %s, %s, %s, 0)",
+                  [token_hash, name, user_id, created_at])
+
+    def token_rows(self) -> list[dict]:
+        return self._dicts("SELECT t.id, t.name, u.username, t.created_at, t.last_used_at, t.revoked "
+                           "FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id")
+
+    def token_row(self, token_hash: str) -> dict | None:
+        rows = self._dicts("SELECT u.*, t.id AS token_id FROM api_tokens t JOIN users u ON u.id = t.user_id "
+                           "WHERE t.token_hash = %s AND t.revoked = 0", [token_hash])
+        return rows[0] if rows else None
+
+    def revoke_token(self, token_id: int) -> bool:
+        return self._run("UPDATE api_tokens SET revoked = 1 WHERE id = %s", [token_id]) > 0
+
+    def revoke_tokens_of(self, user_id: int) -> None:
+        self._run("UPDATE api_tokens SET revoked = 1 WHERE user_id = %s", [user_id])
+
+    def touch_token(self, token_id: int, now: str) -> None:
+        self._run("UPDATE api_tokens SET last_used_at = %s WHERE id = %s", [now, token_id])
