@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=32)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     read_only: bool = False
+    # PostgreSQL with pgvector instead of the SQLite file and FAISS index in `index`, for several
+    # servers on one knowledge base: postgresql://user:password@host/database (the tables live
+    # in the connection's current schema). Unset: SQLite + FAISS, as on one machine.
+    database_url: str | None = Field(None, description="PostgreSQL URL (KUNSKAP_DATABASE_URL)")
     themes_file: Path | None = None
 
     @field_validator("cors_origins", mode="before")

@@ -1,4 +1,5 @@
-"""A knowledge base on disk: one index folder holding the SQLite store and the FAISS index.
+"""A knowledge base: one index folder holding the SQLite store and the FAISS index, or (with
+`database_url`) a PostgreSQL database holding the store and its pgvector vectors.
 
 Opens the parts consistently (same model, same chunker), gives each thread its own SQLite
 connection, loads the embedder lazily, and repairs a missing or damaged vector index from the
@@ -7,12 +8,11 @@ store's embedding cache without re-embedding anything that is cached.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from .analysis import SwedishAnalyzer, tokenise
@@ -20,18 +20,11 @@ from .chunking import CHUNKER_VERSION
 from .config import Settings
 from .embeddings import Embedder, load_embedder
 from .errors import IndexMissingError, ReadOnlyError
-from .storage import Store, open_store
+from .storage import Store, store_opener, vector_home
 from .themes import ThemeVocabulary
-from .vectors import (
-    MANIFEST_FILE,
-    VectorIndex,
-    id_fingerprint,
-    read_manifest,
-    set_faiss_threads,
-)
+from .vectors import VectorIndex, id_fingerprint, set_faiss_threads
 
 LEXICON_MIN_COUNT = 2
-WRITE_LOCK_FILE = ".write.lock"
 log = logging.getLogger("kunskap")
 
 
@@ -59,6 +52,9 @@ class KnowledgeBase:
         self._peeked_at = 0.0
         self._changed_seen = False
         set_faiss_threads(settings.faiss_threads)
+        self._open_store = store_opener(settings)
+        # The FAISS folder, or the pgvector tables: manifest, load, save, writer lock, change stamp.
+        self.vector_home = vector_home(settings, self.store)
         self.analyzer = self._make_analyzer()
 
     # -- parts -----------------------------------------------------------------------------
@@ -66,7 +62,7 @@ class KnowledgeBase:
     def store(self) -> Store:
         store = getattr(self._local, "store", None)
         if store is None:
-            store = open_store(self.settings)
+            store = self._open_store()
             self._local.store = store
         return store
 
@@ -94,11 +90,11 @@ class KnowledgeBase:
         return counts
 
     def exists(self) -> bool:
-        return (self.index_dir / MANIFEST_FILE).exists() and self.settings.database_path.exists()
+        return self.vector_home.exists()
 
     # -- vectors ---------------------------------------------------------------------------
     def new_vector_index(self) -> VectorIndex:
-        return VectorIndex(self.embedder.dimension, self.embedder.model_id, CHUNKER_VERSION)
+        return self.vector_home.new_index(self.embedder.dimension, self.embedder.model_id, CHUNKER_VERSION)
 
     @contextmanager
     def writing(self, catch_up: bool = True):
@@ -112,21 +108,14 @@ class KnowledgeBase:
             raise ReadOnlyError("Tjänsten körs skrivskyddad (--read-only): ändringar görs där indexet byggs.")
         with self.write_lock:
             outer = self._writer_depth == 0
-            handle = None
-            if outer:
-                self.index_dir.mkdir(parents=True, exist_ok=True)
-                handle = open(self.index_dir / WRITE_LOCK_FILE, "a+b")
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            self._writer_depth += 1
-            try:
-                if outer and catch_up:
-                    self._catch_up()
-                yield
-            finally:
-                self._writer_depth -= 1
-                if handle is not None:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-                    handle.close()
+            with self.vector_home.writer_lock() if outer else nullcontext():
+                self._writer_depth += 1
+                try:
+                    if outer and catch_up:
+                        self._catch_up()
+                    yield
+                finally:
+                    self._writer_depth -= 1
 
     def _catch_up(self) -> None:
         """Inside the writer lock: make `vectors` the newest saved index, in step with the store."""
@@ -149,14 +138,14 @@ class KnowledgeBase:
 
     def _read_manifest_or_none(self):
         try:
-            return read_manifest(self.index_dir)
+            return self.vector_home.manifest()
         except IndexMissingError:
             return None
 
     def _load_saved(self) -> VectorIndex:
         embedder = self.embedder
-        manifest = read_manifest(self.index_dir)
-        vectors = VectorIndex.load(self.index_dir, embedder.model_id, embedder.dimension, CHUNKER_VERSION)
+        manifest = self.vector_home.manifest()
+        vectors = self.vector_home.load(embedder.model_id, embedder.dimension, CHUNKER_VERSION)
         self._loaded_sha = manifest.index_sha256
         self._manifest_stamp = self._stamp()
         return vectors
@@ -197,7 +186,7 @@ class KnowledgeBase:
             self.vectors = vectors
             self.generation += 1
             if save:
-                manifest = vectors.save(self.index_dir, corpus_hash)
+                manifest = self.vector_home.save(vectors, corpus_hash)
                 self._loaded_sha = manifest.index_sha256
                 self._manifest_stamp = self._stamp()
 
@@ -215,22 +204,12 @@ class KnowledgeBase:
         if not self.write_lock.acquire(blocking=False):
             return self._consistency
         try:
-            try:   # opened for reading: a check writes nothing, not even the lock file
-                handle = open(self.index_dir / WRITE_LOCK_FILE, "rb")
-            except FileNotFoundError:   # no writer has ever run here
-                handle = None
-            try:
-                if handle is not None:
-                    try:
-                        fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-                    except BlockingIOError:       # another process is writing
-                        return self._consistency
+            with self.vector_home.no_writer() as free:
+                if not free:       # another process is writing
+                    return self._consistency
                 self.reload_if_changed(every_seconds=0)
                 self._consistency = self._problems()
                 self._consistency_at = now
-            finally:
-                if handle is not None:
-                    handle.close()   # closing releases the lock
         finally:
             self.write_lock.release()
         return self._consistency
@@ -247,11 +226,7 @@ class KnowledgeBase:
                 f"Kör kunskap ingest för att reparera."]
 
     def _stamp(self) -> tuple | None:
-        try:
-            stat = (self.index_dir / MANIFEST_FILE).stat()
-        except OSError:
-            return None
-        return stat.st_mtime_ns, stat.st_size
+        return self.vector_home.stamp()
 
     def index_changed(self, every_seconds: float = 2.0) -> bool:
         """Cheap check (a stat call at most every `every_seconds`): has another process saved a
@@ -307,4 +282,4 @@ class KnowledgeBase:
         return centroid / max(float(np.linalg.norm(centroid)), 1e-9)
 
     def manifest(self):
-        return read_manifest(self.index_dir)
+        return self.vector_home.manifest()

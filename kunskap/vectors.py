@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -219,3 +220,79 @@ def read_manifest(folder: Path) -> Manifest:
         raise IndexMissingError(f"Indexet saknas i {folder} (ingen {MANIFEST_FILE})") from None
     except (ValueError, TypeError):
         raise IndexMissingError(f"{path} är skadad") from None
+
+
+WRITE_LOCK_FILE = ".write.lock"
+
+
+class FaissFolder:
+    """Where a SQLite knowledge base keeps its vectors: `vectors.faiss` + `manifest.json` in the
+    index folder, next to `kunskap.db`. Also the folder's cross-process writer lock (an exclusive
+    `flock` on `.write.lock`) and its change stamp (the manifest's mtime and size)."""
+
+    def __init__(self, folder: Path, database_path: Path):
+        self.folder = Path(folder)
+        self.database_path = Path(database_path)
+
+    def where(self) -> str:
+        return str(self.folder)
+
+    def exists(self) -> bool:
+        return (self.folder / MANIFEST_FILE).exists() and self.database_path.exists()
+
+    def manifest(self) -> Manifest:
+        return read_manifest(self.folder)
+
+    def load(self, model_id: str, dimension: int, chunker_version: int) -> VectorIndex:
+        return VectorIndex.load(self.folder, model_id, dimension, chunker_version)
+
+    def new_index(self, dimension: int, model_id: str, chunker_version: int) -> VectorIndex:
+        return VectorIndex(dimension, model_id, chunker_version)
+
+    def save(self, vectors: VectorIndex, corpus_hash: str = "") -> Manifest:
+        return vectors.save(self.folder, corpus_hash)
+
+    def stamp(self) -> tuple | None:
+        try:
+            stat = (self.folder / MANIFEST_FILE).stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def healthy(self) -> bool:
+        return True
+
+    @contextmanager
+    def writer_lock(self):
+        """Exclusive across processes: `kunskap ingest` and every server process take turns."""
+        import fcntl
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / WRITE_LOCK_FILE, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    @contextmanager
+    def no_writer(self):
+        """True inside while no process holds the writer lock (a shared lock held meanwhile).
+        Opened for reading: a check writes nothing, not even the lock file."""
+        import fcntl
+
+        try:
+            handle = open(self.folder / WRITE_LOCK_FILE, "rb")
+        except FileNotFoundError:   # no writer has ever run here
+            yield True
+            return
+        with handle:   # closing releases the lock
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:       # another process is writing
+                yield False
+                return
+            yield True
+
+    def close(self) -> None:
+        pass

@@ -244,6 +244,8 @@ class PgVectorHome:
                 raise IndexMissingError(f"Vektorindexet saknas i {self.where()}")
             count = self.store._one("SELECT count(*) FROM chunk_vectors")[0]
             generation = self.store.change_generation()
+        if self._watcher is not None:   # a fresh reading moves the stamp on (the NOTIFY may lag)
+            self._watcher.generation = max(self._watcher.generation, generation)
         return Manifest(model_id=meta["model_id"], dimension=meta["dimension"],
                         chunker_version=meta["chunker_version"], package_version=meta["package_version"],
                         vector_count=count, ids_hash="", index_sha256=f"generation:{generation}",
