@@ -15,6 +15,8 @@ lexically. What the pipeline derives from the index is kept in one generation-ke
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..errors import NotFoundError
 from ..knowledgebase import KnowledgeBase
 from ..store import PUBLIC
@@ -134,6 +136,18 @@ class Searcher:
 
     # -- the pipeline ----------------------------------------------------------------------
     def _search(self, request: SearchRequest) -> SearchResult:
+        notice = None
+        if request.mode == "hybrid" and not self.kb.vectors_complete:
+            # Until every passage has its vector (a first start builds them in the background),
+            # rank by words alone: a half-built dense side would favour whichever documents were
+            # embedded first.
+            notice = self.kb.semantic_status()["message"]
+            request = dataclasses.replace(request, mode="lexical")
+        result = self._ranked(request)
+        result.semantic_notice = notice
+        return result
+
+    def _ranked(self, request: SearchRequest) -> SearchResult:
         q = request.q.strip()
         if not has_search_words(q, self.kb.analyzer.stopwords):
             return SearchResult(q, None, [], 0, request.page, request.limit, self._facets(set(), request.filters),

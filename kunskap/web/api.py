@@ -60,6 +60,7 @@ class SearchResponse(BaseModel):
     results: list[Result]
     facets: dict[str, list[FacetValue]]
     hint: str | None
+    semantic_notice: str | None = None   # while semantic search is built (first start): words only
 
 
 class DocumentResponse(BaseModel):
@@ -98,6 +99,7 @@ def ready(kb: KB):
         "chunks": kb.store.count_chunks(),
         "vectors": kb.vectors.count if kb.vectors else 0,
         "model": kb.embedder.model_id,
+        "semantic": kb.semantic_status(),
     }
     problems = kb.consistency()
     if problems:
