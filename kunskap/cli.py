@@ -340,7 +340,7 @@ def token_list(index):
 
 
 @token.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=click.IntRange(1, 2**63 - 1))   # SQLite integers are 64-bit
 @index_option
 def token_revoke(token_id, index):
     """Återkalla en API-nyckel."""

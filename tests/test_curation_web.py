@@ -280,3 +280,24 @@ def test_concurrent_edits_do_not_overwrite_each_other(client, app_kb):
     ok = client.put("/api/v1/documents/lund-cykel", headers=auth, json={
         "title": "Y", "organisation": "Lunds kommun", "body": "y", "base_version": current, "status": "published"})
     assert ok.status_code == 200 and ok.json()["version"] != current
+
+
+HUGE = "99999999999999999999"   # beyond SQLite's 2^63 - 1
+
+
+def test_integer_ids_beyond_sqlite_range_are_a_client_error(client, app_kb):
+    _, _, token = app_kb
+    auth = {"Authorization": f"Bearer {token}"}
+    for method, url in (("GET", f"/api/v1/revisions/{HUGE}"), ("POST", f"/api/v1/revisions/{HUGE}/restore"),
+                        ("GET", f"/api/v1/revisions/{2**63}"), ("GET", "/api/v1/revisions/0")):
+        r = client.request(method, url, headers=auth)
+        assert r.status_code == 400, (method, url, r.status_code)
+        assert r.json()["error"] == {"code": "invalid_parameter", "parameter": "revision_id",
+                                     "message": "Ogiltigt värde för parametern 'revision_id'."}
+    assert client.get(f"/api/v1/revisions/{2**63 - 1}", headers=auth).status_code == 404
+    login(client)
+    page = client.get(f"/kurera/versioner/{HUGE}")
+    assert page.status_code == 400 and "revision_id" in page.text
+    csrf = csrf_of(client.get("/kurera").text)
+    assert client.post(f"/kurera/papperskorg/{HUGE}/aterstall", data={"csrf": csrf}).status_code == 400
+    assert client.post(f"/kurera/versioner/{HUGE}/aterstall", data={"csrf": csrf}).status_code == 400

@@ -15,7 +15,7 @@ from ..render import render_markdown
 from ..search import Filters, Searcher
 from ..serialize import facets_to_dict, hit_to_dict, result_to_dict
 from ..store import PUBLIC
-from .deps import kb_dependency, run_search, search_request, searcher_dependency
+from .deps import YEAR_MAX, YEAR_MIN, kb_dependency, run_search, search_request, searcher_dependency
 
 router = APIRouter()
 KB = Annotated[KnowledgeBase, Depends(kb_dependency)]
@@ -111,8 +111,8 @@ async def search(
     county: Annotated[list[str], Query(description="Län, kan upprepas")] = [],
     theme: Annotated[list[str], Query(description="Tema (slug), kan upprepas")] = [],
     kind: Annotated[list[str], Query(description="case-study, presentation, report, news")] = [],
-    year_from: int | None = None,
-    year_to: int | None = None,
+    year_from: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
+    year_to: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     sort: Annotated[str, Query(description="relevance eller newest")] = "relevance",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from ..accounts import User
 from ..curation import MAX_UPLOAD_BYTES, Curator
 from .auth import bearer_user
+from .deps import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["kurering"])
 STAFF = Annotated[User, Depends(bearer_user)]
@@ -125,7 +126,7 @@ def revisions(request: Request, user: STAFF, doc_id: str):
 
 
 @router.get("/revisions/{revision_id}")
-def revision(request: Request, user: STAFF, revision_id: int):
+def revision(request: Request, user: STAFF, revision_id: RowId):
     curator = _curator(request)
     row = curator.revision(revision_id)
     return {**{k: row[k] for k in ("id", "doc_id", "path", "action", "username", "created_at", "note")},
@@ -133,7 +134,7 @@ def revision(request: Request, user: STAFF, revision_id: int):
 
 
 @router.post("/revisions/{revision_id}/restore")
-def restore(request: Request, user: STAFF, revision_id: int, version: str = "before"):
+def restore(request: Request, user: STAFF, revision_id: RowId, version: str = "before"):
     curator = _curator(request)
     row = curator.revision(revision_id)
     curator.restore(revision_id, user.username, version=version)
