@@ -202,3 +202,14 @@ def test_a_flood_of_new_searches_gets_503_at_once_not_a_queue(corpus, kb_factory
             waiting.join(10)
         assert first["r"].status_code == 200 and first["r"].json()["results"]
         assert client.get("/api/v1/search", params={"q": "energi"}).status_code == 200
+
+
+def test_control_characters_in_a_path_cannot_forge_access_log_lines(client, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="kunskap.access"):
+        client.get("/dokument/x%0AGET%20/kurera%20200%200.1ms%0D%1B[2J%E2%80%A8\\x0a")
+    lines = [r.getMessage() for r in caplog.records if r.name == "kunskap.access"]
+    assert len(lines) == 1
+    assert lines[0] == "GET /dokument/x\\x0aGET /kurera 200 0.1ms\\x0d\\x1b[2J\\u2028\\\\x0a 404 " + lines[0].split()[-1]
+    assert "\n" not in lines[0] and "\r" not in lines[0]

@@ -6,11 +6,29 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 
 from starlette.datastructures import Headers, MutableHeaders
 
 access_log = logging.getLogger("kunskap.access")
+
+# The path reaches us percent-decoded: %0A is a real newline. Control characters (C0, DEL, C1),
+# line/paragraph separators and bidi controls could start a forged log line or disguise one, so
+# they are written as escapes; a backslash is doubled so that an escape cannot be faked either.
+_UNPRINTABLE = re.compile(r"[\\\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    if char == "\\":
+        return "\\\\"
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def printable(text: str) -> str:
+    """`text` safe for a one-line log record."""
+    return _UNPRINTABLE.sub(_escape, text)
 
 
 class CacheHeadersMiddleware:
@@ -87,5 +105,5 @@ class PrivacyAccessLogMiddleware:
             await self.app(scope, receive, wrapped)
         finally:
             # The path only: never the query string.
-            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status["code"],
+            access_log.info("%s %s %d %.1fms", scope["method"], printable(scope["path"]), status["code"],
                             1000 * (time.perf_counter() - started))
