@@ -301,3 +301,11 @@ def test_integer_ids_beyond_sqlite_range_are_a_client_error(client, app_kb):
     csrf = csrf_of(client.get("/kurera").text)
     assert client.post(f"/kurera/papperskorg/{HUGE}/aterstall", data={"csrf": csrf}).status_code == 400
     assert client.post(f"/kurera/versioner/{HUGE}/aterstall", data={"csrf": csrf}).status_code == 400
+
+
+def test_a_nul_in_a_title_is_a_field_error_through_the_api(client, app_kb):
+    _, kb, token = app_kb
+    r = client.post("/api/v1/documents", headers={"Authorization": f"Bearer {token}"},
+                    json={"title": "Cykel\u0000plan", "organisation": "Lunds kommun", "body": "Text om cyklar."})
+    assert r.status_code == 400 and "kontrolltecken" in r.json()["error"]["fields"]["title"]
+    assert kb.store.count_documents() == 5
