@@ -174,6 +174,7 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
     from .errors import KunskapError
     from .ingest import ingest as run_ingest
     from .knowledgebase import KnowledgeBase
+    from .web.clients import uvicorn_proxy_options
 
     settings = make_settings(corpus=corpus, index=index, model=model, embed_threads=embed_threads,
                              host=host, port=port, workers=workers, read_only=read_only)
@@ -216,6 +217,7 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
         log_level="info",
         log_config=log_config,
         timeout_graceful_shutdown=10,
+        **uvicorn_proxy_options(settings),   # X-Forwarded-For only from KUNSKAP_TRUSTED_PROXIES
     )
 
 

@@ -5,6 +5,8 @@ Settings are read once and passed explicitly; nothing here touches the file syst
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -50,13 +52,39 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     read_only: bool = False
     themes_file: Path | None = None
+    # Behind a reverse proxy every request comes from the proxy: the client's address (for
+    # login throttling and the rate limit) is then read from a header, but only when the peer
+    # is one of these proxies. Empty: headers are never trusted, the peer is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Addresses or networks of our reverse proxies (comma-separated)")
+    client_ip_header: str | None = Field(
+        None, description="Header in which trusted proxies pass the client address (default X-Forwarded-For)")
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value):
+    def _split_list(cls, value):
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"'{proxy}' är ingen IP-adress eller nätverk (t.ex. 10.0.0.5 eller 10.0.0.0/24)") from None
+        return value
+
+    @field_validator("client_ip_header")
+    @classmethod
+    def _check_header(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9-]+", value.strip()):
+            raise ValueError(f"'{value}' är inget giltigt namn på en HTTP-header (t.ex. X-Forwarded-For)")
+        return value.strip() if value else value
 
     @property
     def database_path(self) -> Path:

@@ -37,3 +37,20 @@ def served(tmp_path_factory):
 
 def test_serve_removes_stale_temp_files_at_start(served):
     assert not any(p.exists() for p in served["stale"]) and served["fresh"].exists()
+
+
+def failed_login(base, username, headers):
+    with httpx.Client(base_url=base) as client:
+        page = client.get("/logga-in")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        return client.post("/logga-in", data={"username": username, "password": "fel-losenord", "csrf": csrf},
+                           headers=headers).status_code
+
+
+def test_login_throttling_ignores_x_forwarded_for_from_an_untrusted_peer(served):
+    """No trusted proxies are configured: uvicorn must not take the client address from
+    X-Forwarded-For (its default trusts any loopback peer), so a rotating header does not
+    escape the per-client throttle."""
+    statuses = [failed_login(served["base"], f"gissning{i}", {"X-Forwarded-For": f"203.0.113.{i}"})
+                for i in range(6)]
+    assert statuses == [401] * 5 + [429]

@@ -28,6 +28,7 @@ from .auth import (
     session_user,
     set_cookie,
 )
+from .clients import client_address
 from .deps import RowId
 
 router = APIRouter(include_in_schema=False)
@@ -60,7 +61,7 @@ def login_form(request: Request, next: str = "/kurera"):
 def login(request: Request, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
           csrf: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/kurera"):
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf)
-    client = request.client.host if request.client else ""
+    client = client_address(request.scope, request.app.state.settings)
     try:
         user = accounts(request).authenticate(username, password, client=client)
     except (AuthError, ThrottledError) as exc:
