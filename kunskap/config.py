@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     read_only: bool = False
     themes_file: Path | None = None
+    # The address the service is reached at from outside (behind a proxy it is not host:port),
+    # shown in the embed snippet on /inbaddning. Never taken from the request's Host header,
+    # which any client sets.
+    public_url: str | None = Field(None, description="Public base URL, e.g. https://kunskap.example")
     # Behind a reverse proxy every request comes from the proxy: the client's address (for
     # login throttling and the rate limit) is then read from a header, but only when the peer
     # is one of these proxies. Empty: headers are never trusted, the peer is the client.
@@ -85,6 +89,24 @@ class Settings(BaseSettings):
         if value is not None and not re.fullmatch(r"[A-Za-z0-9-]+", value.strip()):
             raise ValueError(f"'{value}' är inget giltigt namn på en HTTP-header (t.ex. X-Forwarded-For)")
         return value.strip() if value else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~%!$&'()*+,;=:@/\-]*)?", value):
+            raise ValueError(f"'{value}' är ingen webbadress som https://kunskap.example (utan ? och #)")
+        return value
+
+    @property
+    def public_base_url(self) -> str:
+        """KUNSKAP_PUBLIC_URL, or one made from the listening host and port alone."""
+        if self.public_url:
+            return self.public_url
+        host = "localhost" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     @property
     def database_path(self) -> Path:

@@ -213,3 +213,37 @@ def test_control_characters_in_a_path_cannot_forge_access_log_lines(client, capl
     assert len(lines) == 1
     assert lines[0] == "GET /dokument/x\\x0aGET /kurera 200 0.1ms\\x0d\\x1b[2J\\u2028\\\\x0a 404 " + lines[0].split()[-1]
     assert "\n" not in lines[0] and "\r" not in lines[0]
+
+
+def test_the_embed_page_never_reflects_the_host_header(corpus, kb_factory):
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    with TestClient(create_app(kb.settings, knowledge_base=kb)) as default:
+        page = default.get("/inbaddning", headers={"Host": "evil.example"})
+    assert page.status_code == 200 and "evil.example" not in page.text
+    soup = BeautifulSoup(page.text, "html.parser")
+    assert 'data-api="http://127.0.0.1:8000"' in soup.select_one("pre code").text   # from KUNSKAP_HOST/PORT
+    demo = soup.select_one(".embed-demo[data-kunskap-search]")
+    assert demo is not None and not demo.get("data-api")                            # the live example: same origin
+    configured = type(kb.settings)(**{**kb.settings.model_dump(), "public_url": "https://kunskap.klimatkommunerna.se/"})
+    with TestClient(create_app(configured, knowledge_base=kb)) as public:
+        text = BeautifulSoup(public.get("/inbaddning", headers={"Host": "evil.example"}).text,
+                             "html.parser").select_one("pre code").text
+    assert 'src="https://kunskap.klimatkommunerna.se/static/embed.js"' in text and "evil" not in text
+
+
+@pytest.mark.parametrize("value", ["javascript:alert(1)", "https://x.se/?q=1", "ftp://x.se", "https://", "x.se"])
+def test_a_bad_public_url_is_refused(value):
+    from kunskap.config import Settings
+
+    with pytest.raises(ValueError):
+        Settings(public_url=value)
+
+
+def test_the_public_url_is_derived_from_host_and_port_when_not_set():
+    from kunskap.config import Settings
+
+    assert Settings().public_base_url == "http://127.0.0.1:8000"
+    assert Settings(host="0.0.0.0", port=80).public_base_url == "http://localhost:80"
+    assert Settings(host="::1").public_base_url == "http://[::1]:8000"
+    assert Settings(public_url="https://kunskap.example/bank/").public_base_url == "https://kunskap.example/bank"
