@@ -247,3 +247,60 @@ def test_the_public_url_is_derived_from_host_and_port_when_not_set():
     assert Settings(host="0.0.0.0", port=80).public_base_url == "http://localhost:80"
     assert Settings(host="::1").public_base_url == "http://[::1]:8000"
     assert Settings(public_url="https://kunskap.example/bank/").public_base_url == "https://kunskap.example/bank"
+
+
+def csp(response) -> dict[str, str]:
+    directives = [d.strip().split(None, 1) for d in response.headers["content-security-policy"].split(";")]
+    return {d[0]: d[1] if len(d) > 1 else "" for d in directives if d}
+
+
+def test_security_headers_on_every_response(client):
+    responses = {
+        "page": client.get("/sok", params={"q": "cykel"}), "start": client.get("/"),
+        "error page": client.get("/dokument/finns-inte"),
+        "api": client.get("/api/v1/search", params={"q": "cykel"}), "api error": client.get("/api/v1/nope"),
+        "static": client.get("/static/embed.js"), "docs": client.get("/docs"),
+        "preflight": client.options("/api/v1/search", headers={"Origin": "https://klimatkommunerna.se",
+                                                               "Access-Control-Request-Method": "GET"}),
+    }
+    etag = responses["api"].headers["etag"]
+    responses["304"] = client.get("/api/v1/search", params={"q": "cykel"}, headers={"If-None-Match": etag})
+    assert responses["304"].status_code == 304
+    for name, r in responses.items():
+        assert r.headers["x-content-type-options"] == "nosniff", name
+        assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin", name
+        assert "content-security-policy" in r.headers, name
+    for name in ("page", "start", "error page"):
+        policy = csp(responses[name])
+        assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'", name
+        assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'", name
+        # Our own origin and the member sites allowed to embed the search may frame public pages.
+        assert policy["frame-ancestors"] == "'self' https://klimatkommunerna.se", name
+    for name in ("api", "api error", "static", "304"):
+        assert csp(responses[name]) == {"default-src": "'none'", "frame-ancestors": "'none'"}, name
+    assert "'unsafe-inline'" not in csp(responses["docs"])["script-src"]
+    # The embed script is loaded by other sites: nothing may stop that.
+    assert "cross-origin-resource-policy" not in responses["static"].headers
+
+
+def test_pages_have_no_inline_script_style_or_handlers(client):
+    """The CSP allows no inline script or style: no template (or Markdown rendering) may use one."""
+    from kunskap.accounts import Accounts
+
+    from .test_curation_web import PASSWORD, login
+
+    Accounts(client.app.state.kb.store).add_user("anna", PASSWORD)
+    paths = ["/", "/sok?q=cykel", "/sok", "/dokument/lund-cykel", "/dokument/finns-inte", "/om", "/inbaddning",
+             "/docs", "/redoc", "/logga-in"]
+    login(client)
+    paths += ["/kurera", "/kurera/granska", "/kurera/ny", "/kurera/ladda-upp", "/kurera/papperskorg",
+              "/kurera/dokument/lund-cykel", "/kurera/dokument/lund-cykel/versioner"]
+    for path in paths:
+        soup = BeautifulSoup(client.get(path).text, "html.parser")
+        assert soup.find("html"), path
+        assert [s for s in soup.find_all("script") if not s.get("src") or s.string] == [], path
+        assert soup.find_all("style") == [], path
+        for tag in soup.find_all(True):
+            assert "style" not in tag.attrs and not any(a.startswith("on") for a in tag.attrs), (path, tag.name)
+            for name in ("href", "src", "action"):
+                assert not str(tag.get(name, "")).lower().startswith("javascript:"), (path, tag.name)

@@ -309,3 +309,14 @@ def test_a_nul_in_a_title_is_a_field_error_through_the_api(client, app_kb):
                     json={"title": "Cykel\u0000plan", "organisation": "Lunds kommun", "body": "Text om cyklar."})
     assert r.status_code == 400 and "kontrolltecken" in r.json()["error"]["fields"]["title"]
     assert kb.store.count_documents() == 5
+
+
+def test_staff_pages_can_never_be_framed(client):
+    for path in ("/logga-in", "/kurera", "/kurera/ny", "/kurera/finns-inte"):
+        r = client.get(path, follow_redirects=False)
+        assert r.headers["x-frame-options"] == "DENY", path
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"], path
+    login(client)
+    page = client.get("/kurera")
+    assert page.status_code == 200 and page.headers["x-frame-options"] == "DENY"
+    assert page.headers["referrer-policy"] == "same-origin"

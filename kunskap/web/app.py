@@ -18,8 +18,8 @@ from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
 
 from ..config import Settings, load_settings
-from . import api, curation_api, curation_pages, errors, pages
-from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware
+from . import api, curation_api, curation_pages, docs, errors, pages
+from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware, SecurityHeadersMiddleware
 
 log = logging.getLogger("kunskap")
 
@@ -51,8 +51,8 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
                  kb.store.count_documents(), kb.vectors.count, kb.embedder.model_id)
         yield
 
-    # FastAPIOffline serves /docs and /redoc with bundled Swagger UI and ReDoc: no CDN, so the API
-    # documentation works on an offline server too.
+    # FastAPIOffline bundles Swagger UI and ReDoc (no CDN, so the API documentation works on an
+    # offline server too); the pages themselves are ours (web/docs.py), without inline script.
     app = FastAPIOffline(
         favicon_url="/static/favicon.svg",
         title="kunskap API",
@@ -60,8 +60,8 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         description="Sök i klimatarbetet hos Klimatkommunernas medlemmar. Fel har formen "
                     '{"error": {"code": "...", "message": "..."}}.',
         lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
     app.state.settings = settings
@@ -73,6 +73,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     app.include_router(curation_api.router)
     app.include_router(pages.router)
     app.include_router(curation_pages.router)
+    app.include_router(docs.router)
     errors.install(app)
     app.add_middleware(CacheHeadersMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=800, compresslevel=5)   # level 9 costs ~1 ms per result page
@@ -83,6 +84,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         allow_headers=["Content-Type", "Authorization"],
         max_age=600,
     )
+    app.add_middleware(SecurityHeadersMiddleware, frame_origins=settings.cors_origins)
     app.add_middleware(PrivacyAccessLogMiddleware)
     return app
 
