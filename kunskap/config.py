@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # full), emptied on any change; 0 turns it off (then only query embeddings are cached:
     # bench/http_load.py compares the two).
     result_cache_size: int = Field(1024, ge=0, le=1_000_000, description="Cached search results")
+    # Requests a minute per client address to the JSON API (bursts up to the same number), then
+    # 429: generous for people and the embed (a search is one request), a brake on scrapers and
+    # floods. 0 turns it off.
+    rate_limit: int = Field(600, ge=0, le=1_000_000, description="API requests per minute per client (0 = off)")
     batch_size: int = Field(8, ge=1, le=512, description="Passages per embedding call")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

@@ -304,3 +304,46 @@ def test_pages_have_no_inline_script_style_or_handlers(client):
             assert "style" not in tag.attrs and not any(a.startswith("on") for a in tag.attrs), (path, tag.name)
             for name in ("href", "src", "action"):
                 assert not str(tag.get(name, "")).lower().startswith("javascript:"), (path, tag.name)
+
+
+def test_the_api_is_rate_limited_per_client(corpus, kb_factory):
+    kb = kb_factory(corpus, rate_limit=3, cors_origins=["https://klimatkommunerna.se"])
+    ingest(kb, corpus)
+    app = create_app(kb.settings, knowledge_base=kb)
+    origin = {"Origin": "https://klimatkommunerna.se"}
+    with TestClient(app, client=("203.0.113.1", 5000)) as client:
+        assert [client.get("/api/v1/search", params={"q": "cykel"}).status_code for _ in range(3)] == [200] * 3
+        r = client.get("/api/v1/themes", headers=origin)
+        assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 20
+        assert r.json()["error"]["code"] == "rate_limited" and "Vänta" in r.json()["error"]["message"]
+        assert r.headers["access-control-allow-origin"] == "https://klimatkommunerna.se"   # the embed can read it
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert client.get("/sok", params={"q": "cykel"}).status_code == 200      # pages and probes: not the API
+        assert client.get("/health").status_code == 200
+    with TestClient(app, client=("203.0.113.2", 5000)) as other:
+        assert other.get("/api/v1/themes").status_code == 200
+        # X-Forwarded-For from an untrusted client is no way around the limit.
+        statuses = [other.get("/api/v1/themes", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
+                    for i in range(4)]
+        assert statuses == [200, 200, 429, 429]
+
+
+def test_rate_limit_zero_turns_it_off(corpus, kb_factory):
+    kb = kb_factory(corpus, rate_limit=0)
+    ingest(kb, corpus)
+    with TestClient(create_app(kb.settings, knowledge_base=kb)) as client:
+        assert {client.get("/api/v1/themes").status_code for _ in range(30)} == {200}
+
+
+def test_the_rate_limiter_refills_and_forgets_idle_clients():
+    from kunskap.web.ratelimit import RateLimiter
+
+    limiter = RateLimiter(per_minute=3, max_clients=2)
+    assert [limiter.acquire("a", now=0.0) for _ in range(3)] == [0.0] * 3
+    assert limiter.acquire("a", now=0.0) == pytest.approx(20.0)
+    assert limiter.acquire("a", now=20.0) == 0.0                    # one token back after 20 s
+    limiter.acquire("b", now=21.0)
+    limiter.acquire("c", now=22.0)
+    assert list(limiter.buckets) == ["b", "c"]                       # at most max_clients remembered
+    limiter.acquire("d", now=200.0)
+    assert list(limiter.buckets) == ["d"]                            # full buckets need no state

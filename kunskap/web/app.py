@@ -20,6 +20,7 @@ from fastapi_offline import FastAPIOffline
 from ..config import Settings, load_settings
 from . import api, curation_api, curation_pages, docs, errors, pages
 from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware, SecurityHeadersMiddleware
+from .ratelimit import RateLimitMiddleware
 
 log = logging.getLogger("kunskap")
 
@@ -77,6 +78,8 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     errors.install(app)
     app.add_middleware(CacheHeadersMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=800, compresslevel=5)   # level 9 costs ~1 ms per result page
+    # Inside CORS, so a 429 carries the CORS headers and the embed on another site can read it.
+    app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
