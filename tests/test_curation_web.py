@@ -320,3 +320,82 @@ def test_staff_pages_can_never_be_framed(client):
     page = client.get("/kurera")
     assert page.status_code == 200 and page.headers["x-frame-options"] == "DENY"
     assert page.headers["referrer-policy"] == "same-origin"
+
+
+def front_matter(kb, doc_id):
+    import frontmatter
+
+    return frontmatter.loads((kb.settings.corpus / kb.store.get_document(doc_id)["source_path"]).read_text("utf-8"))
+
+
+def test_put_accepts_what_get_returns(client, app_kb):
+    _, kb, token = app_kb
+    auth = {"Authorization": f"Bearer {token}"}
+    document = client.get("/api/v1/documents/malmo-energi").json()
+    assert document["themes"] == [{"slug": "rattvis-omstallning", "label": "Rättvis omställning"}]
+    tagged = client.put("/api/v1/documents/malmo-energi", headers=auth, json={
+        **{k: document[k] for k in ("title", "organisation", "year")}, "themes": ["rattvis-omstallning"],
+        "other_tags": ["hyresgäster"], "status": "published", "body": "## Bakgrund\nHushåll i Malmö."})
+    assert tagged.status_code == 200, tagged.json()
+    before = front_matter(kb, "malmo-energi")
+    document = client.get("/api/v1/documents/malmo-energi").json()
+    r = client.put("/api/v1/documents/malmo-energi", headers=auth, json={**document, "title": "Energifattigdom i Malmö"})
+    assert r.status_code == 200, r.json()
+    after = front_matter(kb, "malmo-energi")
+    assert after["title"] == "Energifattigdom i Malmö"
+    # What GET does not show as editable is kept: the Markdown body, the status, free tags.
+    assert after.content == before.content and after["status"] == before.get("status", "published")
+    assert after["themes"] == ["rattvis-omstallning", "hyresgäster"]
+    assert client.get("/api/v1/documents/malmo-energi").json()["title"] == "Energifattigdom i Malmö"
+    slugs = client.put("/api/v1/documents/malmo-energi", headers=auth,
+                       json={**document, "themes": ["rattvis-omstallning", {"slug": "fornybar-energi"}]})
+    assert slugs.status_code == 200 and front_matter(kb, "malmo-energi")["themes"][:2] == ["rattvis-omstallning",
+                                                                                         "fornybar-energi"]
+    other = client.put("/api/v1/documents/lund-cykel", headers=auth, json=document)
+    assert other.status_code == 400 and other.json()["error"]["parameter"] == "id"
+    assert client.put("/api/v1/documents/malmo-energi", headers=auth,
+                      json={**document, "themes": [{"label": "utan slug"}]}).status_code == 400
+
+
+def test_patch_changes_only_the_fields_sent(client, app_kb):
+    _, kb, token = app_kb
+    auth = {"Authorization": f"Bearer {token}"}
+    before = front_matter(kb, "lund-cykel")
+    version = client.get("/api/v1/documents/lund-cykel/version", headers=auth).json()["version"]
+    r = client.patch("/api/v1/documents/lund-cykel", headers=auth,
+                     json={"summary": "Fler cyklar till jobbet.", "base_version": version})
+    assert r.status_code == 200 and r.json()["version"] != version
+    after = front_matter(kb, "lund-cykel")
+    assert after["summary"] == "Fler cyklar till jobbet."
+    for key in ("title", "organisation", "themes", "year", "source_url", "kontaktperson_roll"):
+        assert after[key] == before[key], key
+    assert after.content == before.content and kb.store.get_document("lund-cykel")["status"] == "published"
+    stale = client.patch("/api/v1/documents/lund-cykel", headers=auth, json={"summary": "x", "base_version": version})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "edit_conflict"
+    body = client.patch("/api/v1/documents/lund-cykel", headers=auth,
+                        json={"body": "## Bakgrund\nNy text om lånecyklar.", "themes": [{"slug": "cykel"}],
+                              "summary": None})
+    assert body.status_code == 200
+    after = front_matter(kb, "lund-cykel")
+    assert "lånecyklar" in after.content and "summary" not in after.metadata and after["title"] == before["title"]
+    cleared = client.patch("/api/v1/documents/lund-cykel", headers=auth, json={"title": None})
+    assert cleared.status_code == 400 and "title" in cleared.json()["error"]["fields"]
+    assert client.patch("/api/v1/documents/finns-inte", headers=auth, json={"summary": "x"}).status_code == 404
+    actions = [r["action"] for r in client.get("/api/v1/documents/lund-cykel/revisions", headers=auth).json()]
+    assert actions == ["update", "update"]
+
+
+def test_patch_changes_an_uploads_sidecar_metadata(client, app_kb, tmp_path):
+    _, kb, token = app_kb
+    auth = {"Authorization": f"Bearer {token}"}
+    pptx = make_pptx(tmp_path / "d.pptx", [("Vätgas i Mariestad", "Tankstation för vätgas", "notis")])
+    doc_id = client.post("/api/v1/uploads", headers=auth, files={"file": ("vatgas.pptx", pptx.read_bytes())},
+                         data={"title": "Vätgas", "organisation": "Mariestads kommun", "status": "published"}).json()["id"]
+    r = client.patch(f"/api/v1/documents/{doc_id}", headers=auth, json={"year": 2021, "themes": [{"slug": "fossilfria-fordon"}]})
+    assert r.status_code == 200, r.json()
+    row = kb.store.get_document(doc_id)
+    assert (row["year"], row["title"], row["organisation"], row["kind"], row["status"]) == \
+        (2021, "Vätgas", "Mariestads kommun", "presentation", "published")
+    assert row["themes"] == ["fossilfria-fordon"]
+    refused = client.patch(f"/api/v1/documents/{doc_id}", headers=auth, json={"body": "text"})
+    assert refused.status_code == 400 and refused.json()["error"]["parameter"] == "body"

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from ..accounts import User
 from ..curation import MAX_UPLOAD_BYTES, Curator
+from ..errors import ValidationError
 from .auth import bearer_user
 from .deps import RowId
 
@@ -17,32 +18,110 @@ router = APIRouter(prefix="/api/v1", tags=["kurering"])
 STAFF = Annotated[User, Depends(bearer_user)]
 
 
+class ThemeRef(BaseModel):
+    """A theme as GET returns it; only the slug counts."""
+
+    slug: str = Field(max_length=100)
+    label: str | None = None
+
+
+ThemeValue = Annotated[str | ThemeRef, Field(description="Temats slug, eller {\"slug\": …} som i GET")]
+
+
+def _slugs(themes: list) -> list[str]:
+    """Theme values after model_dump: slugs, or ThemeRef dicts."""
+    return [t["slug"] if isinstance(t, dict) else t for t in themes or []]
+
+
+VERSION_FIELD = Field(None, description="Versionen du utgick från (GET .../version); har filen ändrats sedan "
+                                        "dess svarar API:t 409.")
+
+
 class DocumentIn(BaseModel):
+    """A whole document. PUT takes what GET /api/v1/documents/{id} returns: themes as objects
+    or slugs, and the fields only GET has (html, tags, member, county, …) are ignored. What GET
+    does not show in editable form – the Markdown `body`, `status` and `other_tags` (free tags
+    that are no curated theme) – is kept by PUT when left out, and so are `kind` and `language`
+    (a PUT that forgot them would otherwise turn a presentation into a case study)."""
+
+    id: str | None = Field(None, description="Valfritt; måste i så fall vara dokumentets id")
     title: str = Field(max_length=1000)
     organisation: str = Field(max_length=200)
-    kind: str = "case-study"
-    themes: list[str] = []
+    kind: str | None = Field(None, description="case-study (standard vid POST), presentation, report, news")
+    themes: list[ThemeValue] = []
+    other_tags: list[str] | None = Field(None, description="Fria taggar som inte är något tema")
     year: int | None = None
     published: str | None = None
     summary: str | None = None
     source_url: str | None = None
     contact: str | None = None
-    status: str = "draft"
-    body: str = Field("", max_length=200_000)
+    status: str | None = Field(None, description="draft (standard vid POST), published eller unpublished")
+    body: str | None = Field(None, max_length=200_000, description="Markdown")
     confirm_duplicates: bool = False
-    language: str = "sv"
-    base_version: str | None = Field(None, description="Versionen du utgick från (GET .../version); "
-                                                         "har filen ändrats sedan dess svarar API:t 409.")
+    language: str | None = Field(None, description="sv (standard vid POST)")
+    base_version: str | None = VERSION_FIELD
+
+
+class DocumentPatch(BaseModel):
+    """Only the fields sent change (null clears one); the rest stays as it is in the file."""
+
+    id: str | None = Field(None, description="Valfritt; måste i så fall vara dokumentets id")
+    title: str | None = Field(None, max_length=1000)
+    organisation: str | None = Field(None, max_length=200)
+    kind: str | None = None
+    themes: list[ThemeValue] | None = None
+    other_tags: list[str] | None = None
+    year: int | None = None
+    published: str | None = None
+    summary: str | None = None
+    source_url: str | None = None
+    contact: str | None = None
+    status: str | None = None
+    body: str | None = Field(None, max_length=200_000, description="Markdown; bara för fallstudier")
+    language: str | None = None
+    base_version: str | None = VERSION_FIELD
 
 
 def _curator(request: Request) -> Curator:
     return Curator(request.app.state.kb)
 
 
-def _values(document: DocumentIn) -> dict:
-    values = document.model_dump(exclude={"body", "confirm_duplicates", "base_version"})
-    values["year"] = "" if document.year is None else str(document.year)
+def _form(fields: dict) -> dict:
+    """API field values -> Curator form values (themes as slugs, year as text)."""
+    values = {k: v for k, v in fields.items() if k not in ("id", "body", "confirm_duplicates", "base_version")}
+    if "themes" in values:
+        values["themes"] = _slugs(values["themes"])
+    if "year" in values:
+        values["year"] = "" if values["year"] is None else str(values["year"])
     return values
+
+
+def _check_id(doc_id: str, given: str | None) -> None:
+    if given is not None and given != doc_id:
+        raise ValidationError("id", f"id i innehållet ('{given[:80]}') är inte dokumentets id ('{doc_id[:80]}').")
+
+
+def _save(request: Request, user: User, doc_id: str, values: dict, body: str | None, base_version: str | None):
+    """Save an existing document from complete form values: Markdown, or an upload's sidecar."""
+    curator = _curator(request)
+    if curator.document(doc_id)["source_path"].endswith(".md"):
+        curator.save_case_study(values, body, user.username, doc_id=doc_id, base_version=base_version)
+    else:
+        if body:   # an upload's text is the file itself
+            raise ValidationError("body", "Dokumentet är en uppladdad fil: bara dess metadata kan ändras, inte texten.")
+        curator.save_upload_metadata(doc_id, values, user.username, base_version=base_version)
+    return _saved(request, doc_id)
+
+
+def _current(curator: Curator, doc_id: str) -> tuple[str, dict, str | None]:
+    """(version, form values, body) as the file is now. The version is read first: if the file
+    changes before the save, the save is refused (409) instead of undoing that change."""
+    version = curator.version(doc_id)
+    values, body = curator.form_values(doc_id)
+    row = curator.document(doc_id)
+    values.setdefault("kind", row["kind"])
+    values.setdefault("language", row.get("language") or "sv")
+    return version, values, body
 
 
 def _saved(request: Request, doc_id: str, status: int = 200):
@@ -63,7 +142,10 @@ def all_documents(request: Request, user: STAFF, status: str | None = None):
 def create(request: Request, user: STAFF, document: DocumentIn):
     """Skapa en fallstudie. Liknar den ett befintligt dokument svarar API:t 409 med dubbletterna,
     om inte confirm_duplicates är satt."""
-    result = _curator(request).save_case_study(_values(document), document.body, user.username,
+    values = _form(document.model_dump())
+    defaults = {"status": "draft", "other_tags": [], "kind": "case-study", "language": "sv"}
+    values.update({k: v for k, v in defaults.items() if values[k] is None})
+    result = _curator(request).save_case_study(values, document.body or "", user.username,
                                                confirm_duplicates=document.confirm_duplicates)
     if not result.saved:
         return JSONResponse({"error": {"code": "possible_duplicate", "message": "Liknande exempel finns redan.",
@@ -73,13 +155,30 @@ def create(request: Request, user: STAFF, document: DocumentIn):
 
 @router.put("/documents/{doc_id}")
 def update(request: Request, user: STAFF, doc_id: str, document: DocumentIn):
-    curator = _curator(request)
-    values = _values(document)
-    if curator.document(doc_id)["source_path"].endswith(".md"):
-        curator.save_case_study(values, document.body, user.username, doc_id=doc_id, base_version=document.base_version)
-    else:
-        curator.save_upload_metadata(doc_id, values, user.username, base_version=document.base_version)
-    return _saved(request, doc_id)
+    """Ersätt dokumentets metadata (och text). Tar emot det GET /api/v1/documents/{id} ger; body,
+    status, other_tags, kind och language behålls om de utelämnas."""
+    _check_id(doc_id, document.id)
+    version, current, body = _current(_curator(request), doc_id)
+    values = _form(document.model_dump())
+    for key in ("status", "other_tags", "kind", "language"):
+        if values[key] is None:
+            values[key] = current.get(key)
+    if document.body is not None:
+        body = document.body
+    return _save(request, user, doc_id, values, body, document.base_version or version)
+
+
+@router.patch("/documents/{doc_id}")
+def patch(request: Request, user: STAFF, doc_id: str, change: DocumentPatch):
+    """Ändra bara de fält som skickas (null tömmer ett fält); resten behålls som det är i filen.
+    Fungerar för fallstudier och för uppladdade filers metadata."""
+    _check_id(doc_id, change.id)
+    version, values, body = _current(_curator(request), doc_id)
+    sent = change.model_dump(exclude_unset=True)
+    values.update(_form(sent))
+    if "body" in sent:
+        body = sent["body"] or ""
+    return _save(request, user, doc_id, values, body, change.base_version or version)
 
 
 @router.get("/documents/{doc_id}/version")
