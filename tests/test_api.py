@@ -347,3 +347,34 @@ def test_the_rate_limiter_refills_and_forgets_idle_clients():
     assert list(limiter.buckets) == ["b", "c"]                       # at most max_clients remembered
     limiter.acquire("d", now=200.0)
     assert list(limiter.buckets) == ["d"]                            # full buckets need no state
+
+
+def test_openapi_declares_the_real_responses_with_the_error_schema(client):
+    spec = client.get("/api/v1/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    error_ref = "#/components/schemas/ErrorResponse"
+    operations = {(method.upper(), path): op for path, item in spec["paths"].items() for method, op in item.items()}
+    assert len(operations) >= 20
+    for key, operation in operations.items():
+        responses = operation["responses"]
+        assert "422" not in responses, key
+        assert any(s.startswith("2") for s in responses), key
+        if key[1].startswith("/api/"):
+            assert "429" in responses, key
+        for status, response in responses.items():
+            if status.startswith(("4", "5")):
+                assert response["content"]["application/json"]["schema"]["$ref"] == error_ref, (key, status)
+    expected = {("GET", "/api/v1/revisions/{revision_id}"): {"200", "400", "401", "404", "429"},
+                ("GET", "/api/v1/search"): {"200", "304", "400", "429", "503"},
+                ("PUT", "/api/v1/documents/{doc_id}"): {"200", "400", "401", "403", "404", "409", "429"},
+                ("PATCH", "/api/v1/documents/{doc_id}"): {"200", "400", "401", "403", "404", "409", "429"},
+                ("POST", "/api/v1/documents"): {"201", "400", "401", "403", "409", "429"}}
+    for key, statuses in expected.items():
+        assert set(operations[key]["responses"]) == statuses, key
+    # And the answers have that shape.
+    from kunskap.web.schemas import ErrorResponse
+
+    for r in (client.get("/api/v1/search", params={"limit": 0}), client.get("/api/v1/documents/finns-inte"),
+              client.get("/api/v1/revisions/1"), client.put("/api/v1/documents/x", json={})):
+        assert r.status_code in (400, 401, 404)
+        ErrorResponse.model_validate(r.json())

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from ..errors import NotFoundError
 from ..knowledgebase import KnowledgeBase
@@ -16,79 +15,30 @@ from ..search import Filters, Searcher
 from ..serialize import facets_to_dict, hit_to_dict, result_to_dict
 from ..store import PUBLIC
 from .deps import YEAR_MAX, YEAR_MIN, kb_dependency, run_search, search_request, searcher_dependency
+from .schemas import (
+    DocumentResponse,
+    FacetValue,
+    Health,
+    OrganisationInfo,
+    Ready,
+    SearchResponse,
+    SimilarResponse,
+    ThemeInfo,
+    errors,
+)
 
 router = APIRouter()
 KB = Annotated[KnowledgeBase, Depends(kb_dependency)]
 SEARCHER = Annotated[Searcher, Depends(searcher_dependency)]
 
 
-class Theme(BaseModel):
-    slug: str
-    label: str
-
-
-class Result(BaseModel):
-    id: str
-    title: str
-    organisation: str
-    organisation_type: str | None
-    county: str | None
-    year: int | None
-    themes: list[Theme]
-    kind: str
-    summary: str | None
-    snippet: str
-    page: int | None
-    heading: str | None
-    score: float
-    url: str
-    member: bool
-
-
-class FacetValue(BaseModel):
-    value: str
-    label: str
-    count: int
-
-
-class SearchResponse(BaseModel):
-    query: str
-    searched_for: str | None
-    total: int
-    page: int
-    limit: int
-    results: list[Result]
-    facets: dict[str, list[FacetValue]]
-    hint: str | None
-
-
-class DocumentResponse(BaseModel):
-    id: str
-    title: str
-    organisation: str
-    organisation_type: str | None
-    county: str | None
-    kind: str
-    year: int | None
-    published: str | None
-    summary: str | None
-    themes: list[Theme]
-    tags: list[str]
-    source_url: str | None
-    contact: str | None
-    language: str
-    html: str
-    extra: dict
-    member: bool
-
-
-@router.get("/health", tags=["drift"])
+@router.get("/health", tags=["drift"], response_model=Health)
 def health():
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
-@router.get("/ready", tags=["drift"])
+@router.get("/ready", tags=["drift"], response_model=Ready)
 def ready(kb: KB):
     """Readiness: index loaded, with counts and model."""
     return {
@@ -100,12 +50,12 @@ def ready(kb: KB):
     }
 
 
-@router.get("/api/v1/search", response_model=SearchResponse, tags=["sök"])
+@router.get("/api/v1/search", response_model=SearchResponse, tags=["sök"], responses=errors(400, 503, cached=True))
 async def search(
     request: Request,
     kb: KB,
     searcher: SEARCHER,
-    q: Annotated[str, Query(description="Sökfråga, högst 2000 tecken")] = "",
+    q: Annotated[str, Query(max_length=2000, description="Sökfråga, högst 2000 tecken")] = "",
     organisation: Annotated[list[str], Query(description="Organisation, kan upprepas")] = [],
     organisation_type: Annotated[list[str], Query(description="kommun eller region")] = [],
     county: Annotated[list[str], Query(description="Län, kan upprepas")] = [],
@@ -125,7 +75,8 @@ async def search(
     return JSONResponse(result_to_dict(result, kb))
 
 
-@router.get("/api/v1/documents/{doc_id}", response_model=DocumentResponse, tags=["dokument"])
+@router.get("/api/v1/documents/{doc_id}", response_model=DocumentResponse, tags=["dokument"],
+            responses=errors(404, cached=True))
 def document(doc_id: str, kb: KB):
     return document_dict(kb, doc_id)
 
@@ -150,7 +101,8 @@ def document_dict(kb: KnowledgeBase, doc_id: str) -> dict:
     }
 
 
-@router.get("/api/v1/documents/{doc_id}/similar", tags=["dokument"])
+@router.get("/api/v1/documents/{doc_id}/similar", tags=["dokument"], response_model=SimilarResponse,
+            responses=errors(400, 404, cached=True))
 def similar(
     doc_id: str,
     kb: KB,
@@ -163,18 +115,20 @@ def similar(
     return {"id": doc_id, "results": [hit_to_dict(h, kb) for h in hits]}
 
 
-@router.get("/api/v1/facets", tags=["sök"])
+@router.get("/api/v1/facets", tags=["sök"], response_model=dict[str, list[FacetValue]],
+            responses=errors(cached=True))
 def facets(kb: KB, searcher: SEARCHER):
     """Antal publicerade dokument per tema, organisation, län, typ och år."""
     return facets_to_dict(searcher.browse(Filters(), limit=1).facets, kb)
 
 
-@router.get("/api/v1/themes", tags=["sök"])
+@router.get("/api/v1/themes", tags=["sök"], response_model=list[ThemeInfo], responses=errors(cached=True))
 def themes(kb: KB):
     return [{"slug": t.slug, "label": t.label, "synonyms": t.synonyms} for t in kb.themes.themes]
 
 
-@router.get("/api/v1/organisations", tags=["sök"])
+@router.get("/api/v1/organisations", tags=["sök"], response_model=list[OrganisationInfo],
+            responses=errors(cached=True))
 def organisation_list(kb: KB, searcher: SEARCHER):
     """Organisationer med publicerade dokument (antal, län, medlemskap)."""
     counts = dict(searcher.browse(Filters(), limit=1).facets["organisation"])

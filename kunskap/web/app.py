@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
 
 from ..config import Settings, load_settings
-from . import api, curation_api, curation_pages, docs, errors, pages
+from . import api, curation_api, curation_pages, docs, errors, openapi, pages
 from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware, SecurityHeadersMiddleware
 from .ratelimit import RateLimitMiddleware
 
@@ -76,6 +76,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     app.include_router(curation_pages.router)
     app.include_router(docs.router)
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(CacheHeadersMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=800, compresslevel=5)   # level 9 costs ~1 ms per result page
     # Inside CORS, so a 429 carries the CORS headers and the embed on another site can read it.

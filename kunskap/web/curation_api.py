@@ -13,6 +13,16 @@ from ..curation import MAX_UPLOAD_BYTES, Curator
 from ..errors import ValidationError
 from .auth import bearer_user
 from .deps import RowId
+from .schemas import (
+    Deleted,
+    DocumentSummary,
+    DocumentVersion,
+    Restored,
+    Revision,
+    RevisionSummary,
+    SavedDocument,
+    errors,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["kurering"])
 STAFF = Annotated[User, Depends(bearer_user)]
@@ -131,14 +141,14 @@ def _saved(request: Request, doc_id: str, status: int = 200):
                          "version": curator.version(doc_id)}, status_code=status)
 
 
-@router.get("/curation/documents")
+@router.get("/curation/documents", response_model=list[DocumentSummary], responses=errors(401))
 def all_documents(request: Request, user: STAFF, status: str | None = None):
     """Alla dokument, även utkast och avpublicerade."""
     return [{k: r[k] for k in ("id", "title", "organisation", "kind", "status", "year", "updated_at")}
             for r in _curator(request).documents(status)]
 
 
-@router.post("/documents", status_code=201)
+@router.post("/documents", status_code=201, response_model=SavedDocument, responses=errors(400, 401, 403, 409))
 def create(request: Request, user: STAFF, document: DocumentIn):
     """Skapa en fallstudie. Liknar den ett befintligt dokument svarar API:t 409 med dubbletterna,
     om inte confirm_duplicates är satt."""
@@ -153,7 +163,7 @@ def create(request: Request, user: STAFF, document: DocumentIn):
     return _saved(request, result.doc_id, 201)
 
 
-@router.put("/documents/{doc_id}")
+@router.put("/documents/{doc_id}", response_model=SavedDocument, responses=errors(400, 401, 403, 404, 409))
 def update(request: Request, user: STAFF, doc_id: str, document: DocumentIn):
     """Ersätt dokumentets metadata (och text). Tar emot det GET /api/v1/documents/{id} ger; body,
     status, other_tags, kind och language behålls om de utelämnas."""
@@ -168,7 +178,7 @@ def update(request: Request, user: STAFF, doc_id: str, document: DocumentIn):
     return _save(request, user, doc_id, values, body, document.base_version or version)
 
 
-@router.patch("/documents/{doc_id}")
+@router.patch("/documents/{doc_id}", response_model=SavedDocument, responses=errors(400, 401, 403, 404, 409))
 def patch(request: Request, user: STAFF, doc_id: str, change: DocumentPatch):
     """Ändra bara de fält som skickas (null tömmer ett fält); resten behålls som det är i filen.
     Fungerar för fallstudier och för uppladdade filers metadata."""
@@ -181,31 +191,31 @@ def patch(request: Request, user: STAFF, doc_id: str, change: DocumentPatch):
     return _save(request, user, doc_id, values, body, change.base_version or version)
 
 
-@router.get("/documents/{doc_id}/version")
+@router.get("/documents/{doc_id}/version", response_model=DocumentVersion, responses=errors(401, 404))
 def version(request: Request, user: STAFF, doc_id: str):
     """Filens nuvarande version, att skicka som base_version vid PUT."""
     return {"id": doc_id, "version": _curator(request).version(doc_id)}
 
 
-@router.delete("/documents/{doc_id}")
+@router.delete("/documents/{doc_id}", response_model=Deleted, responses=errors(401, 403, 404))
 def delete(request: Request, user: STAFF, doc_id: str):
     """Ta bort (kan ångras: POST /revisions/{revision}/restore)."""
     return {"id": doc_id, "revision": _curator(request).delete(doc_id, user.username)}
 
 
-@router.post("/documents/{doc_id}/publish")
+@router.post("/documents/{doc_id}/publish", response_model=SavedDocument, responses=errors(401, 403, 404))
 def publish(request: Request, user: STAFF, doc_id: str):
     _curator(request).set_status(doc_id, "published", user.username)
     return _saved(request, doc_id)
 
 
-@router.post("/documents/{doc_id}/unpublish")
+@router.post("/documents/{doc_id}/unpublish", response_model=SavedDocument, responses=errors(401, 403, 404))
 def unpublish(request: Request, user: STAFF, doc_id: str):
     _curator(request).set_status(doc_id, "unpublished", user.username)
     return _saved(request, doc_id)
 
 
-@router.post("/uploads", status_code=201)
+@router.post("/uploads", status_code=201, response_model=SavedDocument, responses=errors(400, 401, 403))
 def upload(request: Request, user: STAFF, file: Annotated[UploadFile | None, File()] = None,
            title: Annotated[str, Form()] = "", organisation: Annotated[str, Form()] = "",
            kind: Annotated[str, Form()] = "presentation", themes: Annotated[list[str], Form()] = [],
@@ -219,12 +229,12 @@ def upload(request: Request, user: STAFF, file: Annotated[UploadFile | None, Fil
     return _saved(request, doc_id, 201)
 
 
-@router.get("/documents/{doc_id}/revisions")
+@router.get("/documents/{doc_id}/revisions", response_model=list[RevisionSummary], responses=errors(401))
 def revisions(request: Request, user: STAFF, doc_id: str):
     return _curator(request).revisions(doc_id)
 
 
-@router.get("/revisions/{revision_id}")
+@router.get("/revisions/{revision_id}", response_model=Revision, responses=errors(400, 401, 404))
 def revision(request: Request, user: STAFF, revision_id: RowId):
     curator = _curator(request)
     row = curator.revision(revision_id)
@@ -232,7 +242,7 @@ def revision(request: Request, user: STAFF, revision_id: RowId):
             "text": curator.revision_text(revision_id), "diff": curator.diff(revision_id)}
 
 
-@router.post("/revisions/{revision_id}/restore")
+@router.post("/revisions/{revision_id}/restore", response_model=Restored, responses=errors(400, 401, 403, 404))
 def restore(request: Request, user: STAFF, revision_id: RowId, version: str = "before"):
     curator = _curator(request)
     row = curator.revision(revision_id)
