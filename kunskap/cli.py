@@ -41,7 +41,9 @@ def make_settings(**overrides):
 
 
 def open_kb(settings, must_exist: bool = True):
-    from .errors import KunskapError
+    """A knowledge base for a reading command: nothing is repaired or written (that is for
+    `kunskap ingest` and the server's start-up)."""
+    from .errors import IndexMissingError, KunskapError
     from .knowledgebase import KnowledgeBase
 
     kb = KnowledgeBase(settings)
@@ -51,7 +53,9 @@ def open_kb(settings, must_exist: bool = True):
         )
     if must_exist:
         try:
-            kb.open_vectors()
+            kb.open_vectors(repair=False)
+        except IndexMissingError as exc:
+            raise click.ClickException(f"{exc.message}. Reparera med: kunskap ingest --index {settings.index}") from None
         except KunskapError as exc:
             raise click.ClickException(exc.message) from None
     return kb
@@ -251,6 +255,8 @@ def status(corpus, index, model, embed_threads):
     click.echo(f"Modell: {manifest.model_id} ({manifest.dimension} dim), styckningsversion {manifest.chunker_version}")
     click.echo(f"Dokument: {kb.store.count_documents()} ({kb.store.count_documents(public_only=True)} publicerade)")
     click.echo(f"Avsnitt: {kb.store.count_chunks()}, vektorer: {kb.vectors.count}")
+    for problem in kb.consistency(max_age=0):
+        click.echo(f"Problem: {problem}", err=True)
 
 
 def _accounts(index):

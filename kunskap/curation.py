@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 
 from .documents import CONTROL_CHARACTERS, KINDS, STATUSES, has_control_characters, slugify
-from .errors import DocumentError, KunskapError, NotFoundError, ValidationError
+from .errors import DocumentError, KunskapError, NotFoundError, ReadOnlyError, ValidationError
 from .files import atomic_write
 from .ingest import ingest_files
 from .knowledgebase import KnowledgeBase
@@ -33,15 +33,14 @@ CASE_FOLDER = "fallstudier"
 UPLOAD_FOLDER = "presentationer"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_BODY_CHARS = 100_000
+# Uploads with more passages than this are indexed in the background (~0.1 s of model time per
+# passage on 2 cores: beyond ~6 s a request should not wait).
+INLINE_UPLOAD_CHUNKS = 60
 DUPLICATE_COSINE = 0.93
 DUPLICATE_TITLE = 90
 STATUS_LABELS = {"draft": "utkast", "published": "publicerad", "unpublished": "avpublicerad"}
 FORM_FIELDS = ("title", "organisation", "kind", "themes", "year", "published", "summary", "source_url",
                "contact", "language", "status")
-
-
-class ReadOnlyError(KunskapError):
-    code = "read_only"
 
 
 class ConflictError(KunskapError):
@@ -66,6 +65,13 @@ class Duplicate:
     title: str
     organisation: str
     reason: str
+
+
+@dataclass
+class UploadResult:
+    doc_id: str
+    revision_id: int
+    pending: bool = False      # stored; being indexed in the background
 
 
 @dataclass
@@ -298,7 +304,8 @@ class Curator:
                                 "jämför med versionshistoriken och gör din ändring på nytt – inget har sparats.")
 
     def save_case_study(self, values: dict, body: str, username: str, doc_id: str | None = None,
-                        confirm_duplicates: bool = False, base_version: str | None = None) -> SaveResult:
+                        confirm_duplicates: bool = False, base_version: str | None = None,
+                        idempotency_key: str | None = None) -> SaveResult:
         self._writable()
         meta = self.validate(values, body)
         if doc_id is not None:
@@ -329,7 +336,8 @@ class Curator:
                                                           "source_url", "contact", "language", "status") if k in meta}}
         ordered.update({k: v for k, v in extra.items() if k != "id"})
         content = render_case_file(ordered, body)
-        self._write_and_ingest(doc_id, path, content, previous, "create" if previous is None else "update", username)
+        self._write_and_ingest(doc_id, path, content, previous, "create" if previous is None else "update", username,
+                               idempotency_key=idempotency_key)
         return SaveResult(doc_id=doc_id)
 
     def set_status(self, doc_id: str, status: str, username: str) -> None:
@@ -367,42 +375,122 @@ class Curator:
     def _write_sidecar_and_ingest(self, doc_id, path, meta, previous, action, username) -> None:
         sidecar = sidecar_path(path)
         content = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, default_flow_style=None).encode("utf-8")
-        atomic_write(sidecar, content)
-        try:
-            ingest_files(self.kb, self.corpus, [path])
-        except DocumentError:
-            if previous:
-                atomic_write(sidecar, previous)
-            else:
-                sidecar.unlink()
-            raise
-        self._record(doc_id, sidecar, action, username, previous_sidecar=previous or None, sidecar_content=content)
+        self._apply(doc_id, action, username, target=path, changes={sidecar: content},
+                    columns={"path": self._rel(sidecar), "previous_sidecar": previous or None, "sidecar": content})
 
     def _write_and_ingest(self, doc_id: str, path: Path, content: bytes, previous: bytes | None, action: str,
-                          username: str) -> None:
+                          username: str, idempotency_key: str | None = None) -> None:
         check_file(path.name, content)   # same loader as ingest, before touching the corpus
-        atomic_write(path, content)
-        try:
-            ingest_files(self.kb, self.corpus, [path])
-        except Exception:
-            # Put the previous version back: the corpus and the index stay as they were.
-            if previous is not None:
-                atomic_write(path, previous)
-            elif path.exists():
-                path.unlink()
-            raise
-        self._record(doc_id, path, action, username, previous_content=previous, content=content)
+        self._apply(doc_id, action, username, target=path, changes={path: content},
+                    columns={"path": self._rel(path), "previous_content": previous, "content": content},
+                    idempotency_key=idempotency_key)
 
-    def _record(self, doc_id, path, action, username, previous_content=None, content=None,
-                previous_sidecar=None, sidecar_content=None, note=None) -> int:
-        with self.kb.store.transaction():
-            cursor = self.kb.store.db.execute(
-                "INSERT INTO revisions (doc_id, path, action, username, created_at, previous_content, content, "
-                "previous_sidecar, sidecar, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [doc_id, Path(path).relative_to(self.corpus).as_posix(), action, username,
-                 dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), previous_content, content,
-                 previous_sidecar, sidecar_content, note])
-        return cursor.lastrowid
+    def _rel(self, path: Path) -> str:
+        return Path(path).relative_to(self.corpus).as_posix()
+
+    def _apply(self, doc_id: str, action: str, username: str, *, target: Path, changes: dict[Path, bytes | None],
+               columns: dict, remove: bool = False, note: str | None = None, idempotency_key: str | None = None,
+               defer: bool = False) -> int:
+        """One save, journalled so that a crash at any point is rolled forward or back at the next
+        start (`recover`): under the writer lock, (1) a pending revision with the files' previous
+        contents is committed, (2) the files are written (or removed) atomically, (3) the document
+        is ingested (or removed), (4) the revision is marked done. A failure in (2)–(3) puts the
+        previous files back and marks the revision aborted. With `defer`, (3)–(4) are left to
+        `process_pending` (large uploads: the request answers at once)."""
+        store = self.kb.store
+        with self.kb.writing():
+            previous = {path: (path.read_bytes() if path.exists() else None) for path in changes}
+            row = {"doc_id": doc_id, "action": action, "username": username, "note": note,
+                   "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                   "state": "pending", "target": self._rel(target), "idempotency_key": idempotency_key, **columns}
+            revision_id = store.begin_revision(row, [
+                (self._rel(path), previous[path], _sha256(content)) for path, content in changes.items()])
+            try:
+                for path, content in changes.items():
+                    if content is None:
+                        path.unlink(missing_ok=True)
+                    else:
+                        atomic_write(path, content)
+                if defer:
+                    return revision_id
+                if remove:
+                    ingest_files(self.kb, self.corpus, [], remove_ids=[doc_id])
+                else:
+                    ingest_files(self.kb, self.corpus, [target])
+            except BaseException as exc:
+                try:
+                    _put_back(previous)
+                except OSError:   # files not restorable now: the journal keeps it for `recover`
+                    raise exc from None
+                store.end_revision(revision_id, "aborted", error=_reason(exc))
+                raise
+            store.end_revision(revision_id, "done")
+        return revision_id
+
+    # -- recovery and deferred work ------------------------------------------------------
+    def recover(self) -> list[str]:
+        """Finish or undo saves that a crash interrupted (and deferred uploads not yet indexed):
+        a pending revision whose files all have their new content is rolled forward (ingested and
+        marked done); otherwise its files are put back and it is marked aborted. Returns one
+        Swedish line per revision handled. Run at start-up by `kunskap serve` and `kunskap ingest`."""
+        self._writable()
+        return [self.process_pending(row["id"]) for row in self.kb.store.pending_revisions()]
+
+    def process_pending(self, revision_id: int) -> str:
+        store = self.kb.store
+        rows = [r for r in store.pending_revisions() if r["id"] == revision_id]
+        if not rows:
+            return f"version {revision_id}: redan klar"
+        row = rows[0]
+        target = self.corpus / row["target"] if row["target"] else None
+        complete = all(_sha256(_read(self.corpus / f["path"])) == f["new_sha256"] for f in row["files"])
+        if complete and row["action"] != "delete" and target is not None:
+            try:   # embed first, outside the writer lock: a large upload must not hold up other saves
+                from .ingest import embed_texts
+                from .chunking import chunk_document
+                from .embeddings import text_hash
+
+                chunks = chunk_document(load_file(target, self.corpus))
+                embed_texts(self.kb, [(text_hash(c.embed_text), c.embed_text) for c in chunks])
+            except DocumentError:
+                pass   # handled below, under the lock
+        with self.kb.writing():
+            rows = [r for r in store.pending_revisions() if r["id"] == revision_id]
+            if not rows:
+                return f"version {revision_id}: redan klar"
+            row = rows[0]
+            files = {self.corpus / f["path"]: f for f in row["files"]}
+            complete = all(_sha256(_read(path)) == f["new_sha256"] for path, f in files.items())
+            if complete:
+                try:
+                    if row["action"] == "delete":
+                        ingest_files(self.kb, self.corpus, [], remove_ids=[row["doc_id"]])
+                    else:
+                        ingest_files(self.kb, self.corpus, [self.corpus / row["target"]])
+                except DocumentError as exc:
+                    _put_back({path: f["previous"] for path, f in files.items()})
+                    store.end_revision(revision_id, "aborted", error=exc.reason)
+                    return f"version {revision_id} ({row['doc_id']}): kunde inte läsas in och togs tillbaka: {exc.reason}"
+                store.end_revision(revision_id, "done")
+                return f"version {revision_id} ({row['doc_id']}): slutförd"
+            # Not all files were written: undo those that were, keep anything changed by hand.
+            _put_back({path: f["previous"] for path, f in files.items()
+                       if _sha256(_read(path)) == f["new_sha256"]})
+            store.end_revision(revision_id, "aborted", error="avbruten innan filerna hann skrivas")
+            return f"version {revision_id} ({row['doc_id']}): avbruten, inget ändrades"
+
+    def save_state(self, revision_id: int) -> dict:
+        """Where a save stands: pending (being indexed), done or aborted (with the reason)."""
+        row = self.kb.store.revision_state(revision_id)
+        if row is None:
+            raise NotFoundError(f"Version {revision_id} finns inte.")
+        return row
+
+    def replay(self, username: str, idempotency_key: str | None) -> dict | None:
+        """The earlier save made with this Idempotency-Key by this user, if any (retry-safe POST)."""
+        if not idempotency_key:
+            return None
+        return self.kb.store.revision_for_key(username, idempotency_key)
 
     def delete(self, doc_id: str, username: str) -> int:
         """Remove the file(s) and the document; the revision keeps everything for undo."""
@@ -412,20 +500,17 @@ class Curator:
         sidecar = sidecar_path(path)
         previous = path.read_bytes() if path.exists() else None
         previous_sidecar = sidecar.read_bytes() if sidecar.exists() else None
-        revision = self._record(doc_id, path, "delete", username, previous_content=previous,
-                                previous_sidecar=previous_sidecar)
-        ingest_files(self.kb, self.corpus, [], remove_ids=[doc_id])
-        if path.exists():
-            path.unlink()
-        if sidecar.exists():
-            sidecar.unlink()
-        return revision
+        changes = {path: None, **({sidecar: None} if previous_sidecar is not None else {})}
+        return self._apply(doc_id, "delete", username, target=path, changes=changes, remove=True,
+                           columns={"path": self._rel(path), "previous_content": previous,
+                                    "previous_sidecar": previous_sidecar})
 
     def deleted(self) -> list[dict]:
         """Deleted documents that can be restored (no later revision brought them back)."""
         rows = list(self.kb.store.db.query(
             "SELECT r.id, r.doc_id, r.path, r.username, r.created_at FROM revisions r WHERE r.action = 'delete' "
-            "AND NOT EXISTS (SELECT 1 FROM revisions later WHERE later.doc_id = r.doc_id AND later.id > r.id) "
+            "AND r.state = 'done' AND NOT EXISTS (SELECT 1 FROM revisions later WHERE later.doc_id = r.doc_id "
+            "AND later.id > r.id AND later.state != 'aborted') "
             "ORDER BY r.id DESC"))
         return [r for r in rows if self.kb.store.get_document(r["doc_id"]) is None]
 
@@ -437,18 +522,26 @@ class Curator:
         path = self.corpus / revision["path"]
         if path.exists() or self.kb.store.get_document(revision["doc_id"]):
             raise ValidationError("revision", "Dokumentet finns redan igen.")
+        changes = {}
         if revision["previous_content"] is not None:
-            atomic_write(path, revision["previous_content"])
+            changes[path] = revision["previous_content"]
         if revision["previous_sidecar"] is not None:
-            atomic_write(sidecar_path(path), revision["previous_sidecar"])
-        ingest_files(self.kb, self.corpus, [path])
-        self._record(revision["doc_id"], path, "restore", username, content=revision["previous_content"],
-                     sidecar_content=revision["previous_sidecar"], note=f"återställd från version {revision_id}")
+            changes[sidecar_path(path)] = revision["previous_sidecar"]
+        self._apply(revision["doc_id"], "restore", username, target=path, changes=changes,
+                    columns={"path": revision["path"], "content": revision["previous_content"],
+                             "sidecar": revision["previous_sidecar"]},
+                    note=f"återställd från version {revision_id}")
         return revision["doc_id"]
 
     # -- uploads ---------------------------------------------------------------------------
-    def upload(self, filename: str, data: bytes, values: dict | None, username: str) -> str:
+    def upload(self, filename: str, data: bytes, values: dict | None, username: str,
+               idempotency_key: str | None = None) -> "UploadResult":
+        """Store an uploaded PDF/PPTX/DOCX with its sidecar, as the status asked for (draft by
+        default). Without a title and an organisation it can only be a draft. A file with more
+        than INLINE_UPLOAD_CHUNKS passages is stored and journalled at once and indexed in the
+        background (`pending`; follow it with `save_state`)."""
         self._writable()
+        values = values or {}
         suffix = Path(filename or "").suffix.lower()
         if suffix not in BINARY_FORMATS:
             raise FormError({"file": "Ladda upp en PDF-, PPTX- eller DOCX-fil."})
@@ -456,10 +549,18 @@ class Curator:
             raise FormError({"file": "Filen är tom."})
         if len(data) > MAX_UPLOAD_BYTES:
             raise FormError({"file": f"Filen är större än {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."})
-        meta: dict = {}
-        has_meta = values and any(_clean(values.get(k)) for k in ("title", "organisation"))
+        status = _clean(values.get("status")) or "draft"
+        has_meta = any(_clean(values.get(k)) for k in ("title", "organisation"))
         if has_meta:
-            meta = self.validate({**values, "kind": values.get("kind") or BINARY_FORMATS[suffix][1]}, None)
+            meta = self.validate({**values, "status": status, "kind": values.get("kind") or BINARY_FORMATS[suffix][1]},
+                                 None)
+        elif status not in STATUSES:
+            raise FormError({"status": "Välj utkast, publicerad eller avpublicerad."})
+        elif status == "published":
+            raise FormError({"status": "En uppladdning utan rubrik och organisation kan bara sparas som utkast. "
+                                       "Fyll i rubrik och kommun eller region för att publicera den."})
+        else:
+            meta = {"status": status}
         stem = slugify(Path(filename).stem)[:60] or "uppladdning"
         doc_id = self.new_id(meta.get("title") or stem, meta.get("organisation", "")) if has_meta else stem
         existing = set(self.kb.store.document_states())
@@ -468,32 +569,28 @@ class Curator:
             doc_id, n = f"{base}-{n}", n + 1
         path = self.corpus / UPLOAD_FOLDER / f"{doc_id}{suffix}"
         # Validate the file with the real loader in a hidden temp place first: nothing is stored
-        # unless it loads (type by content, encryption, zip bombs, path traversal, damage).
+        # unless it loads (type by content, encryption, zip bombs, path traversal, damage, size).
         try:
-            check_file(path.name, data)
+            document = check_file(path.name, data)
         except DocumentError as exc:
             raise FormError({"file": exc.reason}) from None
-        sidecar_content = None
-        if has_meta:
-            meta = {"id": doc_id, **meta}
-            sidecar_content = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False,
-                                             default_flow_style=None).encode("utf-8")
-            atomic_write(sidecar_path(path), sidecar_content)
-        atomic_write(path, data)
-        try:
-            ingest_files(self.kb, self.corpus, [path])
-        except Exception:
-            path.unlink(missing_ok=True)
-            sidecar_path(path).unlink(missing_ok=True)
-            raise
-        self._record(doc_id, path, "upload", username, content=data, sidecar_content=sidecar_content)
-        return doc_id
+        from .chunking import chunk_document
+
+        defer = len(chunk_document(document)) > INLINE_UPLOAD_CHUNKS
+        sidecar = sidecar_path(path)
+        sidecar_content = yaml.safe_dump({"id": doc_id, **meta}, allow_unicode=True, sort_keys=False,
+                                         default_flow_style=None).encode("utf-8")
+        revision_id = self._apply(doc_id, "upload", username, target=path,
+                                  changes={sidecar: sidecar_content, path: data},
+                                  columns={"path": self._rel(path), "content": data, "sidecar": sidecar_content},
+                                  idempotency_key=idempotency_key, defer=defer)
+        return UploadResult(doc_id, revision_id, pending=defer)
 
     # -- revisions -------------------------------------------------------------------------
     def revisions(self, doc_id: str) -> list[dict]:
         return list(self.kb.store.db.query(
-            "SELECT id, doc_id, path, action, username, created_at, note FROM revisions WHERE doc_id = ? "
-            "ORDER BY id DESC", [doc_id]))
+            "SELECT id, doc_id, path, action, username, created_at, note, state FROM revisions WHERE doc_id = ? "
+            "AND state != 'aborted' ORDER BY id DESC", [doc_id]))
 
     def revision(self, revision_id: int) -> dict:
         rows = list(self.kb.store.db.query("SELECT * FROM revisions WHERE id = ?", [revision_id]))
@@ -545,12 +642,73 @@ class Curator:
                                            username)
 
 
-def check_file(name: str, data: bytes) -> None:
-    """Load `data` as a corpus file named `name` in a private temp folder; raises DocumentError."""
+def check_file(name: str, data: bytes):
+    """Load `data` as a corpus file named `name` in a private temp folder and return the
+    Document; raises DocumentError."""
     with tempfile.TemporaryDirectory(prefix="kunskap-check-") as folder:
         path = Path(folder) / name
         path.write_bytes(data)
-        load_file(path, Path(folder))
+        return load_file(path, Path(folder))
+
+
+def _sha256(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _put_back(previous: dict[Path, bytes | None]) -> None:
+    """Files as they were before a save (None: there was no file); those already so are not
+    touched (a failed write left them as they were, and a full disk would refuse a rewrite)."""
+    for path, content in previous.items():
+        if _read(path) == content:
+            continue
+        if content is None:
+            path.unlink(missing_ok=True)
+        else:
+            atomic_write(path, content)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KunskapError):
+        return exc.message
+    return type(exc).__name__
+
+
+class DeferredSaves:
+    """One background thread that indexes deferred uploads (Curator.process_pending), so the
+    request that stored them answers at once. The journal keeps them: a crash leaves them
+    pending, and the next start's `recover` finishes them."""
+
+    def __init__(self, curator: "Curator"):
+        import queue
+        import threading
+
+        self.curator = curator
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="kunskap-deferred-saves", daemon=True)
+        self._thread.start()
+
+    def submit(self, revision_id: int) -> None:
+        self._queue.put(revision_id)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        import logging
+
+        while (revision_id := self._queue.get()) is not None:
+            try:
+                logging.getLogger("kunskap").info("kunskap: %s", self.curator.process_pending(revision_id))
+            except Exception:   # the revision stays pending; the next start retries it
+                logging.getLogger("kunskap").exception("kunskap: version %s kunde inte indexeras", revision_id)
 
 
 def _json_list(value) -> list:

@@ -52,3 +52,9 @@ class OverloadedError(KunskapError):
     """Too many searches are already waiting for the model: answer at once instead of queueing."""
 
     code = "overloaded"
+
+
+class ReadOnlyError(KunskapError):
+    """A write to a knowledge base opened read-only (`--read-only`)."""
+
+    code = "read_only"

@@ -58,8 +58,12 @@ def jsonl_documents(path: Path) -> tuple[list[Document], dict[str, str]]:
 
 
 def ndcg(ranking: list[str], relevant: dict[str, int], k: int = K) -> float:
-    dcg = sum((2 ** relevant.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranking[:k]))
-    ideal = sorted(relevant.values(), reverse=True)[:k]
+    """Graded nDCG@k with gain 2^g - 1; a grade <= 0 gains nothing (as in trec_eval)."""
+    def gain(grade: int) -> int:
+        return max(grade, 0)
+
+    dcg = sum((2 ** gain(relevant.get(d, 0)) - 1) / math.log2(i + 2) for i, d in enumerate(ranking[:k]))
+    ideal = sorted((gain(g) for g in relevant.values()), reverse=True)[:k]
     idcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
     return dcg / idcg if idcg > 0 else 0.0
 

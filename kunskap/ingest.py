@@ -195,7 +195,7 @@ def write_document(kb: KnowledgeBase, document: Document, vectors, chunks=None) 
     fts_rows = [(title, kb.analyzer.index_text(f"{c.heading or ''}\n{c.text}")) for c in chunks]
     cached = kb.store.cached_vectors(embedder.model_id, [r["embed_hash"] for r in rows], embedder.dimension)
     matrix = np.vstack([cached[r["embed_hash"]] for r in rows]) if rows else None
-    with kb.write_lock:
+    with kb.writing():
         removed, new_ids = kb.store.replace_document(document_record(kb, document), rows, fts_rows)
         vectors.remove(removed)
         if matrix is not None:
@@ -204,7 +204,7 @@ def write_document(kb: KnowledgeBase, document: Document, vectors, chunks=None) 
 
 
 def remove_document(kb: KnowledgeBase, doc_id: str, vectors) -> None:
-    with kb.write_lock:
+    with kb.writing():
         vectors.remove(kb.store.delete_document(doc_id))
 
 
@@ -242,10 +242,43 @@ def ingest(
 ) -> IngestReport:
     """Ingest a corpus folder (see the module docstring)."""
     started = time.perf_counter()
+    since_revision = kb.store.last_revision_id()
     documents, rejected = load_corpus(Path(corpus or kb.settings.corpus))
-    report = ingest_documents(kb, documents, rejected, prune=prune, rebuild=rebuild, progress=progress)
+    report = ingest_documents(kb, documents, rejected, prune=prune, rebuild=rebuild, progress=progress,
+                              since_revision=since_revision)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _is_unchanged(document: Document, state: dict | None) -> bool:
+    return bool(
+        state
+        and state["content_hash"] == document.content_hash
+        and state["chunker_version"] == CHUNKER_VERSION
+        and state["source_path"] == document.source_path
+    )
+
+
+def _catch_up_with_saves(kb: KnowledgeBase, documents: list[Document], since_revision: int,
+                         rejected: list[DocumentError]) -> list[Document]:
+    """Files that curation saved (in this or another process) after we read the corpus: use
+    them as they are now, so an ingest never puts back an older version of a staff save."""
+    paths = kb.store.revision_paths_since(since_revision)
+    if not paths:
+        return documents
+    corpus = Path(kb.settings.corpus)
+    by_path = {d.source_path: d for d in documents}
+    for rel in paths:
+        path = corpus / rel
+        if path.exists():
+            try:
+                by_path[rel] = load_file(path, corpus)
+            except DocumentError as exc:
+                rejected.append(exc)
+                by_path.pop(rel, None)
+        else:
+            by_path.pop(rel, None)     # deleted through curation meanwhile
+    return list(by_path.values())
 
 
 def ingest_documents(
@@ -256,37 +289,39 @@ def ingest_documents(
     prune: bool = False,
     rebuild: bool = False,
     progress: bool = False,
+    since_revision: int | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport(rejected=list(rejected or []))
     store = kb.store
-    with kb.write_lock:
-        if rebuild or (kb.vectors is None and not kb.exists()):
-            working = kb.new_vector_index()
-        else:
-            if kb.vectors is None:
-                kb.open_vectors()
-            working = kb.vectors.clone()
+    if since_revision is None:
+        since_revision = store.last_revision_id()
 
+    # The model-bound part first, outside the writer lock and any transaction, so that curation
+    # saves in a running service are not held up for the length of a bulk ingest (the cache
+    # commits batch by batch, so an interrupted ingest resumes).
+    states = {} if rebuild else store.document_states()
+    changed = [d for d in documents if not _is_unchanged(d, states.get(d.id))]
+    chunked = {(d.id, d.content_hash): chunk_document(d) for d in changed}
+    items = [(text_hash(c.embed_text), c.embed_text) for chunks in chunked.values() for c in chunks]
+    report.chunks_embedded, report.chunks_cached = embed_texts(kb, items, progress=progress)
+
+    with kb.writing(catch_up=not rebuild):
+        # Decided again under the lock, against the newest state: another writer may have saved
+        # in between.
+        documents = _catch_up_with_saves(kb, documents, since_revision, report.rejected)
         states = {} if rebuild else store.document_states()
-        changed: list[tuple[Document, list]] = []
+        report.unchanged = [d.id for d in documents if _is_unchanged(d, states.get(d.id))]
+        changed = []
         for document in documents:
-            state = states.get(document.id)
-            if (
-                state
-                and state["content_hash"] == document.content_hash
-                and state["chunker_version"] == CHUNKER_VERSION
-                and state["source_path"] == document.source_path
-            ):
-                report.unchanged.append(document.id)
+            if document.id in report.unchanged:
                 continue
-            changed.append((document, chunk_document(document)))
+            chunks = chunked.get((document.id, document.content_hash))
+            changed.append((document, chunks if chunks is not None else chunk_document(document)))
+        late = [(text_hash(c.embed_text), c.embed_text) for _, chunks in changed for c in chunks]
+        embed_texts(kb, late)   # only text saved meanwhile is new here; the rest is cached
 
-        # The model-bound part first, outside any database transaction (the cache commits batch
-        # by batch, so an interrupted ingest resumes).
-        items = [(text_hash(c.embed_text), c.embed_text) for _, chunks in changed for c in chunks]
-        report.chunks_embedded, report.chunks_cached = embed_texts(kb, items, progress=progress)
-
+        working = kb.new_vector_index() if rebuild else kb.vectors.clone()
         # Then every write in one transaction: a service reading the same database (WAL) sees the
         # old corpus until the commit, never a half-ingested or, during --rebuild, empty one.
         rejected_paths = {e.path for e in report.rejected}
@@ -335,29 +370,28 @@ def ingest_documents(
 
 def ingest_files(kb: KnowledgeBase, corpus_root: Path, paths: list[Path], remove_ids: list[str] = ()) -> list[Document]:
     """Live update for curation: (re)ingest a few files and remove some documents, then swap in
-    the new vector index. Embedding happens before the write lock; searches never wait on it.
+    the new vector index. Embedding happens before the writer lock; searches never wait on it.
 
     Raises DocumentError (nothing changed) if a file does not load or its id belongs to another file."""
     documents = [load_file(path, corpus_root) for path in paths]
-    states = kb.store.document_states()
-    for document in documents:
-        state = states.get(document.id)
-        if state and state["source_path"] != document.source_path and state["source_path"] not in {
-            relative_name(p, corpus_root) for p in paths} and document.id not in remove_ids:
-            raise DocumentError(document.source_path, f"id '{document.id}' används redan av {state['source_path']}")
     prepared = [(d, chunk_document(d)) for d in documents]
     embed_texts(kb, [(text_hash(c.embed_text), c.embed_text) for _, chunks in prepared for c in chunks])
-    with kb.write_lock:
-        if kb.vectors is None:
-            kb.open_vectors() if kb.exists() else kb.publish_vectors(kb.new_vector_index(), save=False)
-        working = kb.vectors.clone()
-        for doc_id in remove_ids:
-            remove_document(kb, doc_id, working)
-        for document, chunks in prepared:
-            write_document(kb, document, working, chunks)
-        # Typo correction must know the new words; the decompounding lexicon follows at the next
-        # full ingest (it would re-derive every FTS row).
-        kb.store.replace_vocabulary(kb.count_words(f"{t}\n{x}" for t, x in kb.store.all_chunk_texts()))
+    with kb.writing():
         states = kb.store.document_states()
+        for document in documents:
+            state = states.get(document.id)
+            if state and state["source_path"] != document.source_path and state["source_path"] not in {
+                    relative_name(p, corpus_root) for p in paths} and document.id not in remove_ids:
+                raise DocumentError(document.source_path, f"id '{document.id}' används redan av {state['source_path']}")
+        working = kb.vectors.clone()
+        with kb.store.transaction():
+            for doc_id in remove_ids:
+                remove_document(kb, doc_id, working)
+            for document, chunks in prepared:
+                write_document(kb, document, working, chunks)
+            # Typo correction must know the new words; the decompounding lexicon follows at the
+            # next full ingest (it would re-derive every FTS row).
+            kb.store.replace_vocabulary(kb.count_words(f"{t}\n{x}" for t, x in kb.store.all_chunk_texts()))
+            states = kb.store.document_states()
         kb.publish_vectors(working, corpus_hash=corpus_hash((k, v["content_hash"]) for k, v in states.items()))
     return documents

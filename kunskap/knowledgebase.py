@@ -7,26 +7,32 @@ store's embedding cache without re-embedding anything that is cached.
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import threading
+import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 from .analysis import SwedishAnalyzer, tokenise
 from .chunking import CHUNKER_VERSION
 from .config import Settings
 from .embeddings import Embedder, load_embedder
-from .errors import IndexMissingError
+from .errors import IndexMissingError, ReadOnlyError
 from .store import Store
 from .themes import ThemeVocabulary
 from .vectors import (
     MANIFEST_FILE,
     VectorIndex,
-    ids_hash,
+    id_fingerprint,
     read_manifest,
     set_faiss_threads,
 )
 
 LEXICON_MIN_COUNT = 2
+WRITE_LOCK_FILE = ".write.lock"
+log = logging.getLogger("kunskap")
 
 
 class KnowledgeBase:
@@ -38,11 +44,16 @@ class KnowledgeBase:
         self._local = threading.local()
         self.themes = ThemeVocabulary.load(settings.themes_file)
         self.vectors: VectorIndex | None = None
-        # Writers serialise on write_lock, build a new vector index and swap it in; readers take
-        # whatever `vectors` they find (old or new, never half-written). `generation` counts swaps
-        # so searchers can refresh their cached lookups.
+        # Writers go through `writing()` (this process's write_lock plus a lock file shared with
+        # other processes), build a new vector index and swap it in; readers take whatever
+        # `vectors` they find (old or new, never half-written). `generation` counts swaps so
+        # searchers can refresh their cached lookups.
         self.write_lock = threading.RLock()
+        self._writer_depth = 0
         self.generation = 0
+        self._loaded_sha: str | None = None
+        self._consistency: list[str] = []
+        self._consistency_at = float("-inf")
         self._manifest_stamp: tuple | None = None
         self._checked_at = 0.0
         self._peeked_at = 0.0
@@ -89,44 +100,151 @@ class KnowledgeBase:
     def new_vector_index(self) -> VectorIndex:
         return VectorIndex(self.embedder.dimension, self.embedder.model_id, CHUNKER_VERSION)
 
-    def open_vectors(self) -> VectorIndex:
-        """Load the saved index; rebuild it from the store when missing, damaged or out of step.
+    @contextmanager
+    def writing(self, catch_up: bool = True):
+        """The one way to change the knowledge base: serialised across threads (`write_lock`) and
+        processes (an exclusive lock on `index/.write.lock`, so `kunskap ingest` and every server
+        process take turns), and applied to the newest index: on entry the saved index is loaded
+        if another process saved one since ours, and repaired if it is out of step with the
+        database (`catch_up=False`: not, for a writer that replaces everything, as --rebuild does).
+        Re-entrant within a thread. Raises ReadOnlyError on a read-only knowledge base."""
+        if self.settings.read_only:
+            raise ReadOnlyError("Tjänsten körs skrivskyddad (--read-only): ändringar görs där indexet byggs.")
+        with self.write_lock:
+            outer = self._writer_depth == 0
+            handle = None
+            if outer:
+                self.index_dir.mkdir(parents=True, exist_ok=True)
+                handle = open(self.index_dir / WRITE_LOCK_FILE, "a+b")
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            self._writer_depth += 1
+            try:
+                if outer and catch_up:
+                    self._catch_up()
+                yield
+            finally:
+                self._writer_depth -= 1
+                if handle is not None:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                    handle.close()
 
-        A model or chunker mismatch is not repaired silently: IndexMismatchError propagates."""
-        embedder = self.embedder
+    def _catch_up(self) -> None:
+        """Inside the writer lock: make `vectors` the newest saved index, in step with the store."""
+        manifest = self._read_manifest_or_none()
+        if manifest is None:
+            if self.vectors is None:
+                self.vectors = self.new_vector_index()
+        elif self.vectors is None or manifest.index_sha256 != self._loaded_sha:
+            try:
+                self.vectors = self._load_saved()
+            except IndexMissingError:
+                self.vectors = None
+            if self._loaded_sha is not None:   # someone else wrote: their words count too
+                self.refresh_analyzer()
+            self.generation += 1
+        if self.vectors is None or self.vectors_fingerprint() != self.store.chunk_fingerprint():
+            # Missing, damaged, or left behind by a writer that died between the database commit
+            # and saving the index: rebuild from the embedding cache (only uncached text is embedded).
+            self.rebuild_vectors()
+
+    def _read_manifest_or_none(self):
         try:
-            vectors = VectorIndex.load(self.index_dir, embedder.model_id, embedder.dimension, CHUNKER_VERSION)
-            if ids_hash(vectors.ids()) != ids_hash(self.store.chunk_ids()):
-                raise IndexMissingError("Indexet stämmer inte med databasen")
+            return read_manifest(self.index_dir)
         except IndexMissingError:
-            vectors = self.rebuild_vectors()
-        self.vectors = vectors
+            return None
+
+    def _load_saved(self) -> VectorIndex:
+        embedder = self.embedder
+        manifest = read_manifest(self.index_dir)
+        vectors = VectorIndex.load(self.index_dir, embedder.model_id, embedder.dimension, CHUNKER_VERSION)
+        self._loaded_sha = manifest.index_sha256
         self._manifest_stamp = self._stamp()
         return vectors
+
+    def open_vectors(self, repair: bool | None = None) -> VectorIndex:
+        """Open the vector index at start-up.
+
+        With `repair` (the default unless read-only) this is a write: under the writer lock, a
+        missing, damaged or out-of-step index is rebuilt from the store. Without it nothing is
+        written (`kunskap status`, `--read-only`): a missing or damaged index raises
+        IndexMissingError. A model or chunker mismatch always raises IndexMismatchError."""
+        if repair is None:
+            repair = not self.settings.read_only
+        if repair:
+            with self.writing():
+                return self.vectors
+        self.vectors = self._load_saved()
+        return self.vectors
 
     def rebuild_vectors(self) -> VectorIndex:
         """A fresh FAISS index from the chunks in the store, embedding only uncached text."""
         from .ingest import embed_missing
 
-        store = self.store
-        ids, matrix, missing = store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)
-        if missing:
-            embed_missing(self, missing)
+        with self.writing():
+            store = self.store
             ids, matrix, missing = store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)
-        vectors = self.new_vector_index()
-        vectors.add(ids, matrix)
-        vectors.save(self.index_dir)
-        self.vectors = vectors
-        return vectors
+            if missing:
+                embed_missing(self, missing)
+                ids, matrix, missing = store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)
+            vectors = self.new_vector_index()
+            vectors.add(ids, matrix)
+            self.publish_vectors(vectors)
+            return vectors
 
     def publish_vectors(self, vectors: VectorIndex, save: bool = True, corpus_hash: str = "") -> None:
-        """Swap in a new vector index (atomic for readers) and persist it."""
-        with self.write_lock:
+        """Swap in a new vector index (atomic for readers) and persist it. Writers only."""
+        with self.writing():
             self.vectors = vectors
             self.generation += 1
             if save:
-                vectors.save(self.index_dir, corpus_hash)
+                manifest = vectors.save(self.index_dir, corpus_hash)
+                self._loaded_sha = manifest.index_sha256
                 self._manifest_stamp = self._stamp()
+
+    def vectors_fingerprint(self, vectors: VectorIndex | None = None) -> tuple[int, int, int]:
+        vectors = vectors if vectors is not None else self.vectors
+        return id_fingerprint(vectors.ids() if vectors is not None else [])
+
+    def consistency(self, max_age: float = 2.0) -> list[str]:
+        """Problems a readiness check should report (Swedish), e.g. vectors out of step with the
+        chunks in the database. Checked at most every `max_age` seconds, and only while no writer
+        is between its database commit and its index swap (then the last answer stands)."""
+        now = time.monotonic()
+        if now - self._consistency_at < max_age:
+            return self._consistency
+        if not self.write_lock.acquire(blocking=False):
+            return self._consistency
+        try:
+            try:   # opened for reading: a check writes nothing, not even the lock file
+                handle = open(self.index_dir / WRITE_LOCK_FILE, "rb")
+            except FileNotFoundError:   # no writer has ever run here
+                handle = None
+            try:
+                if handle is not None:
+                    try:
+                        fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                    except BlockingIOError:       # another process is writing
+                        return self._consistency
+                self.reload_if_changed(every_seconds=0)
+                self._consistency = self._problems()
+                self._consistency_at = now
+            finally:
+                if handle is not None:
+                    handle.close()   # closing releases the lock
+        finally:
+            self.write_lock.release()
+        return self._consistency
+
+    def _problems(self) -> list[str]:
+        if self.vectors is None:
+            return ["Vektorindexet är inte inläst."]
+        if self.vectors_fingerprint() == self.store.chunk_fingerprint():
+            return []
+        stored = set(self.store.chunk_ids())
+        indexed = set(self.vectors.ids().tolist())
+        return [f"Vektorindexet stämmer inte med databasen: det saknar {len(stored - indexed)} av databasens "
+                f"{len(stored)} avsnitt och har {len(indexed - stored)} inaktuella vektorer. "
+                f"Kör kunskap ingest för att reparera."]
 
     def _stamp(self) -> tuple | None:
         try:
@@ -138,8 +256,6 @@ class KnowledgeBase:
     def index_changed(self, every_seconds: float = 2.0) -> bool:
         """Cheap check (a stat call at most every `every_seconds`): has another process saved a
         new index since ours was loaded?"""
-        import time
-
         now = time.monotonic()
         if now - self._peeked_at < every_seconds:
             return self._changed_seen
@@ -149,10 +265,9 @@ class KnowledgeBase:
         return self._changed_seen
 
     def reload_if_changed(self, every_seconds: float = 2.0) -> bool:
-        """Pick up an index that another process (`kunskap ingest`) has saved since we loaded ours.
-        Checked at most every `every_seconds` (one stat call); returns True when it reloaded."""
-        import time
-
+        """Pick up an index that another process has saved since we loaded ours. A read: nothing
+        is repaired or written here (that is for writers and start-up). Checked at most every
+        `every_seconds` (one stat call); returns True when it reloaded."""
         now = time.monotonic()
         if now - self._checked_at < every_seconds:
             return False
@@ -164,22 +279,31 @@ class KnowledgeBase:
             if self._manifest_stamp is None:   # first check after opening: remember, don't reload
                 self._manifest_stamp = stamp
                 return False
-            self._manifest_stamp = stamp
+            try:
+                vectors = self._load_saved()
+            except IndexMissingError as exc:
+                # Caught mid-rename or damaged: keep serving what we have, try again next time.
+                log.warning("kunskap: nytt index kunde inte läsas in: %s", exc.message)
+                return False
+            self.vectors = vectors
             self._changed_seen = False
             self.refresh_analyzer()
-            self.open_vectors()
             self.generation += 1
         return True
 
     def document_vector(self, doc_id: str):
-        """The normalised mean of a document's chunk vectors, or None when it has none indexed."""
+        """The normalised mean of a document's chunk vectors, or None when it has none.
+
+        Read from the store's embedding cache, in the same database state as the chunks, not from
+        FAISS: between a save's commit and its index swap the two differ, and a reader must not
+        fail then."""
         import numpy as np
 
-        chunks = self.store.chunks_of(doc_id)
-        vectors = self.vectors
-        if not chunks or vectors is None:
+        embedder = self.embedder
+        _, matrix, _ = self.store.chunk_vectors(embedder.model_id, embedder.dimension, doc_id)
+        if len(matrix) == 0:
             return None
-        centroid = np.vstack([vectors.reconstruct(c.id) for c in chunks]).mean(axis=0)
+        centroid = matrix.mean(axis=0)
         return centroid / max(float(np.linalg.norm(centroid)), 1e-9)
 
     def manifest(self):

@@ -102,3 +102,26 @@ def m002_curation(db: sqlite_utils.Database):
         pk="id",
     )
     db["revisions"].create_index(["doc_id", "id"])
+
+
+@migration
+def m003_save_journal(db: sqlite_utils.Database):
+    """Curation saves are journalled: the revision row is written first as 'pending', with the
+    files it is about to change and their previous contents, and marked 'done' once the index
+    has it. A crash in between is rolled forward or back at the next start (Curator.recover)."""
+    db.execute("ALTER TABLE revisions ADD COLUMN state TEXT NOT NULL DEFAULT 'done'")
+    db.execute("ALTER TABLE revisions ADD COLUMN target TEXT")          # the document file to ingest
+    db.execute("ALTER TABLE revisions ADD COLUMN error TEXT")
+    db.execute("ALTER TABLE revisions ADD COLUMN idempotency_key TEXT")
+    db.execute("CREATE INDEX revisions_state ON revisions(state) WHERE state != 'done'")
+    db.execute("CREATE UNIQUE INDEX revisions_idempotency ON revisions(username, idempotency_key) "
+               "WHERE idempotency_key IS NOT NULL AND state != 'aborted'")
+    db.execute(
+        """CREATE TABLE pending_files (
+            revision_id INTEGER NOT NULL REFERENCES revisions(id),
+            path TEXT NOT NULL,               -- relative to the corpus
+            previous BLOB,                    -- the content before the save (NULL: there was none)
+            new_sha256 TEXT,                  -- the content after it (NULL: the file is removed)
+            PRIMARY KEY (revision_id, path)
+        )"""
+    )

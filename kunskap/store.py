@@ -206,6 +206,13 @@ class Store:
     def chunk_ids(self) -> list[int]:
         return [r[0] for r in self.db.execute("SELECT id FROM chunks ORDER BY id").fetchall()]
 
+    def chunk_fingerprint(self) -> tuple[int, int, int]:
+        """The same fingerprint as vectors.id_fingerprint, over the chunk ids in the database."""
+        count, total, mixed = self.db.execute(
+            "SELECT count(*), coalesce(sum(id), 0), coalesce(sum((id % 1000003) * (id % 999983)), 0) FROM chunks"
+        ).fetchone()
+        return int(count), int(total), int(mixed)
+
     def chunk_doc_map(self) -> dict[int, str]:
         return dict(self.db.execute("SELECT id, doc_id FROM chunks").fetchall())
 
@@ -251,6 +258,61 @@ class Store:
             vectors.append(np.frombuffer(blob, dtype=np.float32))
         matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dimension), np.float32)
         return np.asarray(ids, dtype=np.int64), matrix, missing
+
+    # -- revisions (what curation saved) ---------------------------------------------------
+    def last_revision_id(self) -> int:
+        return self.db.execute("SELECT coalesce(max(id), 0) FROM revisions").fetchone()[0]
+
+    def revision_paths_since(self, revision_id: int) -> list[str]:
+        """Corpus paths that curation saves touched after `revision_id`, oldest first."""
+        rows = self.db.execute("SELECT path FROM revisions WHERE id > ? ORDER BY id", [revision_id]).fetchall()
+        return list(dict.fromkeys(r[0] for r in rows))
+
+    # -- the save journal ----------------------------------------------------------------
+    REVISION_COLUMNS = ("doc_id", "path", "action", "username", "created_at", "previous_content", "content",
+                        "previous_sidecar", "sidecar", "note", "state", "target", "error", "idempotency_key")
+
+    def begin_revision(self, row: dict, files: Sequence[tuple[str, bytes | None, str | None]]) -> int:
+        """A pending revision and the files it is about to change: (path, previous content, sha256
+        of the new content or None for a removal). Committed before any file is touched."""
+        columns = [c for c in self.REVISION_COLUMNS if c in row]
+        with self.transaction():
+            cursor = self.db.execute(
+                f"INSERT INTO revisions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                [row[c] for c in columns])
+            revision_id = cursor.lastrowid
+            self.db.conn.executemany(
+                "INSERT INTO pending_files (revision_id, path, previous, new_sha256) VALUES (?, ?, ?, ?)",
+                [(revision_id, path, previous, new_sha) for path, previous, new_sha in files])
+        return revision_id
+
+    def end_revision(self, revision_id: int, state: str, error: str | None = None, note: str | None = None) -> None:
+        """'done' (the save is in the index) or 'aborted' (it never took effect; kept for the record)."""
+        with self.transaction():
+            self.db.execute("UPDATE revisions SET state = ?, error = coalesce(?, error), note = coalesce(?, note) "
+                            "WHERE id = ?", [state, error, note, revision_id])
+            self.db.execute("DELETE FROM pending_files WHERE revision_id = ?", [revision_id])
+
+    def pending_revisions(self) -> list[dict]:
+        rows = list(self.db.query("SELECT id, doc_id, action, target, username FROM revisions "
+                                  "WHERE state = 'pending' ORDER BY id"))
+        for row in rows:
+            row["files"] = [
+                {"path": path, "previous": previous, "new_sha256": new_sha}
+                for path, previous, new_sha in self.db.execute(
+                    "SELECT path, previous, new_sha256 FROM pending_files WHERE revision_id = ? ORDER BY path",
+                    [row["id"]])]
+        return rows
+
+    def revision_for_key(self, username: str, key: str) -> dict | None:
+        rows = list(self.db.query("SELECT id, doc_id, state, error, action FROM revisions WHERE username = ? "
+                                  "AND idempotency_key = ? AND state != 'aborted'", [username, key]))
+        return rows[0] if rows else None
+
+    def revision_state(self, revision_id: int) -> dict | None:
+        rows = list(self.db.query("SELECT id, doc_id, state, error, action, created_at FROM revisions WHERE id = ?",
+                                  [revision_id]))
+        return rows[0] if rows else None
 
     # -- vocabulary (decompounding lexicon, typo correction) -------------------------------
     def replace_vocabulary(self, counts: Counter) -> None:

@@ -22,6 +22,11 @@ BINARY_FORMATS = {
 }
 SUPPORTED_EXTENSIONS = (".md", *BINARY_FORMATS)
 SIDECAR_SUFFIX = ".yml"
+# Per file. A long municipal climate plan is ~300,000 characters (150 pages); the probe's 1 MB of
+# text in a 60 KB DOCX took 278 s to embed and slowed every search. Beyond these a file is
+# refused with a clear message (split it) and nothing of it is stored.
+MAX_TEXT_CHARS = 400_000
+MAX_CHUNKS = 800
 
 
 def is_ignored(path: Path) -> bool:
@@ -58,11 +63,13 @@ def load_file(path: Path, root: Path | None = None) -> Document:
         raise DocumentError(shown, f"filen kan inte läsas ({exc.strerror})") from exc
 
     if suffix == ".md":
+        if len(data) > 4 * MAX_TEXT_CHARS:
+            raise text_too_long(shown)
         meta, body, sections = markdown.parse(shown, data)
-        return build_document(
+        return _within_limits(shown, build_document(
             shown, shown, meta, sections, content_hash(data),
             default_id=slugify(path.stem), default_kind="case-study", body=body,
-        )
+        ))
     if suffix not in BINARY_FORMATS:
         raise DocumentError(shown, f"filtypen '{suffix or path.name}' stöds inte (använd .md, .pdf, .pptx eller .docx)")
 
@@ -76,13 +83,30 @@ def load_file(path: Path, root: Path | None = None) -> Document:
         meta = parse_sidecar(relative_name(sidecar, root), sidecar_bytes)
     else:
         notes.append("metadatafil (.yml) saknas")
-    sections, own_title = module.extract(shown, data)
-    return build_document(
+    sections, own_title = module.extract(shown, data, max_chars=MAX_TEXT_CHARS)
+    return _within_limits(shown, build_document(
         shown, shown, meta, sections, content_hash(data, sidecar_bytes),
         default_id=slugify(path.stem), default_kind=default_kind,
         default_title=own_title or path.stem.replace("-", " ").replace("_", " ").strip().capitalize(),
         curation_notes=notes,
-    )
+    ))
+
+
+def text_too_long(shown: str) -> DocumentError:
+    return DocumentError(shown, f"filen innehåller mer än {MAX_TEXT_CHARS:,} tecken text och avvisas; "
+                                "dela upp den i flera filer".replace(",", " "))
+
+
+def _within_limits(shown: str, document: Document) -> Document:
+    from ..chunking import chunk_document
+
+    if sum(len(s.text) for s in document.sections) > MAX_TEXT_CHARS:
+        raise text_too_long(shown)
+    chunks = len(chunk_document(document))
+    if chunks > MAX_CHUNKS:
+        raise DocumentError(shown, f"filen ger {chunks} avsnitt, fler än {MAX_CHUNKS} som är gränsen per fil; "
+                                   "dela upp den i flera filer")
+    return document
 
 
 def decode_utf8(shown: str, data: bytes) -> str:

@@ -14,7 +14,7 @@ def _is_heading(paragraph) -> bool:
     return name.startswith(("Heading", "Rubrik", "Title", "Rubrik "))
 
 
-def extract(shown: str, data: bytes) -> tuple[list[Section], str | None]:
+def extract(shown: str, data: bytes, max_chars: int | None = None) -> tuple[list[Section], str | None]:
     check_office_zip(shown, data, "word/document.xml")
     import docx
 
@@ -33,10 +33,16 @@ def extract(shown: str, data: bytes) -> tuple[list[Section], str | None]:
         if text:
             sections.append(Section(text=text, heading=heading))
 
+    total = 0
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
         if not text:
             continue
+        total += len(text)
+        if max_chars is not None and total > max_chars:   # stop reading: it is refused anyway
+            from . import text_too_long
+
+            raise text_too_long(shown)
         if _is_heading(paragraph):
             flush()
             heading, paragraphs = text, []

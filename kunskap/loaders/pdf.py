@@ -9,7 +9,7 @@ from ..documents import Section
 from ..errors import DocumentError
 
 
-def extract(shown: str, data: bytes) -> tuple[list[Section], str | None]:
+def extract(shown: str, data: bytes, max_chars: int | None = None) -> tuple[list[Section], str | None]:
     if not data.lstrip()[:5] == b"%PDF-":
         raise DocumentError(shown, "filen är inte en giltig PDF (fel innehåll för filändelsen)")
     from pypdf import PdfReader
@@ -20,10 +20,16 @@ def extract(shown: str, data: bytes) -> tuple[list[Section], str | None]:
         if reader.is_encrypted:
             raise DocumentError(shown, "PDF-filen är krypterad eller lösenordsskyddad och kan inte läsas")
         sections = []
+        total = 0
         for number, page in enumerate(reader.pages, start=1):
             text = _clean(page.extract_text() or "")
             if text:
                 sections.append(Section(text=text, page=number))
+                total += len(text)
+                if max_chars is not None and total > max_chars:   # stop reading: it is refused anyway
+                    from . import text_too_long
+
+                    raise text_too_long(shown)
         meta_title = (reader.metadata.title if reader.metadata else None) or None
     except DocumentError:
         raise

@@ -24,7 +24,7 @@ def _shape_texts(shapes):
                 yield text
 
 
-def extract(shown: str, data: bytes) -> tuple[list[Section], str | None]:
+def extract(shown: str, data: bytes, max_chars: int | None = None) -> tuple[list[Section], str | None]:
     check_office_zip(shown, data, "ppt/presentation.xml")
     from pptx import Presentation
 
@@ -34,6 +34,7 @@ def extract(shown: str, data: bytes) -> tuple[list[Section], str | None]:
         raise DocumentError(shown, f"presentationen kan inte läsas ({type(exc).__name__})") from None
     sections: list[Section] = []
     first_title = None
+    total = 0
     for number, slide in enumerate(deck.slides, start=1):
         title_shape = slide.shapes.title
         heading = title_shape.text_frame.text.strip() if title_shape is not None and title_shape.has_text_frame else None
@@ -45,6 +46,11 @@ def extract(shown: str, data: bytes) -> tuple[list[Section], str | None]:
             if notes:
                 parts.append(notes)
         text = "\n\n".join(parts)
+        total += len(text)
+        if max_chars is not None and total > max_chars:   # stop reading: it is refused anyway
+            from . import text_too_long
+
+            raise text_too_long(shown)
         if heading or text:
             sections.append(Section(text=text or heading or "", heading=heading or None, page=number))
     core_title = (deck.core_properties.title or "").strip()

@@ -19,6 +19,7 @@ from .schemas import (
     DocumentResponse,
     FacetValue,
     Health,
+    NotReady,
     OrganisationInfo,
     Ready,
     SearchResponse,
@@ -38,16 +39,23 @@ def health():
     return {"status": "ok"}
 
 
-@router.get("/ready", tags=["drift"], response_model=Ready)
+@router.get("/ready", tags=["drift"], response_model=Ready,
+            responses={503: {"model": NotReady, "description": "Vektorerna stämmer inte med avsnitten"}})
 def ready(kb: KB):
-    """Readiness: index loaded, with counts and model."""
-    return {
+    """Readiness: index loaded and in step with the database, with counts and model. 503 with
+    the problems (in Swedish) when the vectors do not match the chunks."""
+    body = {
         "status": "ready",
         "documents": kb.store.count_documents(public_only=True),
         "chunks": kb.store.count_chunks(),
         "vectors": kb.vectors.count if kb.vectors else 0,
         "model": kb.embedder.model_id,
     }
+    problems = kb.consistency()
+    if problems:
+        return JSONResponse({**body, "status": "inconsistent", "problems": problems,
+                             "error": {"code": "index_inconsistent", "message": problems[0]}}, status_code=503)
+    return body
 
 
 @router.get("/api/v1/search", response_model=SearchResponse, tags=["sök"], responses=errors(400, 503, cached=True))

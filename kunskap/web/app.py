@@ -36,6 +36,7 @@ def web_dir() -> Path:
 def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        from ..curation import Curator, DeferredSaves
         from ..knowledgebase import KnowledgeBase
         from ..search import Searcher
 
@@ -48,9 +49,17 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         _ = kb.embedder   # load the model now, not on the first request
         app.state.kb = kb
         app.state.searcher = Searcher(kb)
+        app.state.deferred_saves = None
+        if not settings.read_only:
+            curator = Curator(kb)
+            for line in curator.recover():   # saves a crash interrupted: finished or undone
+                log.warning("kunskap: återhämtning: %s", line)
+            app.state.deferred_saves = DeferredSaves(curator)
         log.info("kunskap: %d dokument, %d vektorer, modell %s",
                  kb.store.count_documents(), kb.vectors.count, kb.embedder.model_id)
         yield
+        if app.state.deferred_saves is not None:
+            app.state.deferred_saves.close()
 
     # FastAPIOffline bundles Swagger UI and ReDoc (no CDN, so the API documentation works on an
     # offline server too); the pages themselves are ours (web/docs.py), without inline script.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -17,10 +17,12 @@ from .schemas import (
     Deleted,
     DocumentSummary,
     DocumentVersion,
+    PendingSave,
     Restored,
     Revision,
     RevisionSummary,
     SavedDocument,
+    SaveState,
     errors,
 )
 
@@ -134,11 +136,13 @@ def _current(curator: Curator, doc_id: str) -> tuple[str, dict, str | None]:
     return version, values, body
 
 
-def _saved(request: Request, doc_id: str, status: int = 200):
+def _saved(request: Request, doc_id: str, status: int = 200, revision: int | None = None):
     curator = _curator(request)
     row = curator.document(doc_id)
-    return JSONResponse({"id": doc_id, "status": row["status"], "title": row["title"],
-                         "version": curator.version(doc_id)}, status_code=status)
+    body = {"id": doc_id, "status": row["status"], "title": row["title"], "version": curator.version(doc_id)}
+    if revision is not None:
+        body["revision"] = revision
+    return JSONResponse(body, status_code=status)
 
 
 @router.get("/curation/documents", response_model=list[DocumentSummary], responses=errors(401))
@@ -149,14 +153,21 @@ def all_documents(request: Request, user: STAFF, status: str | None = None):
 
 
 @router.post("/documents", status_code=201, response_model=SavedDocument, responses=errors(400, 401, 403, 409))
-def create(request: Request, user: STAFF, document: DocumentIn):
+def create(request: Request, user: STAFF, document: DocumentIn,
+           idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
     """Skapa en fallstudie. Liknar den ett befintligt dokument svarar API:t 409 med dubbletterna,
-    om inte confirm_duplicates är satt."""
+    om inte confirm_duplicates är satt. Skicka gärna `Idempotency-Key`: ett nytt försök med samma
+    nyckel (t.ex. efter ett avbrutet svar) ger samma dokument i stället för ett nytt."""
+    curator = _curator(request)
+    replayed = _replay(request, curator, user, idempotency_key)
+    if replayed is not None:
+        return replayed
     values = _form(document.model_dump())
     defaults = {"status": "draft", "other_tags": [], "kind": "case-study", "language": "sv"}
     values.update({k: v for k, v in defaults.items() if values[k] is None})
-    result = _curator(request).save_case_study(values, document.body or "", user.username,
-                                               confirm_duplicates=document.confirm_duplicates)
+    result = curator.save_case_study(values, document.body or "", user.username,
+                                     confirm_duplicates=document.confirm_duplicates,
+                                     idempotency_key=idempotency_key)
     if not result.saved:
         return JSONResponse({"error": {"code": "possible_duplicate", "message": "Liknande exempel finns redan.",
                                        "duplicates": [d.__dict__ for d in result.duplicates]}}, status_code=409)
@@ -215,18 +226,56 @@ def unpublish(request: Request, user: STAFF, doc_id: str):
     return _saved(request, doc_id)
 
 
-@router.post("/uploads", status_code=201, response_model=SavedDocument, responses=errors(400, 401, 403))
+@router.post("/uploads", status_code=201, response_model=SavedDocument, responses={
+    **errors(400, 401, 403), 202: {"model": PendingSave, "description": "Stor fil: läses in i bakgrunden"}})
 def upload(request: Request, user: STAFF, file: Annotated[UploadFile | None, File()] = None,
            title: Annotated[str, Form()] = "", organisation: Annotated[str, Form()] = "",
            kind: Annotated[str, Form()] = "presentation", themes: Annotated[list[str], Form()] = [],
            year: Annotated[str, Form()] = "", summary: Annotated[str, Form()] = "",
-           source_url: Annotated[str, Form()] = "", status: Annotated[str, Form()] = "draft"):
-    """Ladda upp PDF, PPTX eller DOCX (högst 20 MB), med eller utan metadata."""
+           source_url: Annotated[str, Form()] = "", status: Annotated[str, Form()] = "draft",
+           idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
+    """Ladda upp PDF, PPTX eller DOCX (högst 20 MB), med eller utan metadata. Utan rubrik och
+    organisation blir den ett utkast. En stor fil läses in i bakgrunden: svaret är då 202 med
+    `state: pending`, och GET /api/v1/saves/{revision} visar när den är klar. Skicka gärna
+    `Idempotency-Key`: ett nytt försök med samma nyckel skapar inget nytt dokument."""
+    curator = _curator(request)
+    replayed = _replay(request, curator, user, idempotency_key)
+    if replayed is not None:
+        return replayed
     data = file.file.read(MAX_UPLOAD_BYTES + 1) if file is not None else b""
     values = {"title": title, "organisation": organisation, "kind": kind, "themes": themes, "year": year,
               "summary": summary, "source_url": source_url, "status": status}
-    doc_id = _curator(request).upload(file.filename if file else "", data, values, user.username)
-    return _saved(request, doc_id, 201)
+    result = curator.upload(file.filename if file else "", data, values, user.username,
+                            idempotency_key=idempotency_key)
+    if result.pending:
+        request.app.state.deferred_saves.submit(result.revision_id)
+        return _pending(result.doc_id, result.revision_id, status)
+    return _saved(request, result.doc_id, 201, revision=result.revision_id)
+
+
+def _pending(doc_id: str, revision_id: int, status: str) -> JSONResponse:
+    return JSONResponse({"id": doc_id, "status": status or "draft", "state": "pending", "revision": revision_id,
+                         "follow": f"/api/v1/saves/{revision_id}"}, status_code=202)
+
+
+def _replay(request: Request, curator: Curator, user: User, key: str | None):
+    """The answer to an earlier request with the same Idempotency-Key (a client's retry)."""
+    earlier = curator.replay(user.username, key)
+    if earlier is None:
+        return None
+    if earlier["state"] == "pending":
+        return _pending(earlier["doc_id"], earlier["id"], "")
+    response = _saved(request, earlier["doc_id"], 201, revision=earlier["id"])
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@router.get("/saves/{revision_id}", response_model=SaveState, responses=errors(400, 401, 404))
+def save_state(request: Request, user: STAFF, revision_id: RowId):
+    """Hur det går för en sparning (t.ex. en stor uppladdning): pending, done eller aborted (med orsak)."""
+    row = _curator(request).save_state(revision_id)
+    return {"revision": row["id"], "id": row["doc_id"], "action": row["action"], "state": row["state"],
+            "error": row["error"], "created_at": row["created_at"]}
 
 
 @router.get("/documents/{doc_id}/revisions", response_model=list[RevisionSummary], responses=errors(401))

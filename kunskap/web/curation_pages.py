@@ -249,12 +249,17 @@ def upload(request: Request, file: Annotated[UploadFile | None, File()] = None, 
     data = file.file.read(MAX_UPLOAD_BYTES + 1) if file is not None else b""
     values = _values(title, organisation, kind, themes, "", year, "", summary, source_url, "", status)
     try:
-        doc_id = _curator(request).upload(file.filename if file else "", data, values, user.username)
+        result = _curator(request).upload(file.filename if file else "", data, values, user.username)
     except FormError as exc:
         context = _form_context(request, user, expected, values, "", errors=exc.errors, upload=True)
         context["max_mb"] = MAX_UPLOAD_BYTES // (1024 * 1024)
         return _page(request, "curate_upload.html", context, status=400)
-    return RedirectResponse(f"/kurera/dokument/{quote(doc_id)}?meddelande=" + quote("Filen är uppladdad."),
+    if result.pending:
+        request.app.state.deferred_saves.submit(result.revision_id)
+        return RedirectResponse("/kurera?meddelande=" + quote(
+            f"Filen är sparad och läses in i bakgrunden (stor fil). {result.doc_id} syns i listan om en stund."),
+            status_code=303)
+    return RedirectResponse(f"/kurera/dokument/{quote(result.doc_id)}?meddelande=" + quote("Filen är uppladdad."),
                             status_code=303)
 
 

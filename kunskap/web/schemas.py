@@ -154,6 +154,13 @@ class Ready(BaseModel):
     model: str
 
 
+class NotReady(Ready):
+    """503 from /ready: the vectors are out of step with the chunks."""
+
+    problems: list[str]
+    error: ErrorDetail
+
+
 # -- curation ------------------------------------------------------------------------------------
 class DocumentSummary(BaseModel):
     id: str
@@ -170,6 +177,26 @@ class SavedDocument(BaseModel):
     status: str
     title: str
     version: str = Field(description="Skicka tillbaka som base_version vid nästa ändring")
+    revision: int | None = Field(None, description="Versionen som skapades (vid POST)")
+
+
+class PendingSave(BaseModel):
+    """202 from an upload read in the background: follow it at `follow`."""
+
+    id: str
+    status: str
+    state: str = Field(description="pending")
+    revision: int
+    follow: str = Field(description="GET-adress som visar hur det går")
+
+
+class SaveState(BaseModel):
+    revision: int
+    id: str
+    action: str
+    state: str = Field(description="pending, done eller aborted")
+    error: str | None
+    created_at: str
 
 
 class DocumentVersion(BaseModel):
