@@ -20,10 +20,9 @@ from pathlib import Path
 from .config import Settings
 from .documents import Document, Section, content_hash, slugify
 from .errors import IndexMismatchError
-from .fusion import FusionParams
 from .ingest import ingest, ingest_documents
 from .knowledgebase import KnowledgeBase
-from .search import MODES, Searcher, SearchRequest
+from .search import MODES, RankingParams, Searcher, SearchRequest
 
 K = 10
 
@@ -142,7 +141,7 @@ def summarise(per_query: dict, queries: list[dict]) -> dict:
 
 
 def run_evaluation(set_dir: Path, settings: Settings, work_dir: Path | None = None, progress: bool = False,
-                   params: FusionParams | None = None, modes=MODES) -> dict:
+                   params: RankingParams | None = None, modes=MODES) -> dict:
     set_dir = Path(set_dir)
     queries = read_jsonl(set_dir / "queries.jsonl")
     qrels = read_qrels(set_dir / "qrels.tsv")

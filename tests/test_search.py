@@ -142,33 +142,33 @@ def test_drafts_never_appear(corpus, kb_factory):
 
 
 def test_fusion_methods_rank_sensibly():
-    from kunskap.fusion import FUSIONS, FusionParams, fuse
+    from kunskap.search.ranking import FUSIONS, FusionWeights, fuse
 
     dense = {"a": 0.90, "b": 0.89, "c": 0.80}
     lexical = {"b": 12.0, "c": 3.0}
     assert len(FUSIONS) > 1                     # the shipped method and the ablations
     for method in FUSIONS:
-        scores = fuse(dense, lexical, 1.0, FusionParams(method=method))
+        scores = fuse(dense, lexical, 1.0, FusionWeights(method=method))
         assert max(scores, key=scores.get) == "b", method       # strong on both sides wins
         assert scores["c"] < scores["b"], method
     # With no lexical evidence the calibrated fusion follows dense.
-    scores = fuse(dense, lexical, 0.0, FusionParams())
+    scores = fuse(dense, lexical, 0.0, FusionWeights())
     assert max(scores, key=scores.get) == "a"
     with pytest.raises(ValueError):
-        fuse(dense, lexical, 1.0, FusionParams(method="magic"))
+        fuse(dense, lexical, 1.0, FusionWeights(method="magic"))
 
 
 def test_a_query_naming_a_theme_lifts_the_documents_tagged_with_it(corpus, kb_factory):
     """Staff's theme tags count when the query names the theme (label or synonym): tagged
     documents gain exactly the theme weight, the others keep their score."""
-    from kunskap.fusion import FusionParams
+    from kunskap.search import RankingParams
 
     kb = kb_factory(corpus)
     ingest(kb, corpus)
     for q in ("rättvis omställning", "hur når vi låginkomsttagare"):
-        before = Searcher(kb, FusionParams(theme_weight=0.0)).search(SearchRequest(q=q))
+        before = Searcher(kb, RankingParams(theme_boost=0.0)).search(SearchRequest(q=q))
         after = Searcher(kb).search(SearchRequest(q=q))
-        weight = FusionParams().theme_weight
+        weight = RankingParams().theme_boost
         assert weight > 0
         old = {h.doc_id: h.score for h in before.hits}
         lifted = 0
@@ -179,7 +179,7 @@ def test_a_query_naming_a_theme_lifts_the_documents_tagged_with_it(corpus, kb_fa
         assert lifted >= 1
         assert after.hits[0].doc_id == "malmo-energi"
     # A query that names no theme is ranked as before.
-    assert not Searcher(kb).plan("nyinflyttade").themes
-    plain = Searcher(kb, FusionParams(theme_weight=0.0)).search(SearchRequest(q="nyinflyttade"))
+    assert not Searcher(kb).planner().plan("nyinflyttade").themes
+    plain = Searcher(kb, RankingParams(theme_boost=0.0)).search(SearchRequest(q="nyinflyttade"))
     shipped = Searcher(kb).search(SearchRequest(q="nyinflyttade"))
     assert plain.hits and [h.score for h in shipped.hits] == [h.score for h in plain.hits]

@@ -62,7 +62,6 @@ def ready(kb: KB):
 async def search(
     request: Request,
     kb: KB,
-    searcher: SEARCHER,
     q: Annotated[str, Query(max_length=2000, description="Sökfråga, högst 2000 tecken")] = "",
     organisation: Annotated[list[str], Query(description="Organisation, kan upprepas")] = [],
     organisation_type: Annotated[list[str], Query(description="kommun eller region")] = [],
@@ -79,7 +78,7 @@ async def search(
     # A repeated request is answered from the result cache on the event loop; anything that may
     # embed or touch SQLite runs in the thread pool. The dict already has the documented shape
     # (tests check it against the model), so it is not validated again on the hot path.
-    result = await run_search(searcher, search_request(request))
+    result = await run_search(request, search_request(request))
     return JSONResponse(result_to_dict(result, kb))
 
 

@@ -39,6 +39,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         from ..curation import Curator, DeferredSaves
         from ..knowledgebase import KnowledgeBase
         from ..search import Searcher
+        from .admission import Admission
 
         import anyio.to_thread
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         _ = kb.embedder   # load the model now, not on the first request
         app.state.kb = kb
         app.state.searcher = Searcher(kb)
+        app.state.admission = Admission(kb.settings.max_pending_searches)
         app.state.deferred_saves = None
         if not settings.read_only:
             curator = Curator(kb)
