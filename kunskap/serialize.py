@@ -50,6 +50,7 @@ def result_to_dict(result: SearchResult, kb: KnowledgeBase) -> dict:
         "query": result.query,
         "searched_for": result.searched_for,
         "total": result.total,
+        "possible": result.possible,
         "page": result.page,
         "limit": result.limit,
         "results": [hit_to_dict(h, kb) for h in result.hits],

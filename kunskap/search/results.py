@@ -40,6 +40,8 @@ class SearchResult:
     hint: str | None = None
     # Set while semantic search is still being built (a first start): the search used words only.
     semantic_notice: str | None = None
+    # Candidates ranked after the `total` hits ("fler möjliga träffar"): pages go on through them.
+    possible: int = 0
 
 
 def hit_fields(document: dict) -> dict:

@@ -95,7 +95,8 @@ class FacetValue(BaseModel):
 class SearchResponse(BaseModel):
     query: str
     searched_for: str | None
-    total: int
+    total: int = Field(description="Antal träffar: dokument som ligger nära den bästa träffen. Filtren räknas över dem.")
+    possible: int = Field(0, description="Fler möjliga träffar, rangordnade efter de `total` träffarna (sidorna fortsätter genom dem).")
     page: int
     limit: int
     results: list[Result]
