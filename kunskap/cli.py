@@ -61,6 +61,16 @@ def open_kb(settings, must_exist: bool = True):
     return kb
 
 
+def remove_stale_temp_files(settings) -> None:
+    """Temp files a crash left in the corpus and index folders (atomic_write's pattern only)."""
+    from .files import remove_stale_temp_files as remove
+
+    removed = [path for folder in (settings.corpus, settings.index) for path in remove(folder)]
+    if removed:
+        click.echo(f"Tog bort {len(removed)} kvarlämnade temporära filer från avbrutna sparanden: "
+                   + ", ".join(str(p) for p in removed[:10]) + (" …" if len(removed) > 10 else ""), err=True)
+
+
 @click.group()
 @click.version_option(__version__, prog_name="kunskap")
 def cli():
@@ -89,6 +99,7 @@ def ingest(corpus_dir, corpus, index, model, embed_threads, prune, rebuild, batc
     # Bulk embedding: one model with the ingest thread count (KUNSKAP_INGEST_THREADS).
     settings = settings.model_copy(update={"embed_instances": 1, **(
         {"embed_threads": settings.ingest_threads} if embed_threads is None else {})})
+    remove_stale_temp_files(settings)
     try:
         kb = KnowledgeBase(settings)
         report = run_ingest(kb, settings.corpus, prune=prune, rebuild=rebuild, progress=not quiet)
@@ -167,9 +178,12 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
     from .errors import KunskapError
     from .ingest import ingest as run_ingest
     from .knowledgebase import KnowledgeBase
+    from .web.clients import uvicorn_proxy_options
 
     settings = make_settings(corpus=corpus, index=index, model=model, embed_threads=embed_threads,
                              host=host, port=port, workers=workers, read_only=read_only)
+    if not settings.read_only:   # read-only writes nothing, not even a clean-up
+        remove_stale_temp_files(settings)
     kb = KnowledgeBase(settings)
     if kb.exists():
         try:   # refuse an index built with another model or chunker before starting the server
@@ -179,14 +193,17 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
     else:
         if settings.read_only:
             raise click.ClickException(f"Inget index i {settings.index}, och --read-only hindrar att det byggs.")
-        click.echo(f"Inget index i {settings.index}: bygger det från {settings.corpus} …")
+        # A fast first start: documents are stored and searchable by their words at once; the
+        # server embeds them in the background and switches to hybrid search when done.
+        click.echo(f"Inget index i {settings.index}: läser in {settings.corpus} (ordsökning direkt, "
+                   "semantisk sökning byggs i bakgrunden) …")
         try:
-            report = run_ingest(kb, settings.corpus, progress=True)
+            report = run_ingest(kb, settings.corpus, embed=False)
         except KunskapError as exc:
             raise click.ClickException(exc.message) from None
         for problem in report.rejected:
             click.echo(f"Avvisad: {problem.path}: {problem.reason}", err=True)
-        click.echo(f"Index byggt: {report.summary()}")
+        click.echo(f"Inläst: {report.summary()}")
     del kb  # the server process opens its own (after any fork)
     # Hand the settings to the app factory (also in worker processes) through the environment.
     for name, value in settings.model_dump().items():
@@ -207,6 +224,7 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
         log_level="info",
         log_config=log_config,
         timeout_graceful_shutdown=10,
+        **uvicorn_proxy_options(settings),   # X-Forwarded-For only from KUNSKAP_TRUSTED_PROXIES
     )
 
 
@@ -242,6 +260,50 @@ def status(corpus, index, model, embed_threads):
     click.echo(f"Avsnitt: {kb.store.count_chunks()}, vektorer: {kb.vectors.count}")
     for problem in kb.consistency(max_age=0):
         click.echo(f"Problem: {problem}", err=True)
+
+
+@cli.command("backup")
+@click.argument("dest", type=click.Path(path_type=Path))
+@data_options
+def backup_command(dest, corpus, index, model, embed_threads):
+    """Säkerhetskopiera korpusen (med uppladdningar), databasen (konton, versionshistorik) och
+    indexet till en ny mapp, med en förteckning med antal och kontrollsummor. Går att köra medan
+    tjänsten är igång: sparningar väntar medan filerna kopieras."""
+    from .backup import backup
+    from .errors import KunskapError
+    from .knowledgebase import KnowledgeBase
+
+    settings = make_settings(corpus=corpus, index=index, model=model, embed_threads=embed_threads)
+    kb = KnowledgeBase(settings)
+    if not kb.settings.database_path.exists():
+        raise click.ClickException(f"Ingen databas i {settings.index}: inget att säkerhetskopiera.")
+    try:
+        manifest = backup(kb, dest)
+    except KunskapError as exc:
+        raise click.ClickException(exc.message) from None
+    counts = manifest["counts"]
+    click.echo(f"Säkerhetskopia i {dest}: {counts['documents']} dokument, {counts['corpus_files']} korpusfiler, "
+               f"{counts['revisions']} versioner, {counts['users']} konton.")
+
+
+@cli.command("restore")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("--corpus", "corpus", type=click.Path(path_type=Path), required=True,
+              help="Ny (tom) mapp för korpusen.")
+@click.option("--index", "index", type=click.Path(path_type=Path), required=True,
+              help="Ny (tom) mapp för databas och index.")
+def restore_command(src, corpus, index):
+    """Återställ en säkerhetskopia till nya mappar. Varje fil kontrolleras mot förteckningen
+    först; en skadad eller ofullständig kopia avvisas och inget skrivs."""
+    from .backup import restore
+    from .errors import KunskapError
+
+    try:
+        manifest = restore(src, corpus, index)
+    except KunskapError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Återställd: {manifest['counts']['documents']} dokument till {corpus} och {index}. "
+               f"Starta med: kunskap serve --corpus {corpus} --index {index}")
 
 
 def _accounts(index):
@@ -346,7 +408,7 @@ def token_list(index):
 
 
 @token.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=click.IntRange(1, 2**63 - 1))   # SQLite integers are 64-bit
 @index_option
 def token_revoke(token_id, index):
     """Återkalla en API-nyckel."""

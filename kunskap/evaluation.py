@@ -106,17 +106,38 @@ def evaluate_queries(searcher: Searcher, queries: list[dict], qrels: dict, back:
             relevant = qrels.get(query["id"], {})
             if not relevant:
                 continue
-            result = searcher.search(SearchRequest(q=query["text"], limit=K, mode=mode))
+            request = SearchRequest(q=query["text"], limit=K, mode=mode)
+            result = searcher.search(request)
             ranking = [back.get(h.doc_id, h.doc_id) for h in result.hits]
+            hits = {back.get(d, d) for d in searcher.hit_set(request)}
             per_query[query["id"]] = {
                 "type": query.get("type") or "all",
                 "ndcg": ndcg(ranking, relevant), "recall": recall(ranking, relevant), "mrr": mrr(ranking, relevant),
+                **hit_set_quality(hits, relevant),
             }
         elapsed = time.perf_counter() - started
         report[mode] = summarise(per_query, queries)
         report[mode]["ms_per_query"] = round(1000 * elapsed / max(len(per_query), 1), 1)
         report[mode]["per_query"] = per_query
     return report
+
+
+def hit_set_quality(hits: set[str], relevant: dict[str, int]) -> dict:
+    """Precision and recall of the hit set (what `total` and the facets count) against every
+    document judged relevant (grade > 0), and its size."""
+    wanted = {d for d, g in relevant.items() if g > 0}
+    found = len(hits & wanted)
+    return {"hit_precision": found / len(hits) if hits else 0.0,
+            "hit_recall": found / len(wanted) if wanted else 0.0, "hit_size": len(hits)}
+
+
+METRICS = ("ndcg", "recall", "mrr")
+HIT_METRICS = ("hit_precision", "hit_recall", "hit_size")
+
+
+def _metrics(rows: list[dict]) -> tuple[str, ...]:
+    """The ranking metrics, and the hit-set ones when every row has them."""
+    return METRICS + (HIT_METRICS if rows and all("hit_precision" in r for r in rows) else ())
 
 
 def summarise(per_query: dict, queries: list[dict]) -> dict:
@@ -128,8 +149,8 @@ def summarise(per_query: dict, queries: list[dict]) -> dict:
     for row in rows:
         by_type[row["type"]].append(row)
     out = {
-        "overall": {m: mean(rows, m) for m in ("ndcg", "recall", "mrr")} | {"n": len(rows)},
-        "by_type": {t: {m: mean(r, m) for m in ("ndcg", "recall", "mrr")} | {"n": len(r)} for t, r in sorted(by_type.items())},
+        "overall": {m: mean(rows, m) for m in _metrics(rows)} | {"n": len(rows)},
+        "by_type": {t: {m: mean(r, m) for m in _metrics(r)} | {"n": len(r)} for t, r in sorted(by_type.items())},
     }
     # Typo robustness: nDCG of typo queries relative to their correctly spelled originals.
     pairs = [(q["id"], q["of"]) for q in queries if q.get("of") and q["id"] in per_query and q["of"] in per_query]
@@ -160,13 +181,19 @@ def _run(set_dir, settings, work_dir, progress, params, queries, qrels, modes):
 
 def format_table(report: dict) -> str:
     lines = [f"Testsamling: {report['set']} ({report['queries']} frågor)", ""]
-    lines.append(f"{'rankning':<10} {'typ':<22} {'n':>4} {'nDCG@10':>8} {'R@10':>6} {'MRR@10':>7}")
+    lines.append(f"{'rankning':<10} {'typ':<22} {'n':>4} {'nDCG@10':>8} {'R@10':>6} {'MRR@10':>7} "
+                 f"{'träffP':>7} {'träffR':>7} {'träffar':>8}")
+
+    def row(mode, kind, m):
+        hit = (f" {m['hit_precision']:>7.3f} {m['hit_recall']:>7.3f} {m['hit_size']:>8.1f}"
+               if "hit_precision" in m else "")
+        return f"{mode:<10} {kind:<22} {m['n']:>4} {m['ndcg']:>8.3f} {m['recall']:>6.3f} {m['mrr']:>7.3f}{hit}"
+
     for mode, data in report["modes"].items():
-        o = data["overall"]
-        lines.append(f"{mode:<10} {'alla':<22} {o['n']:>4} {o['ndcg']:>8.3f} {o['recall']:>6.3f} {o['mrr']:>7.3f}")
+        lines.append(row(mode, "alla", data["overall"]))
         if len(data["by_type"]) > 1:
             for t, m in data["by_type"].items():
-                lines.append(f"{'':<10} {t:<22} {m['n']:>4} {m['ndcg']:>8.3f} {m['recall']:>6.3f} {m['mrr']:>7.3f}")
+                lines.append(row("", t, m))
         if data.get("typo_retention") is not None:
             lines.append(f"{'':<10} {'stavfel/rättstavat':<22} {'':>4} {data['typo_retention']:>8.3f}")
         lines.append(f"{'':<10} {'ms per fråga':<22} {'':>4} {data['ms_per_query']:>8.1f}")

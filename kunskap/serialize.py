@@ -50,9 +50,11 @@ def result_to_dict(result: SearchResult, kb: KnowledgeBase) -> dict:
         "query": result.query,
         "searched_for": result.searched_for,
         "total": result.total,
+        "possible": result.possible,
         "page": result.page,
         "limit": result.limit,
         "results": [hit_to_dict(h, kb) for h in result.hits],
         "facets": facets_to_dict(result.facets, kb),
         "hint": result.hint,
+        "semantic_notice": result.semantic_notice,
     }

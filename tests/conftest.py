@@ -83,7 +83,8 @@ def corpus(tmp_path) -> Path:
 @pytest.fixture
 def make_settings(tmp_path):
     def make(corpus: Path | None = None, model: str = "hashing", **extra) -> Settings:
-        return Settings(corpus=corpus or tmp_path / "corpus", index=tmp_path / "index", model=model, **extra)
+        return Settings(**{"corpus": corpus or tmp_path / "corpus", "index": tmp_path / "index", "model": model,
+                           **extra})
 
     return make
 

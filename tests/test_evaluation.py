@@ -12,7 +12,7 @@ import math
 import pytest
 
 from kunskap.config import Settings
-from kunskap.evaluation import mrr, ndcg, read_qrels, recall, run_evaluation, summarise
+from kunskap.evaluation import hit_set_quality, mrr, ndcg, read_qrels, recall, run_evaluation, summarise
 
 LOG3 = math.log2(3)     # the discount at rank 2
 
@@ -143,7 +143,17 @@ def test_run_evaluation_scores_a_tiny_set_through_the_search(tmp_path):
     report = run_evaluation(set_dir, settings, work_dir=tmp_path / "work", modes=("lexical",))
     lexical = report["modes"]["lexical"]
     assert report["queries"] == 3 and set(lexical["per_query"]) == {"q1", "q2"}
-    assert lexical["per_query"]["q1"] == {"type": "keyword", "ndcg": 1.0, "recall": 1.0, "mrr": 1.0}
+    # The hit set of "cykelbanor" is its one document; of "biogas" one of the two relevant.
+    assert lexical["per_query"]["q1"] == {"type": "keyword", "ndcg": 1.0, "recall": 1.0, "mrr": 1.0,
+                                          "hit_precision": 1.0, "hit_recall": 1.0, "hit_size": 1}
     q2 = lexical["per_query"]["q2"]                # ranking [Dok 2]: DCG 1, IDCG 1 + 1/log2(3)
     assert q2["ndcg"] == pytest.approx(1 / (1 + 1 / LOG3)) and q2["recall"] == 0.5 and q2["mrr"] == 1.0
+    assert (q2["hit_precision"], q2["hit_recall"], q2["hit_size"]) == (1.0, 0.5, 1)
     assert lexical["overall"]["n"] == 2 and lexical["overall"]["recall"] == 0.75
+    assert lexical["overall"]["hit_recall"] == 0.75 and lexical["overall"]["hit_precision"] == 1.0
+
+
+def test_hit_set_quality_against_every_relevant_grade():
+    assert hit_set_quality({"a", "b", "x"}, {"a": 2, "b": 1, "c": 1, "z": 0}) == {
+        "hit_precision": 2 / 3, "hit_recall": 2 / 3, "hit_size": 3}
+    assert hit_set_quality(set(), {"a": 1}) == {"hit_precision": 0.0, "hit_recall": 0.0, "hit_size": 0}

@@ -13,6 +13,7 @@ from kunskap.search.ranking import (
     ExpansionWeights,
     FusionWeights,
     RankingParams,
+    candidate_set,
     hit_set,
     rank,
 )
@@ -72,18 +73,27 @@ def _found(dense, lexical, evidence=1.0, themes=frozenset()):
                       lexical_best={d: (200 + i, s) for i, (d, s) in enumerate(lexical.items())})
 
 
-def test_hit_set_holds_lexical_matches_and_close_dense_ones():
+def test_the_hits_are_the_candidates_close_to_the_best_score():
+    scores = {"a": 1.0, "b": 0.5, "c": 0.44, "d": 0.1}
+    assert hit_set(_found({}, {}), scores, "hybrid") == {"a", "b"}          # ≥ 0.45 of the best
+    assert hit_set(_found({}, {}), {"x": 0.0, "y": 0.0}, "hybrid") == {"x"}   # never empty
+    assert hit_set(_found({}, {}), {}, "hybrid") == set()
+    cosines = {"a": 0.90, "b": 0.875, "c": 0.86}
+    assert hit_set(_found(cosines, {}), cosines, "dense") == {"a", "b"}     # within 0.03
+
+
+def test_candidates_hold_lexical_matches_and_close_dense_ones():
     dense = {f"d{i}": 0.9 - 0.01 * i for i in range(40)}   # d0 … d39, 0.90 down to 0.51
     found = _found(dense, {"lex": 5.0, "d30": 1.0})
     scores = {d: 0.0 for d in dense} | {"lex": 1.0}
-    hits = hit_set(found, scores, "hybrid")
+    hits = candidate_set(found, scores, "hybrid")
     # lexical matches, dense within 0.04 of the best (d0–d4, d4 sits on the floor), and the first page
     assert {"lex", "d30", "d0", "d1", "d2", "d3"} <= hits
     assert "d20" not in hits
     assert len(hits) <= 2 + 5 + FIRST_PAGE
     # Without lexical matches the margin doubles, and dense mode ignores lexical matches.
-    assert {"d6", "d7"} <= hit_set(_found(dense, {}), {}, "hybrid")
-    assert "lex" not in hit_set(found, {}, "dense")
+    assert {"d6", "d7"} <= candidate_set(_found(dense, {}), {}, "hybrid")
+    assert "lex" not in candidate_set(found, {}, "dense")
 
 
 def test_theme_boost_lifts_tagged_documents_only_when_the_query_names_the_theme():

@@ -449,3 +449,36 @@ def store_attempts(accounts: Accounts, key: str) -> int:
 
 def test_the_store_meets_the_interface(store):
     assert isinstance(store, Store)
+
+
+def test_the_cached_chunk_fingerprint_covers_the_embedded_chunks(store):
+    _, ids = put(store, "a", ["ett", "två", "tre"])
+    store.put_vectors("m", {"h-ett": np.zeros(2, np.float32), "h-tre": np.zeros(2, np.float32)})
+    assert store.cached_chunk_fingerprint("m") == id_fingerprint([ids[0], ids[2]])
+    assert store.cached_chunk_fingerprint("annan") == id_fingerprint([])
+
+
+def test_curation_reads_documents_titles_and_history(store):
+    """Curation's named reads (kunskap/curation); skipped where a backend does not have them yet."""
+    if not hasattr(store, "curation_documents"):
+        pytest.skip("this branch's store has no curation reads yet")
+    put(store, "östersund", ["ett"], status="draft")
+    put(store, "umeå", ["två"], title="Laddning i Umeå")
+    assert [d["id"] for d in store.curation_documents(status="draft")] == ["östersund"]
+    assert {d["id"] for d in store.curation_documents()} == {"östersund", "umeå"}
+    assert store.curation_documents()[0]["themes"] == ["klimatanpassning"]
+    assert store.document_titles() == [
+        {"id": "umeå", "title": "Laddning i Umeå", "organisation": "Östersunds kommun"},
+        {"id": "östersund", "title": "Klimatanpassning i Östersund", "organisation": "Östersunds kommun"}]
+    row = {"doc_id": "umeå", "path": "umeå.md", "username": "åsa", "created_at": "2024", "state": "pending",
+           "previous_content": "förr".encode()}
+    edit = store.begin_revision({**row, "action": "edit"}, [])
+    store.end_revision(edit, "done")
+    delete = store.begin_revision({**row, "action": "delete"}, [])
+    store.end_revision(delete, "done")
+    aborted = store.begin_revision({**row, "action": "edit"}, [])
+    store.end_revision(aborted, "aborted")
+    assert [r["id"] for r in store.revisions_of("umeå")] == [delete, edit]
+    assert store.get_revision(edit)["previous_content"] == "förr".encode()
+    assert store.get_revision(10**6) is None
+    assert [r["id"] for r in store.deletions_not_undone()] == [delete]

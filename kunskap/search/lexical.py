@@ -18,9 +18,12 @@ class LexicalIndex(Protocol):
 
 
 def lexical_candidates(index: LexicalIndex, plan: QueryPlan, chunk_docs: dict[int, str],
-                       allowed: set[str] | None, title_weight: float) -> tuple[Scores, BestChunks, float]:
+                       allowed: set[str] | None, title_weight: float,
+                       doc_evidence: Scores | None = None) -> tuple[Scores, BestChunks, float]:
     """Per document: summed weighted BM25 of its best chunk; and the evidence in [0, 1], the idf
-    share of the typed terms that the best chunk holds."""
+    share of the typed terms that the best chunk holds. `doc_evidence`, if given, is filled with
+    the same share per document (its best chunk by that share): how much of what was typed, not
+    of its expansions, the document holds."""
     chunk_scores: dict[int, float] = {}
     chunk_terms: dict[int, float] = {}
     n_chunks = max(len(chunk_docs), 1)
@@ -47,6 +50,9 @@ def lexical_candidates(index: LexicalIndex, plan: QueryPlan, chunk_docs: dict[in
         if score > doc_scores.get(doc_id, 0.0):
             doc_scores[doc_id] = score
             best_chunk[doc_id] = (chunk_id, score)
-        best_evidence = max(best_evidence, chunk_terms.get(chunk_id, 0.0))
+        typed = chunk_terms.get(chunk_id, 0.0)
+        best_evidence = max(best_evidence, typed)
+        if doc_evidence is not None and idf_total > 0:
+            doc_evidence[doc_id] = max(doc_evidence.get(doc_id, 0.0), min(typed / idf_total, 1.0))
     evidence = best_evidence / idf_total if idf_total > 0 else 0.0
     return doc_scores, best_chunk, min(evidence, 1.0)

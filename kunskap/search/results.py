@@ -38,6 +38,10 @@ class SearchResult:
     limit: int
     facets: dict[str, list[tuple[str, int]]]
     hint: str | None = None
+    # Set while semantic search is still being built (a first start): the search used words only.
+    semantic_notice: str | None = None
+    # Candidates ranked after the `total` hits ("fler möjliga träffar"): pages go on through them.
+    possible: int = 0
 
 
 def hit_fields(document: dict) -> dict:

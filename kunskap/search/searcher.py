@@ -15,6 +15,8 @@ lexically. What the pipeline derives from the index is kept in one generation-ke
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..errors import NotFoundError
 from ..knowledgebase import KnowledgeBase
 from ..storage import PUBLIC
@@ -118,7 +120,8 @@ class Searcher:
         found = Candidates(plan=plan)
         if request.mode in ("hybrid", "lexical") and plan.terms:
             found.lexical, found.lexical_best, found.evidence = lexical_candidates(
-                self.kb.store, plan, self._chunk_docs(), allowed, self.params.title_weight)
+                self.kb.store, plan, self._chunk_docs(), allowed, self.params.title_weight,
+                doc_evidence=found.typed_evidence)
             if plan.english and request.mode == "hybrid":
                 found.evidence *= ENGLISH_LEXICAL_FACTOR   # the multilingual model carries English queries
         if request.mode in ("hybrid", "dense") and plan.typed:
@@ -134,6 +137,18 @@ class Searcher:
 
     # -- the pipeline ----------------------------------------------------------------------
     def _search(self, request: SearchRequest) -> SearchResult:
+        notice = None
+        if request.mode == "hybrid" and not self.kb.vectors_complete:
+            # Until every passage has its vector (a first start builds them in the background),
+            # rank by words alone: a half-built dense side would favour whichever documents were
+            # embedded first.
+            notice = self.kb.semantic_status()["message"]
+            request = dataclasses.replace(request, mode="lexical")
+        result = self._ranked(request)
+        result.semantic_notice = notice
+        return result
+
+    def _ranked(self, request: SearchRequest) -> SearchResult:
         q = request.q.strip()
         if not has_search_words(q, self.kb.analyzer.stopwords):
             return SearchResult(q, None, [], 0, request.page, request.limit, self._facets(set(), request.filters),
@@ -142,12 +157,19 @@ class Searcher:
         ranked = rank(found, request.mode, self.params, self._document_themes)
         ranking = ranked.ranking
         if request.sort == "newest":
-            sort_newest(ranking, self.kb.store.get_documents([d for d, _ in ranking]))
+            sort_newest(ranking, self.kb.store.get_documents([d for d, _ in ranking]), hits=len(ranked.hit_set))
         start = (request.page - 1) * request.limit
         hits = hydrate(self.kb.store, self.kb.analyzer, ranking[start : start + request.limit], ranked.best_chunks,
                        set(found.plan.terms))
-        return SearchResult(q, found.plan.searched_for, hits, len(ranking), request.page, request.limit,
-                            self._facets(ranked.hit_set, request.filters), None if hits else no_hits_hint(request.filters))
+        return SearchResult(q, found.plan.searched_for, hits, len(ranked.hit_set), request.page, request.limit,
+                            self._facets(ranked.hit_set, request.filters), None if hits else no_hits_hint(request.filters),
+                            possible=ranked.possible)
+
+    def hit_set(self, request: SearchRequest) -> set[str]:
+        """The documents a search counts as hits (for `kunskap eval`'s hit-set precision/recall)."""
+        if not has_search_words(request.q.strip(), self.kb.analyzer.stopwords):
+            return set()
+        return rank(self.candidates(request), request.mode, self.params, self._document_themes).hit_set
 
     def _facets(self, hit_set: set[str], filters: Filters) -> dict[str, list[tuple[str, int]]]:
         """Counts over the hit set (the documents the query matched, with every filter applied).

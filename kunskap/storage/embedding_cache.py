@@ -2,8 +2,8 @@
 hash), and kept in the store, so rebuilding an index or re-ingesting a corpus embeds only text
 it has never seen.
 
-Used by ingest (new and changed documents) and by the knowledge base (repairing a vector index
-from the cache); it needs a store and an embedder, nothing else.
+Used by ingest (new and changed documents) and by the knowledge base's background build of
+semantic search; it needs a store and an embedder, nothing else.
 """
 
 from __future__ import annotations
@@ -60,7 +60,3 @@ def embed_texts(
             bar.close()
     return len(todo), len(unique) - len(todo)
 
-
-def embed_missing(store: Store, embedder, chunk_ids: list[int], batch_size: int) -> None:
-    """Embed the stored chunks whose text has no cached vector yet."""
-    embed_texts(store, embedder, store.embed_texts(chunk_ids), batch_size)

@@ -96,6 +96,7 @@ class PostgresStore:
             self._pool.close()
             raise connect_error(url, exc) from None
         self._local = threading.local()
+        self.closed = False
 
     @staticmethod
     def _configure(conn) -> None:
@@ -104,6 +105,7 @@ class PostgresStore:
         register_vector(conn)   # numpy arrays as pgvector values (so id lists are passed as lists)
 
     def close(self) -> None:
+        self.closed = True     # also ends the generation watcher of this store, if any
         self._pool.close()
 
     # -- connections, transactions, snapshots --------------------------------------------------
@@ -298,6 +300,14 @@ class PostgresStore:
             "SELECT count(*), coalesce(sum(id), 0), coalesce(sum((id %% 1000003) * (id %% 999983)), 0) FROM chunks")
         return int(count), int(total), int(mixed)
 
+    def cached_chunk_fingerprint(self, model_id: str) -> tuple[int, int, int]:
+        """The fingerprint of the chunks whose embedding is cached: what a complete vector index
+        over the cache holds (chunks not yet embedded are left out while they are embedded)."""
+        count, total, mixed = self._one(
+            "SELECT count(*), coalesce(sum(c.id), 0), coalesce(sum((c.id %% 1000003) * (c.id %% 999983)), 0) "
+            "FROM chunks c JOIN embeddings e ON e.model_id = %s AND e.text_hash = c.embed_hash", [model_id])
+        return int(count), int(total), int(mixed)
+
     def chunk_doc_map(self) -> dict[int, str]:
         return dict(self._all("SELECT id, doc_id FROM chunks"))
 
@@ -403,6 +413,37 @@ class PostgresStore:
         rows = self._dicts("SELECT id, doc_id, state, error, action, created_at FROM revisions WHERE id = %s",
                            [revision_id])
         return rows[0] if rows else None
+
+    # -- curation's reads: document list, titles, revision history ------------------------------
+    def curation_documents(self, status: str | None = None) -> list[dict]:
+        """Every document (or those with `status`) as curation lists them, last changed first."""
+        where, params = ("status = %s", [status]) if status else ("true", [])
+        return [self._decode(row) for row in self._dicts(
+            "SELECT id, title, organisation, kind, status, year, themes, curation_notes, updated_at, source_path "
+            f"FROM documents WHERE {where} ORDER BY updated_at DESC, id", params)]
+
+    def document_titles(self) -> list[dict]:
+        """{id, title, organisation} of every document, by id (what the duplicate checks compare)."""
+        return self._dicts("SELECT id, title, organisation FROM documents ORDER BY id")
+
+    def revisions_of(self, doc_id: str) -> list[dict]:
+        """A document's history, newest first; aborted saves never took effect and are left out."""
+        return self._dicts(
+            "SELECT id, doc_id, path, action, username, created_at, note, state FROM revisions WHERE doc_id = %s "
+            "AND state != 'aborted' ORDER BY id DESC", [doc_id])
+
+    def get_revision(self, revision_id: int) -> dict | None:
+        """One revision with the file contents it recorded (before and after)."""
+        rows = self._dicts("SELECT * FROM revisions WHERE id = %s", [revision_id])
+        return rows[0] if rows else None
+
+    def deletions_not_undone(self) -> list[dict]:
+        """Completed deletes with no later revision of the same document (other than an aborted
+        one), newest first: the candidates for undo."""
+        return self._dicts(
+            "SELECT r.id, r.doc_id, r.path, r.username, r.created_at FROM revisions r WHERE r.action = 'delete' "
+            "AND r.state = 'done' AND NOT EXISTS (SELECT 1 FROM revisions later WHERE later.doc_id = r.doc_id "
+            "AND later.id > r.id AND later.state != 'aborted') ORDER BY r.id DESC")
 
     # -- vocabulary ------------------------------------------------------------------------------
     def replace_vocabulary(self, counts: Counter) -> None:

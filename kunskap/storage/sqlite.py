@@ -197,6 +197,15 @@ class SQLiteStore:
         ).fetchone()
         return int(count), int(total), int(mixed)
 
+    def cached_chunk_fingerprint(self, model_id: str) -> tuple[int, int, int]:
+        """The fingerprint of the chunks whose embedding is cached: what a complete vector index
+        over the cache holds (chunks not yet embedded are left out while they are embedded)."""
+        count, total, mixed = self.db.execute(
+            "SELECT count(*), coalesce(sum(c.id), 0), coalesce(sum((c.id % 1000003) * (c.id % 999983)), 0) "
+            "FROM chunks c JOIN embeddings e ON e.model_id = ? AND e.text_hash = c.embed_hash", [model_id]
+        ).fetchone()
+        return int(count), int(total), int(mixed)
+
     def chunk_doc_map(self) -> dict[int, str]:
         return dict(self.db.execute("SELECT id, doc_id FROM chunks").fetchall())
 

@@ -7,6 +7,7 @@ opened in the lifespan, after any worker fork, and held on `app.state`.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
 
 from ..config import Settings, load_settings
-from . import api, curation_api, curation_pages, errors, pages
-from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware
+from . import api, curation_api, curation_pages, docs, errors, openapi, pages
+from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware, SecurityHeadersMiddleware
+from .ratelimit import RateLimitMiddleware
 
 log = logging.getLogger("kunskap")
 
@@ -56,14 +58,16 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
             for line in curator.recover():   # saves a crash interrupted: finished or undone
                 log.warning("kunskap: återhämtning: %s", line)
             app.state.deferred_saves = DeferredSaves(curator)
+            if not kb.vectors_complete and kb.missing_vectors():
+                start_semantic_build(kb)
         log.info("kunskap: %d dokument, %d vektorer, modell %s",
                  kb.store.count_documents(), kb.vectors.count, kb.embedder.model_id)
         yield
         if app.state.deferred_saves is not None:
             app.state.deferred_saves.close()
 
-    # FastAPIOffline serves /docs and /redoc with bundled Swagger UI and ReDoc: no CDN, so the API
-    # documentation works on an offline server too.
+    # FastAPIOffline bundles Swagger UI and ReDoc (no CDN, so the API documentation works on an
+    # offline server too); the pages themselves are ours (web/docs.py), without inline script.
     app = FastAPIOffline(
         favicon_url="/static/favicon.svg",
         title="kunskap API",
@@ -71,8 +75,8 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         description="Sök i klimatarbetet hos Klimatkommunernas medlemmar. Fel har formen "
                     '{"error": {"code": "...", "message": "..."}}.',
         lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
     app.state.settings = settings
@@ -84,9 +88,13 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     app.include_router(curation_api.router)
     app.include_router(pages.router)
     app.include_router(curation_pages.router)
+    app.include_router(docs.router)
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(CacheHeadersMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=800, compresslevel=5)   # level 9 costs ~1 ms per result page
+    # Inside CORS, so a 429 carries the CORS headers and the embed on another site can read it.
+    app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -94,8 +102,33 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         allow_headers=["Content-Type", "Authorization"],
         max_age=600,
     )
+    app.add_middleware(SecurityHeadersMiddleware, frame_origins=settings.cors_origins)
     app.add_middleware(PrivacyAccessLogMiddleware)
     return app
+
+
+def start_semantic_build(kb) -> threading.Thread:
+    """Embed what is not embedded yet in a background thread (a first start, or a new large
+    corpus); searches use words alone until it is done, then hybrid without a restart."""
+    def run():
+        reported = [-1]
+
+        def progress(done: int, total: int) -> None:
+            step = int(10 * done / total) if total else 10
+            if step != reported[0]:
+                reported[0] = step
+                log.info("kunskap: semantisk sökning byggs – %d %% (%d av %d avsnitt)",
+                         100 * done // max(total, 1), done, total)
+
+        try:
+            count = kb.build_semantic(progress)
+            log.info("kunskap: semantisk sökning klar (%d avsnitt inbäddade)", count)
+        except Exception:   # the cache keeps what was embedded; the next start goes on from there
+            log.exception("kunskap: semantisk sökning kunde inte byggas klart")
+
+    thread = threading.Thread(target=run, name="kunskap-semantic-build", daemon=True)
+    thread.start()
+    return thread
 
 
 def app_from_environment() -> FastAPI:

@@ -56,7 +56,10 @@ async def results(request: Request):
     data = {
         "q": req.q, "result": result, "hits": [hit_to_dict(h, kb) for h in result.hits],
         "facets": facets_to_dict(result.facets, kb), "facet_titles": FACET_TITLES,
-        "selected": _selected(req.filters), "pages": _pages(request, result.total, req.page, req.limit),
+        "selected": _selected(req.filters),
+        "pages": _pages(request, result.total + result.possible, req.page, req.limit),
+        # Where the possible hits begin on this page (None: not on this page).
+        "possible_from": _possible_from(result, req.page, req.limit),
         "sort": req.sort, "remove_links": _remove_links(request, req.filters, kb),
     }
     data["facet_link"] = lambda name, value: _toggle_link(request, name, value)
@@ -84,7 +87,9 @@ def about(request: Request):
 @router.get("/inbaddning", response_class=HTMLResponse)
 def embed(request: Request):
     """How to put the search box on another site, with a live example."""
-    return _render(request, "embed.html", {"base_url": str(request.base_url).rstrip("/")})
+    # The snippet shows the configured public address, never the request's Host header (which
+    # any client sets); the live example calls the API on the same origin as the page.
+    return _render(request, "embed.html", {"base_url": request.app.state.settings.public_base_url})
 
 
 def _selected(filters: Filters) -> dict[str, set[str]]:
@@ -123,6 +128,14 @@ def _remove_links(request: Request, filters: Filters, kb) -> list[tuple[str, str
         pairs = [(k, v) for k, v in _query_pairs(request, {"page", "year_from", "year_to"})]
         links.append((f"År {filters.year_from}", "/sok?" + urlencode(pairs)))
     return links
+
+
+def _possible_from(result, page: int, limit: int) -> int | None:
+    """The index on this page of the first "possible" hit, if the hits end on it."""
+    first = (page - 1) * limit
+    if not result.possible or result.total >= first + len(result.hits):
+        return None
+    return max(result.total - first, 0)
 
 
 def _pages(request: Request, total: int, page: int, limit: int) -> dict:

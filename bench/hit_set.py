@@ -1,0 +1,93 @@
+"""Which documents should count as hits? Hit-set precision and recall of candidate cut rules
+against the qrels (every grade > 0 is relevant), macro-averaged over queries (issue 11 §3).
+
+The hit set is what `total` and the facet counts describe. Each rule is applied to the same
+candidates of the shipped hybrid ranking (real model, the eval set's own index). Prints one row
+per rule; the shipped rule is marked. Run:
+  .venv/bin/python bench/hit_set.py --set eval/climate --work-dir /tmp/eval-main-climate
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _benchlib import LoadClock, table  # noqa: E402
+
+from kunskap.config import load_settings  # noqa: E402
+from kunskap.evaluation import build_set_index, read_jsonl, read_qrels  # noqa: E402
+from kunskap.search import RankingParams, Searcher, SearchRequest  # noqa: E402
+from kunskap.search import ranking as R  # noqa: E402
+
+
+def rules():
+    """name -> f(found, scores) -> set of doc ids."""
+    out = {"shipped": lambda found, scores: R.hit_set(found, scores, "hybrid")}
+
+    def relative(alpha):
+        def rule(found, scores):
+            top = max(scores.values(), default=0.0)
+            return {d for d, s in scores.items() if s >= alpha * top} if top > 0 else set()
+        return rule
+
+    def dense_or_typed(delta, share):
+        def rule(found, scores):
+            top = max(found.dense.values(), default=0.0)
+            hits = {d for d, v in found.dense.items() if v >= top - delta}
+            hits |= {d for d, e in found.typed_evidence.items() if e >= share}
+            return hits or set(sorted(scores, key=lambda d: -scores[d])[:1])
+        return rule
+
+    def relative_or_typed(alpha, share):
+        def rule(found, scores):
+            hits = relative(alpha)(found, scores)
+            return hits | {d for d, e in found.typed_evidence.items() if e >= share and d in scores}
+        return rule
+
+    for alpha in (0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
+        out[f"fused ≥ {alpha:.2f}·best"] = relative(alpha)
+    for alpha in (0.4, 0.45, 0.5):
+        for share in (0.8, 0.99):
+            out[f"fused ≥ {alpha:.2f}·best or typed ≥ {share:.2f}"] = relative_or_typed(alpha, share)
+    for delta in (0.02, 0.03):
+        out[f"cos ≥ best−{delta:.2f} or typed ≥ 0.80"] = dense_or_typed(delta, 0.8)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", type=Path, required=True)
+    parser.add_argument("--work-dir", type=Path, required=True)
+    args = parser.parse_args()
+    clock = LoadClock()
+    settings = load_settings()
+    settings = settings.model_copy(update={"embed_instances": 1, "embed_threads": settings.ingest_threads})
+    kb, back = build_set_index(args.set, settings, args.work_dir, progress=False)
+    searcher = Searcher(kb, RankingParams())
+    queries = read_jsonl(args.set / "queries.jsonl")
+    qrels = read_qrels(args.set / "qrels.tsv")
+    table_rules = rules()
+    sums = {name: [0.0, 0.0, 0.0] for name in table_rules}   # precision, recall, size
+    n = 0
+    for query in queries:
+        relevant = {back.get(d, d) for d, g in qrels.get(query["id"], {}).items() if g > 0}
+        if not relevant:
+            continue
+        n += 1
+        found = searcher.candidates(SearchRequest(q=query["text"]))
+        scores = R.scores_for_mode(found, "hybrid", searcher.params, searcher._document_themes)
+        for name, rule in table_rules.items():
+            hits = {back.get(d, d) for d in rule(found, scores)}
+            inter = len(hits & relevant)
+            sums[name][0] += inter / len(hits) if hits else 0.0
+            sums[name][1] += inter / len(relevant)
+            sums[name][2] += len(hits)
+    rows = [[name, f"{p / n:.3f}", f"{r / n:.3f}", f"{size / n:.1f}"] for name, (p, r, size) in sums.items()]
+    print(table(f"Hit-set precision and recall: {args.set} ({n} queries)", ["rule", "precision", "recall", "mean size"],
+                rows, footer=clock.footer()))
+
+
+if __name__ == "__main__":
+    main()
