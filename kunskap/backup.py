@@ -56,6 +56,9 @@ def _corpus_files(corpus: Path) -> list[Path]:
 def backup(kb: KnowledgeBase, dest: Path) -> dict:
     """Write a backup of `kb` into the new or empty folder `dest`; returns the manifest."""
     dest = Path(dest)
+    if kb.settings.database_url:
+        raise BackupError("Kunskapsbanken ligger i PostgreSQL: säkerhetskopiera databasen med pg_dump "
+                          "(se README, Köra på flera servrar) och korpusmappen med en vanlig filkopia.")
     if dest.exists() and any(dest.iterdir()):
         raise BackupError(f"Mappen {dest} finns redan och är inte tom: välj en ny mapp för säkerhetskopian.")
     corpus = Path(kb.settings.corpus)

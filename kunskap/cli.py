@@ -1,8 +1,9 @@
 """The `kunskap` command line: thin commands over the library.
 
 Every command that touches data takes --corpus and --index (env KUNSKAP_CORPUS, KUNSKAP_INDEX),
-so several knowledge bases can live side by side. Domain errors become ClickException with a
-Swedish message; nothing heavy is imported until a command runs.
+so several knowledge bases can live side by side, and --database-url (KUNSKAP_DATABASE_URL) for
+a knowledge base in PostgreSQL. Domain errors become ClickException with a Swedish message;
+nothing heavy is imported until a command runs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,21 @@ from pydantic import ValidationError as SettingsError
 from . import __version__
 
 
+def _remember_database_url(ctx, param, value):
+    if value is not None:
+        ctx.meta["database_url"] = value
+
+
+# On every command that opens a knowledge base; read by make_settings, so commands need no
+# parameter of their own for it.
+database_url_option = click.option(
+    "--database-url", default=None, expose_value=False, callback=_remember_database_url,
+    help="PostgreSQL med pgvector i stället för SQLite och FAISS i --index, t.ex. "
+         "postgresql://kunskap:lösenord@db.example.se/kunskap (KUNSKAP_DATABASE_URL).")
+
+
 def data_options(fn):
+    fn = database_url_option(fn)
     fn = click.option("--threads", "embed_threads", type=int, default=None,
                       help="Trådar för inbäddningsmodellen (standard: KUNSKAP_INGEST_THREADS=2 för ingest, "
                            "KUNSKAP_EMBED_THREADS=1 annars).")(fn)
@@ -33,6 +48,9 @@ def data_options(fn):
 def make_settings(**overrides):
     from .config import load_settings
 
+    context = click.get_current_context(silent=True)
+    if context is not None and "database_url" in context.meta:
+        overrides.setdefault("database_url", context.meta["database_url"])
     try:
         return load_settings(**overrides)
     except SettingsError as exc:
@@ -45,17 +63,22 @@ def open_kb(settings, must_exist: bool = True):
     `kunskap ingest` and the server's start-up)."""
     from .errors import IndexMissingError, KunskapError
     from .knowledgebase import KnowledgeBase
+    from .storage import describe
 
-    kb = KnowledgeBase(settings)
+    try:
+        kb = KnowledgeBase(settings)
+    except KunskapError as exc:   # e.g. a database that cannot be reached
+        raise click.ClickException(exc.message) from None
+    where = "--database-url …" if settings.database_url else f"--index {settings.index}"
     if must_exist and not kb.exists():
         raise click.ClickException(
-            f"Inget index i {settings.index}. Bygg det med: kunskap ingest --corpus {settings.corpus} --index {settings.index}"
+            f"Inget index i {describe(settings)}. Bygg det med: kunskap ingest --corpus {settings.corpus} {where}"
         )
     if must_exist:
         try:
             kb.open_vectors(repair=False)
         except IndexMissingError as exc:
-            raise click.ClickException(f"{exc.message}. Reparera med: kunskap ingest --index {settings.index}") from None
+            raise click.ClickException(f"{exc.message}. Reparera med: kunskap ingest {where}") from None
         except KunskapError as exc:
             raise click.ClickException(exc.message) from None
     return kb
@@ -71,7 +94,20 @@ def remove_stale_temp_files(settings) -> None:
                    + ", ".join(str(p) for p in removed[:10]) + (" …" if len(removed) > 10 else ""), err=True)
 
 
-@click.group()
+class KunskapGroup(click.Group):
+    """Commands whose domain errors are not caught on the way still end with the Swedish message,
+    not a traceback (an unreachable database, a schema newer than this release)."""
+
+    def invoke(self, ctx):
+        from .errors import KunskapError
+
+        try:
+            return super().invoke(ctx)
+        except KunskapError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+@click.group(cls=KunskapGroup)
 @click.version_option(__version__, prog_name="kunskap")
 def cli():
     """kunskap – sök i kommunernas och regionernas klimatarbete."""
@@ -178,13 +214,17 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
     from .errors import KunskapError
     from .ingest import ingest as run_ingest
     from .knowledgebase import KnowledgeBase
+    from .storage import describe
     from .web.clients import uvicorn_proxy_options
 
     settings = make_settings(corpus=corpus, index=index, model=model, embed_threads=embed_threads,
                              host=host, port=port, workers=workers, read_only=read_only)
     if not settings.read_only:   # read-only writes nothing, not even a clean-up
         remove_stale_temp_files(settings)
-    kb = KnowledgeBase(settings)
+    try:   # a database that cannot be reached is named here, before the server starts
+        kb = KnowledgeBase(settings)
+    except KunskapError as exc:
+        raise click.ClickException(exc.message) from None
     if kb.exists():
         try:   # refuse an index built with another model or chunker before starting the server
             kb.open_vectors()
@@ -192,10 +232,10 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
             raise click.ClickException(exc.message) from None
     else:
         if settings.read_only:
-            raise click.ClickException(f"Inget index i {settings.index}, och --read-only hindrar att det byggs.")
+            raise click.ClickException(f"Inget index i {describe(settings)}, och --read-only hindrar att det byggs.")
         # A fast first start: documents are stored and searchable by their words at once; the
         # server embeds them in the background and switches to hybrid search when done.
-        click.echo(f"Inget index i {settings.index}: läser in {settings.corpus} (ordsökning direkt, "
+        click.echo(f"Inget index i {describe(settings)}: läser in {settings.corpus} (ordsökning direkt, "
                    "semantisk sökning byggs i bakgrunden) …")
         try:
             report = run_ingest(kb, settings.corpus, embed=False)
@@ -204,6 +244,7 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
         for problem in report.rejected:
             click.echo(f"Avvisad: {problem.path}: {problem.reason}", err=True)
         click.echo(f"Inläst: {report.summary()}")
+    kb.store.close()
     del kb  # the server process opens its own (after any fork)
     # Hand the settings to the app factory (also in worker processes) through the environment.
     for name, value in settings.model_dump().items():
@@ -253,8 +294,10 @@ def status(corpus, index, model, embed_threads):
     """Visa indexets innehåll: modell, antal dokument och avsnitt."""
     settings = make_settings(corpus=corpus, index=index, model=model, embed_threads=embed_threads)
     kb = open_kb(settings)
+    from .storage import describe
+
     manifest = kb.manifest()
-    click.echo(f"Index: {settings.index}")
+    click.echo(f"Index: {describe(settings)}")
     click.echo(f"Modell: {manifest.model_id} ({manifest.dimension} dim), styckningsversion {manifest.chunker_version}")
     click.echo(f"Dokument: {kb.store.count_documents()} ({kb.store.count_documents(public_only=True)} publicerade)")
     click.echo(f"Avsnitt: {kb.store.count_chunks()}, vektorer: {kb.vectors.count}")
@@ -275,7 +318,7 @@ def backup_command(dest, corpus, index, model, embed_threads):
 
     settings = make_settings(corpus=corpus, index=index, model=model, embed_threads=embed_threads)
     kb = KnowledgeBase(settings)
-    if not kb.settings.database_path.exists():
+    if not settings.database_url and not kb.settings.database_path.exists():
         raise click.ClickException(f"Ingen databas i {settings.index}: inget att säkerhetskopiera.")
     try:
         manifest = backup(kb, dest)
@@ -308,10 +351,10 @@ def restore_command(src, corpus, index):
 
 def _accounts(index):
     from .accounts import Accounts
-    from .store import Store
+    from .storage import open_store
 
     settings = make_settings(index=index)
-    return Accounts(Store(settings.database_path))
+    return Accounts(open_store(settings))
 
 
 def _password(prompt_twice: bool = True) -> str:
@@ -329,8 +372,10 @@ def _run(action):
         raise click.ClickException(exc.message) from None
 
 
-index_option = click.option("--index", type=click.Path(path_type=Path), default=None,
-                            help="Mapp för databas och index (KUNSKAP_INDEX, standard index/).")
+def index_option(fn):
+    fn = database_url_option(fn)
+    return click.option("--index", type=click.Path(path_type=Path), default=None,
+                        help="Mapp för databas och index (KUNSKAP_INDEX, standard index/).")(fn)
 
 
 @cli.group()
@@ -414,3 +459,4 @@ def token_revoke(token_id, index):
     """Återkalla en API-nyckel."""
     _run(lambda: _accounts(index).revoke_token(token_id))
     click.echo(f"Nyckel {token_id} är återkallad.")
+

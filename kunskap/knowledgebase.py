@@ -319,7 +319,7 @@ class KnowledgeBase:
         """Cheap check (a stat call at most every `every_seconds`): has another process saved a
         new index since ours was loaded?"""
         now = time.monotonic()
-        if now - self._peeked_at < every_seconds:
+        if now - self._peeked_at < every_seconds and not self.vector_home.stamp_is_free:
             return self._changed_seen
         self._peeked_at = now
         stamp = self._stamp()
@@ -331,7 +331,7 @@ class KnowledgeBase:
         is repaired or written here (that is for writers and start-up). Checked at most every
         `every_seconds` (one stat call); returns True when it reloaded."""
         now = time.monotonic()
-        if now - self._checked_at < every_seconds:
+        if now - self._checked_at < every_seconds and not self.vector_home.stamp_is_free:
             return False
         self._checked_at = now
         stamp = self._stamp()

@@ -230,6 +230,8 @@ class FaissFolder:
     index folder, next to `kunskap.db`. Also the folder's cross-process writer lock (an exclusive
     `flock` on `.write.lock`) and its change stamp (the manifest's mtime and size)."""
 
+    stamp_is_free = False    # a stat call: checked at most every few seconds
+
     def __init__(self, folder: Path, database_path: Path):
         self.folder = Path(folder)
         self.database_path = Path(database_path)

@@ -184,6 +184,7 @@ class GenerationWatcher:
     the database answered lately."""
 
     def __init__(self, store: PostgresStore, poll_seconds: float = 1.0):
+        self.store = store
         self.url = store.url
         self.schema = store.schema
         self.poll_seconds = poll_seconds
@@ -196,20 +197,25 @@ class GenerationWatcher:
     def _run(self) -> None:
         import psycopg
 
-        while not self._stop.is_set():
+        while not self._stopped():
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {CHANGES_CHANNEL}")
-                    while not self._stop.is_set():
+                    while not self._stopped():
                         self.generation = conn.execute("SELECT generation FROM store_state WHERE id = 1").fetchone()[0]
                         self.healthy = True
                         for _ in conn.notifies(timeout=self.poll_seconds, stop_after=1):
                             pass   # woken by a change (any schema's); the counter is read again
             except psycopg.Error as exc:
+                if self._stopped():
+                    return
                 if self.healthy:
                     log.warning("kunskap: databasen svarar inte (%s); försöker igen", type(exc).__name__)
                 self.healthy = False
                 self._stop.wait(self.poll_seconds)
+
+    def _stopped(self) -> bool:
+        return self._stop.is_set() or self.store.closed
 
     def close(self) -> None:
         self._stop.set()
@@ -218,6 +224,10 @@ class GenerationWatcher:
 class PgVectorHome:
     """Where a PostgreSQL knowledge base keeps its vectors: the `vector_index` row (its manifest)
     and the `chunk_vectors` table, created with the model's dimension."""
+
+    # The watcher thread keeps the stamp: reading it costs nothing, so it is read on every search
+    # and a change on another server is seen as soon as its NOTIFY arrives (at most a poll later).
+    stamp_is_free = True
 
     def __init__(self, store: PostgresStore):
         self.store = store

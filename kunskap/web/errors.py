@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import KunskapError, NotFoundError, OverloadedError, ValidationError
+from ..errors import KunskapError, NotFoundError, OverloadedError, StorageUnavailableError, ValidationError
 from .middleware import printable
 
 log = logging.getLogger("kunskap")
@@ -61,7 +61,7 @@ def install(app: FastAPI) -> None:
 
     # Domain errors that map to a status and need nothing else: one handler for all of them.
     statuses = {AuthError: 401, ThrottledError: 429, ReadOnlyError: 403, CsrfError: 403, NotFoundError: 404,
-                ConflictError: 409}
+                ConflictError: 409, StorageUnavailableError: 503}
 
     async def _by_status(request: Request, exc: KunskapError):
         return error_response(request, statuses[type(exc)], exc.code, exc.message)

@@ -1,0 +1,262 @@
+"""A knowledge base on PostgreSQL + pgvector (issue 10 §3): the same searches as on SQLite + FAISS,
+one writer at a time across servers, changes seen by the other servers, the command line with
+--database-url, and clear Swedish errors for a database that is unreachable, wrong or newer.
+Everything runs on a real PostgreSQL (pgserver)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import psycopg
+import pytest
+
+from kunskap.config import Settings
+from kunskap.errors import SchemaVersionError, StorageUnavailableError
+from kunskap.ingest import ingest
+from kunskap.knowledgebase import KnowledgeBase
+from kunskap.search import Filters, Searcher, SearchRequest
+from kunskap.storage.postgres import PostgresStore
+
+from .conftest import REPO, write_case
+
+QUERIES = ["cykel", "elbussar i Växjö", "rättvis omställning", "matsvinn i skolköken", "laddinfrastruktur",
+           "energirådgivning för hushåll", "biogas", "klimatpåverkan från offentliga inköp"]
+
+
+@pytest.fixture
+def pg_factory(postgres_url, tmp_path):
+    """Knowledge bases on this test's database (each one stands for a server process)."""
+    opened = []
+
+    def make(corpus, **extra) -> KnowledgeBase:
+        settings = Settings(corpus=corpus, index=tmp_path / f"index-pg-{len(opened)}", model="hashing",
+                            database_url=postgres_url, **extra)
+        kb = KnowledgeBase(settings)
+        opened.append(kb)
+        return kb
+
+    yield make
+    for kb in opened:
+        kb.store.close()
+
+
+def results(kb: KnowledgeBase, **filters) -> list:
+    searcher = Searcher(kb)
+    out = []
+    for q in QUERIES:
+        for mode in ("hybrid", "lexical", "dense"):
+            result = searcher.search(SearchRequest(q=q, mode=mode, filters=Filters(**filters)))
+            out.append((q, mode, [(h.doc_id, h.chunk_id is not None, round(h.score, 3)) for h in result.hits],
+                        result.total, result.facets))
+    return out
+
+
+def test_postgres_searches_exactly_as_sqlite_does(corpus, kb_factory, pg_factory):
+    sqlite_kb, pg_kb = kb_factory(corpus), pg_factory(corpus)
+    ingest(sqlite_kb, corpus)
+    ingest(pg_kb, corpus)
+    assert pg_kb.store.count_chunks() == sqlite_kb.store.count_chunks() > 0
+    assert sorted(pg_kb.vectors.ids().tolist()) == pg_kb.store.chunk_ids()
+    expected = results(sqlite_kb)
+    assert any(hits for _, _, hits, _, _ in expected)
+    assert results(pg_kb) == expected
+    assert results(pg_kb, county=["Skåne län"]) == results(sqlite_kb, county=["Skåne län"])
+    assert pg_kb.consistency() == []
+
+
+def test_edits_and_removals_keep_vectors_and_chunks_in_step(corpus, pg_factory):
+    kb = pg_factory(corpus)
+    ingest(kb, corpus)
+    write_case(corpus, "lund-cykel.md", "Cykelvägar i Lund", "Lunds kommun",
+               "## Bakgrund\nLund byggde snabbcykelvägar till sjukhuset.\n", themes="[cykel]", county="Skåne län",
+               year=2019, organisation_type="kommun")
+    (corpus / "skane-mat.md").unlink()
+    report = ingest(kb, corpus, prune=True)
+    assert report.updated == ["lund-cykel"] and report.removed == ["skane-mat"]
+    assert sorted(kb.vectors.ids().tolist()) == kb.store.chunk_ids()
+    assert kb.store.get_document("skane-mat") is None
+    hits = Searcher(kb).search(SearchRequest(q="snabbcykelvägar sjukhuset", mode="lexical")).hits
+    assert [h.doc_id for h in hits] == ["lund-cykel"]
+    ingest(kb, corpus, rebuild=True)
+    assert sorted(kb.vectors.ids().tolist()) == kb.store.chunk_ids() and kb.consistency() == []
+
+
+def test_one_writer_at_a_time_across_servers(corpus, pg_factory):
+    first, second = pg_factory(corpus), pg_factory(corpus)
+    ingest(first, corpus)
+    entered, release = threading.Event(), threading.Event()
+
+    def hold():
+        with first.writing():
+            entered.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert entered.wait(10)
+    waited = {}
+
+    def write():
+        started = time.monotonic()
+        with second.writing():
+            waited["seconds"] = time.monotonic() - started
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    time.sleep(0.5)
+    assert "seconds" not in waited                 # blocked on the advisory lock
+    assert second.consistency(max_age=0) is not None
+    release.set()
+    holder.join(10)
+    writer.join(10)
+    assert waited["seconds"] >= 0.5
+
+
+def test_another_server_sees_a_change_within_two_seconds(corpus, pg_factory):
+    writer, reader = pg_factory(corpus), pg_factory(corpus)
+    ingest(writer, corpus)
+    reader.open_vectors()
+    searcher = Searcher(reader)
+    request = SearchRequest(q="Gävle", mode="lexical", correct_typos=False)
+    assert searcher.search(request).hits == []
+    before = searcher.cached(request)
+    assert before is not None                     # cached, until the knowledge base changes
+
+    write_case(corpus, "gavle-vatgas.md", "Vätgas i Gävle", "Gävle kommun",
+               "## Bakgrund\nGävle byggde en tankstation för vätgas.\n", themes="[fossilfria-fordon]",
+               county="Gävleborgs län", year=2023, organisation_type="kommun")
+    ingest(writer, corpus)
+    saved = time.monotonic()
+    while time.monotonic() - saved < 2.0:
+        if searcher.cached(request) is None and searcher.search(request).hits:
+            break
+        time.sleep(0.05)
+    seen = time.monotonic() - saved
+    assert [h.doc_id for h in searcher.search(request).hits] == ["gavle-vatgas"]
+    assert seen < 2.0
+
+
+def test_a_database_at_a_newer_schema_is_refused(postgres_url):
+    PostgresStore(postgres_url).close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES ('m999_from_the_future', '2030-01-01')")
+        before = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
+    with pytest.raises(SchemaVersionError) as raised:
+        PostgresStore(postgres_url)
+    assert "nyare version av kunskap" in raised.value.message and "m999_from_the_future" in raised.value.message
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == before
+
+
+def test_an_unreachable_database_is_named_with_its_password_masked():
+    url = "postgresql://kunskap:hemligt@127.0.0.1:1/kunskap"
+    with pytest.raises(StorageUnavailableError) as raised:
+        PostgresStore(url)
+    assert "postgresql://kunskap:***@127.0.0.1:1/kunskap" in raised.value.message
+    assert "hemligt" not in raised.value.message and raised.value.message.startswith("Kan inte ansluta")
+
+
+def kunskap(*args, env=None, input=None):
+    import os
+
+    return subprocess.run([sys.executable, "-m", "kunskap", *args], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})}, input=input, timeout=300)
+
+
+@pytest.mark.parametrize("command", [["search", "cykel"], ["status"], ["ingest", "--quiet"], ["user", "list"],
+                                     ["token", "list"], ["serve", "--port", "1"]])
+def test_every_command_names_an_unreachable_database_and_fails(command, tmp_path):
+    url = "postgresql://kunskap:hemligt@127.0.0.1:1/kunskap"
+    done = kunskap(*command, "--database-url", url, env={"KUNSKAP_INDEX": str(tmp_path / "index"),
+                                                           "KUNSKAP_CORPUS": str(tmp_path)})
+    assert done.returncode != 0
+    assert "Kan inte ansluta till databasen postgresql://kunskap:***@127.0.0.1:1/kunskap" in done.stderr
+    assert "hemligt" not in done.stderr + done.stdout and "Traceback" not in done.stderr
+
+
+def test_the_command_line_works_on_postgres(corpus, postgres_url, tmp_path):
+    env = {"KUNSKAP_MODEL": "hashing", "KUNSKAP_INDEX": str(tmp_path / "unused-index")}
+    ingested = kunskap("ingest", str(corpus), "--quiet", "--database-url", postgres_url, env=env)
+    assert ingested.returncode == 0, ingested.stderr
+    assert "5 nya" in ingested.stdout
+    found = kunskap("search", "elbussar", "--database-url", postgres_url, env=env)
+    assert found.returncode == 0 and "Fossilfri kollektivtrafik i Växjö" in found.stdout
+    status = kunskap("status", env={**env, "KUNSKAP_DATABASE_URL": postgres_url})
+    assert status.returncode == 0 and "Avsnitt: 5, vektorer: 5" in status.stdout and "Problem" not in status.stderr
+    added = kunskap("user", "add", "åsa", "--database-url", postgres_url, input="ett långt lösenord\n", env=env)
+    assert added.returncode == 0, added.stderr
+    listed = kunskap("user", "list", env={**env, "KUNSKAP_DATABASE_URL": postgres_url})
+    assert listed.stdout.startswith("åsa\t")
+    key = kunskap("token", "create", "--user", "åsa", "--name", "webbplatsen", "--database-url", postgres_url, env=env)
+    assert key.returncode == 0 and key.stdout.startswith("kk_")
+    assert not (tmp_path / "unused-index").exists()       # nothing of it went to the SQLite folder
+
+
+def test_two_servers_on_one_database_see_each_others_saves(corpus, postgres_url, tmp_path):
+    """Two `kunskap serve` processes on one PostgreSQL: a curation save through one is found by
+    searches on the other within 2 s, and searches on it during saves all succeed."""
+    import os
+
+    import httpx
+
+    from kunskap.accounts import Accounts
+
+    from .conftest import start_server
+
+    setup = KnowledgeBase(Settings(corpus=corpus, index=tmp_path / "index-setup", model="hashing",
+                                   database_url=postgres_url))
+    ingest(setup, corpus)
+    accounts = Accounts(setup.store)
+    accounts.add_user("asa", "ett långt lösenord")
+    key = accounts.create_token("asa", "test")
+    setup.store.close()
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KUNSKAP_CORPUS": str(corpus), "KUNSKAP_MODEL": "hashing",
+           "KUNSKAP_DATABASE_URL": postgres_url}
+    first, first_url = start_server({**env, "KUNSKAP_INDEX": str(tmp_path / "index-a")})
+    second, second_url = start_server({**env, "KUNSKAP_INDEX": str(tmp_path / "index-b")})
+    try:
+        search = {"q": "snabbcykelvägar", "mode": "lexical"}
+        assert httpx.get(f"{second_url}/api/v1/search", params=search).json()["results"] == []   # now cached there
+
+        failures, answered, stop = [], [0], threading.Event()
+
+        def hammer():   # searches on the second server while the first one saves
+            with httpx.Client(base_url=second_url, timeout=10) as client:
+                while not stop.is_set():
+                    response = client.get("/api/v1/search", params={"q": "cykel", "mode": "hybrid"})
+                    answered[0] += 1
+                    if response.status_code != 200:
+                        failures.append(response.status_code)
+
+        load = threading.Thread(target=hammer)
+        load.start()
+        headers = {"Authorization": f"Bearer {key}"}
+        for n in range(3):
+            saved = httpx.patch(f"{first_url}/api/v1/documents/lund-cykel", headers=headers, timeout=30,
+                                json={"body": f"## Bakgrund\nLund byggde snabbcykelvägar, etapp {n}.\n"})
+            assert saved.status_code == 200, saved.text
+        done = time.monotonic()
+        seen = None
+        while time.monotonic() - done < 5:
+            hits = httpx.get(f"{second_url}/api/v1/search", params=search).json()["results"]
+            if hits and "etapp 2" in hits[0]["snippet"]:
+                seen = time.monotonic() - done
+                break
+            time.sleep(0.05)
+        stop.set()
+        load.join(10)
+        print(f"second server saw the save after {seen:.3f} s; {answered[0]} searches during the saves")
+        assert seen is not None and seen < 2.0, seen
+        assert hits[0]["id"] == "lund-cykel"
+        assert answered[0] > 0 and failures == []
+        ready = httpx.get(f"{second_url}/ready").json()
+        assert ready["status"] == "ready" and ready["chunks"] == ready["vectors"]
+    finally:
+        for process in (first, second):
+            process.terminate()
+            process.wait(20)
+
