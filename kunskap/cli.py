@@ -277,6 +277,9 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
 @click.option("--work-dir", type=click.Path(path_type=Path), default=None,
               help="Mapp för det tillfälliga indexet (behålls och återanvänds; standard: en temporär mapp).")
 @click.option("--json", "as_json", is_flag=True, help="Skriv ut JSON.")
+@click.option("--database-url", default=None, expose_value=False, callback=_remember_database_url,
+              help="Bygg testsamlingens kunskapsbank i PostgreSQL (en egen, tom databas eller ett schema: "
+                   "innehållet ersätts) i stället för SQLite och FAISS.")
 def evaluate(set_dir, model, embed_threads, work_dir, as_json):
     """Mät sökkvaliteten (nDCG@10, Recall@10, MRR@10) på en testsamling."""
     from .evaluation import format_table, run_evaluation
@@ -460,3 +463,35 @@ def token_revoke(token_id, index):
     _run(lambda: _accounts(index).revoke_token(token_id))
     click.echo(f"Nyckel {token_id} är återkallad.")
 
+
+@cli.command("migrate-to")
+@data_options
+def migrate_to(corpus, index, model, embed_threads):
+    """Flytta en kunskapsbank från SQLite (--index) till PostgreSQL (--database-url, en tom
+    databas med pgvector): dokument, avsnitt, inbäddningscache, konton, nycklar och
+    versionshistorik. Vektorerna byggs sedan från cachen, utan att något bäddas in igen.
+    Den gamla mappen lämnas orörd."""
+    from .knowledgebase import KnowledgeBase
+    from .storage import SQLiteStore, describe
+    from .storage.migrate import copy_sqlite_to_postgres
+    from .storage.postgres import PostgresStore
+
+    settings = make_settings(corpus=corpus, index=index, model=model, embed_threads=embed_threads)
+    if not settings.database_url:
+        raise click.ClickException("Ange databasen att flytta till med --database-url (eller KUNSKAP_DATABASE_URL).")
+    if not settings.database_path.exists():
+        raise click.ClickException(f"Ingen SQLite-databas i {settings.index}: inget att flytta.")
+    source = SQLiteStore(settings.database_path)
+    target = PostgresStore(settings.database_url)
+    try:
+        counts = copy_sqlite_to_postgres(source, target)
+    finally:
+        source.close()
+        target.close()
+    kb = KnowledgeBase(settings)
+    kb.open_vectors()   # the vector table, from the copied embedding cache
+    click.echo(f"Flyttat till {describe(settings)}: {counts['documents']} dokument, {counts['chunks']} avsnitt "
+               f"({kb.vectors.count} vektorer), {counts['embeddings']} cachade inbäddningar, {counts['users']} konton, "
+               f"{counts['api_tokens']} API-nycklar, {counts['revisions']} versioner.")
+    for problem in kb.consistency(max_age=0):
+        click.echo(f"Problem: {problem}", err=True)

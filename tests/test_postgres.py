@@ -260,3 +260,42 @@ def test_two_servers_on_one_database_see_each_others_saves(corpus, postgres_url,
             process.terminate()
             process.wait(20)
 
+
+def test_migrate_to_moves_an_sqlite_knowledge_base_into_postgres(corpus, kb_factory, postgres_url, tmp_path):
+    from kunskap.accounts import Accounts
+    from kunskap.curation import Curator
+
+    sqlite_kb = kb_factory(corpus)
+    ingest(sqlite_kb, corpus)
+    accounts = Accounts(sqlite_kb.store)
+    accounts.add_user("åsa", "ett långt lösenord", "Åsa Öberg")
+    key = accounts.create_token("åsa", "webbplatsen")
+    Curator(sqlite_kb).delete("skane-mat", "åsa")           # a revision with the file's old content
+    expected = results(sqlite_kb)
+    chunk_ids = sqlite_kb.store.chunk_ids()
+    index = sqlite_kb.settings.index
+    sqlite_kb.store.close()
+
+    moved = kunskap("migrate-to", "--index", str(index), "--corpus", str(corpus), "--database-url", postgres_url,
+                    env={"KUNSKAP_MODEL": "hashing"})
+    assert moved.returncode == 0, moved.stderr
+    assert "4 dokument" in moved.stdout and "1 konton" in moved.stdout and "Problem" not in moved.stderr
+
+    kb = KnowledgeBase(Settings(corpus=corpus, index=tmp_path / "unused", model="hashing", database_url=postgres_url))
+    try:
+        kb.open_vectors(repair=False)
+        assert kb.store.chunk_ids() == chunk_ids                    # ids kept
+        assert sorted(kb.vectors.ids().tolist()) == chunk_ids
+        assert results(kb) == expected                              # same ranking, same lexical scores
+        assert Accounts(kb.store).token_user(key).username == "åsa"
+        assert Accounts(kb.store).authenticate("åsa", "ett långt lösenord").display_name == "Åsa Öberg"
+        (deleted,) = kb.store.deletions_not_undone()             # the history came along
+        assert deleted["doc_id"] == "skane-mat" and kb.store.get_revision(deleted["id"])["previous_content"]
+        new_ids = kb.store.replace_document({"id": "ny", "status": "published"}, [
+            {"ord": 0, "text": "ny", "heading": None, "page": None, "embed_text": "ny", "embed_hash": "ny"}],
+            [("", "ny")])[1]
+        assert new_ids[0] > max(chunk_ids)                          # the identity continues after them
+    finally:
+        kb.store.close()
+    again = kunskap("migrate-to", "--index", str(index), "--database-url", postgres_url, env={"KUNSKAP_MODEL": "hashing"})
+    assert again.returncode != 0 and "inte tom" in again.stderr
