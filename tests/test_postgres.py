@@ -299,3 +299,59 @@ def test_migrate_to_moves_an_sqlite_knowledge_base_into_postgres(corpus, kb_fact
         kb.store.close()
     again = kunskap("migrate-to", "--index", str(index), "--database-url", postgres_url, env={"KUNSKAP_MODEL": "hashing"})
     assert again.returncode != 0 and "inte tom" in again.stderr
+
+
+def test_a_server_that_loses_its_database_answers_503_and_recovers(corpus, tmp_path):
+    """The database crashes under a running server: /ready, the API and the pages answer 503 with
+    the error shape (no traceback); when the database is back, so is the server, untouched."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import httpx
+    import pgserver
+    from pgserver._commands import pg_ctl
+
+    from .conftest import start_server
+
+    # A server of its own, to crash. Not under pytest's tmp_path: the server's system user may
+    # not enter that (pg_ctl run again as that user is refused).
+    pgdata = Path(tempfile.mkdtemp(prefix="kunskap-pg-"))
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    process = None
+    try:
+        server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
+        url = server.get_uri()
+        setup = KnowledgeBase(Settings(corpus=corpus, index=tmp_path / "index", model="hashing", database_url=url))
+        ingest(setup, corpus)
+        setup.store.close()
+        env = {**os.environ, "PYTHONPATH": str(REPO), "KUNSKAP_CORPUS": str(corpus), "KUNSKAP_MODEL": "hashing",
+               "KUNSKAP_DATABASE_URL": url, "KUNSKAP_INDEX": str(tmp_path / "index")}
+        process, base = start_server(env)
+        assert httpx.get(f"{base}/ready").status_code == 200
+
+        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=server.system_user)   # a crash
+        ready = httpx.get(f"{base}/ready", timeout=30)
+        assert ready.status_code == 503 and ready.json()["error"]["code"] == "storage_unavailable"
+        assert "Databasen postgresql://" in ready.json()["error"]["message"]
+        found = httpx.get(f"{base}/api/v1/search", params={"q": "cykelpendling i Lund"}, timeout=30)
+        assert found.status_code == 503 and found.json()["error"]["code"] == "storage_unavailable"
+        page = httpx.get(f"{base}/sok", params={"q": "laddstolpar i Umeå"}, timeout=30)
+        assert page.status_code == 503 and "Traceback" not in page.text
+
+        socket_dir = url.split("host=")[1]
+        pg_ctl(["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(pgdata / "log"), "start"], pgdata=pgdata,
+               user=server.system_user)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and httpx.get(f"{base}/ready", timeout=30).status_code != 200:
+            time.sleep(0.2)
+        assert httpx.get(f"{base}/ready").json()["status"] == "ready"
+        again = httpx.get(f"{base}/api/v1/search", params={"q": "cykelpendling i Lund"}, timeout=30)
+        assert again.status_code == 200 and again.json()["results"][0]["id"] == "lund-cykel"
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(20)
+        server.cleanup()
+        shutil.rmtree(pgdata, ignore_errors=True)

@@ -46,6 +46,7 @@ log = logging.getLogger("kunskap")
 WRITE_LOCK = 0x6B756E02       # advisory lock namespace "kun\x02": writers (second key: the schema)
 CHANGES_CHANNEL = "kunskap_changes"
 CONNECT_TIMEOUT = 5           # seconds: start-up fails fast with a clear message
+POOL_TIMEOUT = 3
 DOCUMENT_COLUMNS = ("id", "title", "organisation", "organisation_type", "county", "kind", "themes", "tags", "year",
                     "published", "summary", "source_url", "contact", "language", "status", "body", "extra",
                     "source_path", "content_hash", "chunker_version", "curation_notes", "ingested_at", "updated_at")
@@ -87,7 +88,8 @@ class PostgresStore:
                                           "(search_path pekar på scheman som inte finns).")
         if applied:
             log.info("kunskap: databasens schema uppgraderat: %s", ", ".join(applied))
-        self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, timeout=CONNECT_TIMEOUT * 2,
+        # A request waits at most POOL_TIMEOUT for a connection: a lost database answers 503 soon.
+        self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=False, timeout=POOL_TIMEOUT,
                                     kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
                                     configure=self._configure, name="kunskap")
         try:

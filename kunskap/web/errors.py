@@ -24,7 +24,8 @@ STATUS_MESSAGES = {
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    """JSON errors for the API and for the probes (/health, /ready), HTML for the pages."""
+    return request.url.path.startswith("/api/") or request.url.path in ("/health", "/ready")
 
 
 def error_response(request: Request, status: int, code: str, message: str, field: str | None = None):
