@@ -22,7 +22,8 @@ import numpy as np
 import yaml
 
 from .documents import KINDS, STATUSES, slugify
-from .errors import DocumentError, KunskapError, NotFoundError, ReadOnlyError, ValidationError
+from .errors import (ConflictError, DocumentError, FormError, KunskapError, NotFoundError, ReadOnlyError,
+                     ValidationError)
 from .files import atomic_write
 from .ingest import ingest_files
 from .knowledgebase import KnowledgeBase
@@ -41,22 +42,6 @@ DUPLICATE_TITLE = 90
 STATUS_LABELS = {"draft": "utkast", "published": "publicerad", "unpublished": "avpublicerad"}
 FORM_FIELDS = ("title", "organisation", "kind", "themes", "year", "published", "summary", "source_url",
                "contact", "language", "status")
-
-
-class ConflictError(KunskapError):
-    """The file changed since the editor opened it: saving would silently undo someone's work."""
-
-    code = "edit_conflict"
-
-
-class FormError(KunskapError):
-    """Validation errors by field, with Swedish messages for the form."""
-
-    code = "invalid_document"
-
-    def __init__(self, errors: dict[str, str]):
-        self.errors = errors
-        super().__init__("Kontrollera fälten: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
 @dataclass

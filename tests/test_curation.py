@@ -9,7 +9,8 @@ import os
 import frontmatter
 import pytest
 
-from kunskap.curation import Curator, FormError
+from kunskap.curation import Curator
+from kunskap.errors import FormError
 from kunskap.ingest import ingest
 from kunskap.search import SearchRequest, Searcher
 
