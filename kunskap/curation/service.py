@@ -21,14 +21,14 @@ import frontmatter
 import numpy as np
 import yaml
 
-from .documents import KINDS, STATUSES, slugify
-from .errors import (ConflictError, DocumentError, FormError, KunskapError, NotFoundError, ReadOnlyError,
+from ..documents import KINDS, STATUSES, slugify
+from ..errors import (ConflictError, DocumentError, FormError, KunskapError, NotFoundError, ReadOnlyError,
                      ValidationError)
-from .files import atomic_write
-from .ingest import ingest_files
-from .knowledgebase import KnowledgeBase
-from .loaders import BINARY_FORMATS, load_file, sidecar_path
-from .reference import organisations
+from ..files import atomic_write
+from ..ingest import ingest_files
+from ..knowledgebase import KnowledgeBase
+from ..loaders import BINARY_FORMATS, load_file, sidecar_path
+from ..reference import organisations
 
 CASE_FOLDER = "fallstudier"
 UPLOAD_FOLDER = "presentationer"
@@ -423,9 +423,9 @@ class Curator:
         complete = all(_sha256(_read(self.corpus / f["path"])) == f["new_sha256"] for f in row["files"])
         if complete and row["action"] != "delete" and target is not None:
             try:   # embed first, outside the writer lock: a large upload must not hold up other saves
-                from .ingest import embed_texts
-                from .chunking import chunk_document
-                from .embeddings import text_hash
+                from ..ingest import embed_texts
+                from ..chunking import chunk_document
+                from ..embeddings import text_hash
 
                 chunks = chunk_document(load_file(target, self.corpus))
                 embed_texts(self.kb, [(text_hash(c.embed_text), c.embed_text) for c in chunks])
@@ -551,7 +551,7 @@ class Curator:
             document = check_file(path.name, data)
         except DocumentError as exc:
             raise FormError({"file": exc.reason}) from None
-        from .chunking import chunk_document
+        from ..chunking import chunk_document
 
         defer = len(chunk_document(document)) > INLINE_UPLOAD_CHUNKS
         sidecar = sidecar_path(path)
