@@ -188,3 +188,35 @@ def test_encrypted_zip_bomb_and_traversal_uploads(curator, corpus, tmp_path):
     assert not (corpus / "presentationer").exists() or not any((corpus / "presentationer").iterdir())
     with pytest.raises(FormError, match="större än"):
         curator.upload("stor.pdf", b"%PDF-" + b"0" * (21 * 1024 * 1024), None, "anna")
+
+
+def test_a_change_to_an_uploads_metadata_can_be_restored(curator, corpus, tmp_path):
+    """Its revision records the sidecar's path; restoring must write that sidecar and ingest the
+    upload, not treat the sidecar as the document (which failed: "filtypen '.yml' stöds inte")."""
+    pdf = make_pdf(tmp_path / "x.pdf", ["Solceller på skolans tak i Lund", "Resultat: mer egen el"]).read_bytes()
+    doc_id = curator.upload("sol.pdf", pdf, {"title": "Solceller på skolor", "organisation": "Lunds kommun",
+                                             "status": "published"}, "anna").doc_id
+    values, body = curator.form_values(doc_id)
+    assert body is None and values["title"] == "Solceller på skolor"
+    curator.save_upload_metadata(doc_id, {**values, "title": "Solel på skolor"}, "anna")
+    change = curator.revisions(doc_id)[0]
+    assert change["action"] == "update" and curator.kb.store.get_document(doc_id)["title"] == "Solel på skolor"
+
+    curator.restore(change["id"], "anna")
+    assert curator.kb.store.get_document(doc_id)["title"] == "Solceller på skolor"
+    assert curator.form_values(doc_id)[0]["title"] == "Solceller på skolor"
+    assert sorted(p.name for p in (corpus / "presentationer").iterdir()) == [f"{doc_id}.pdf", f"{doc_id}.pdf.yml"]
+    assert [r["action"] for r in curator.revisions(doc_id)] == ["restore", "update", "upload"]
+
+
+def test_a_markdown_file_with_an_upper_case_suffix_is_edited_as_markdown(curator, corpus):
+    """The loader reads `.MD` as Markdown; curation took it for an upload with a sidecar."""
+    (corpus / "umea-laddning.md").rename(corpus / "Umea-laddning.MD")
+    ingest(curator.kb, corpus, prune=True)
+    [doc_id] = [d["id"] for d in curator.documents() if d["source_path"] == "Umea-laddning.MD"]
+    values, body = curator.form_values(doc_id)
+    assert "laddinfrastruktur" in body
+    curator.save_case_study({**values, "title": "Laddplatser i Umeå"}, body, "anna", doc_id=doc_id)
+    assert "title: Laddplatser i Umeå" in (corpus / "Umea-laddning.MD").read_text("utf-8")
+    assert not (corpus / "Umea-laddning.MD.yml").exists()
+    assert curator.kb.store.get_document(doc_id)["title"] == "Laddplatser i Umeå"

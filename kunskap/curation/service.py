@@ -13,7 +13,6 @@ import difflib
 import hashlib
 import json
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,11 +26,10 @@ from ..errors import (ConflictError, DocumentError, FormError, KunskapError, Not
 from ..files import atomic_write
 from ..ingest import ingest_files
 from ..knowledgebase import KnowledgeBase
-from ..loaders import BINARY_FORMATS, load_file, sidecar_path
+from ..loaders import BINARY_FORMATS, load_file
 from ..reference import organisations
+from .corpus_files import DocumentFiles, case_study_path, check_file, render_case_file, render_sidecar, upload_path
 
-CASE_FOLDER = "fallstudier"
-UPLOAD_FOLDER = "presentationer"
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_BODY_CHARS = 100_000
 # Uploads with more passages than this are indexed in the background (~0.1 s of model time per
@@ -170,17 +168,8 @@ class Curator:
     def form_values(self, doc_id: str) -> tuple[dict, str]:
         """Current values for the edit form, read from the file (the source of truth)."""
         row = self.document(doc_id)
-        path = self.corpus / row["source_path"]
-        if path.suffix == ".md":
-            post = frontmatter.loads(path.read_text("utf-8"))
-            values = dict(post.metadata)
-            body = post.content
-        else:
-            sidecar = sidecar_path(path)
-            values = yaml.safe_load(sidecar.read_text("utf-8")) if sidecar.exists() else {}
-            values = values or {}
-            values.setdefault("title", row["title"])
-            body = None
+        values, body = self.files(doc_id).read_metadata()
+        values.setdefault("title", row["title"])     # an upload without sidecar: its own title
         values.setdefault("status", row["status"])
         tags = values.get("themes") or []
         tags = [tags] if isinstance(tags, str) else [str(t) for t in tags]
@@ -188,6 +177,10 @@ class Curator:
         # Free tags that are no curated theme are kept as they are.
         values["other_tags"] = [t for t in tags if not self.kb.themes.slugs_for_tags([t])]
         return values, body
+
+    def files(self, doc_id: str) -> DocumentFiles:
+        """The document's file(s) in the corpus and their kind (Markdown, or upload + sidecar)."""
+        return DocumentFiles.at(self.corpus, self.document(doc_id)["source_path"])
 
     def review_queue(self) -> list[dict]:
         """Documents that need attention: missing metadata, uploads without sidecar, near-duplicates."""
@@ -265,15 +258,13 @@ class Curator:
         base = f"{org}-{slugify(title)}"[:70].strip("-")
         existing = set(self.kb.store.document_states())
         candidate, n = base, 2
-        while candidate in existing or (self.corpus / CASE_FOLDER / f"{candidate}.md").exists():
+        while candidate in existing or case_study_path(self.corpus, candidate).exists():
             candidate, n = f"{base}-{n}", n + 1
         return candidate
 
     def version(self, doc_id: str) -> str:
         """A short fingerprint of the file(s) as they are now, for edit-conflict checks."""
-        path = self.corpus / self.document(doc_id)["source_path"]
-        target = path if path.suffix == ".md" else sidecar_path(path)
-        return hashlib.sha256(target.read_bytes() if target.exists() else b"").hexdigest()[:16]
+        return self.files(doc_id).version()
 
     def _check_version(self, doc_id: str, base_version: str | None) -> None:
         if base_version and base_version != self.version(doc_id):
@@ -292,13 +283,13 @@ class Curator:
             if duplicates and not confirm_duplicates:
                 return SaveResult(doc_id="", duplicates=duplicates, saved=False)
             doc_id = self.new_id(meta["title"], meta["organisation"])
-            path = self.corpus / CASE_FOLDER / f"{doc_id}.md"
+            path = case_study_path(self.corpus, doc_id)
             previous = None
             extra: dict = {}
         else:
-            row = self.document(doc_id)
-            path = self.corpus / row["source_path"]
-            if path.suffix != ".md":
+            files = self.files(doc_id)
+            path = files.path
+            if not files.markdown:
                 raise ValidationError("id", "Dokumentet är en uppladdad fil: redigera dess metadata i stället.")
             previous = path.read_bytes() if path.exists() else None
             extra = {}
@@ -322,16 +313,16 @@ class Curator:
         if status not in STATUSES:
             raise ValidationError("status", "Ogiltig status.")
         row = self.document(doc_id)
-        path = self.corpus / row["source_path"]
-        if path.suffix == ".md":
+        files = self.files(doc_id)
+        path = files.path
+        if files.markdown:
             previous = path.read_bytes()
             post = frontmatter.loads(previous.decode("utf-8"))
             post.metadata["status"] = status
             self._write_and_ingest(doc_id, path, render_case_file(post.metadata, post.content), previous,
                                    "publish" if status == "published" else "unpublish", username)
         else:
-            sidecar = sidecar_path(path)
-            previous = sidecar.read_bytes() if sidecar.exists() else b""
+            previous = files.sidecar.read_bytes() if files.sidecar.exists() else b""
             meta = (yaml.safe_load(previous) or {}) if previous else {}
             meta["status"] = status
             meta.setdefault("title", row["title"])
@@ -341,17 +332,17 @@ class Curator:
     def save_upload_metadata(self, doc_id: str, values: dict, username: str, base_version: str | None = None) -> None:
         self._writable()
         self._check_version(doc_id, base_version)
-        row = self.document(doc_id)
-        path = self.corpus / row["source_path"]
+        files = self.files(doc_id)
+        if files.markdown:
+            raise ValidationError("id", "Dokumentet är en Markdown-fil: redigera det i formuläret för fallstudier.")
         meta = self.validate(values, None)
         meta["id"] = doc_id
-        sidecar = sidecar_path(path)
-        previous = sidecar.read_bytes() if sidecar.exists() else b""
-        self._write_sidecar_and_ingest(doc_id, path, meta, previous, "update", username)
+        previous = files.sidecar.read_bytes() if files.sidecar.exists() else b""
+        self._write_sidecar_and_ingest(doc_id, files.path, meta, previous, "update", username)
 
     def _write_sidecar_and_ingest(self, doc_id, path, meta, previous, action, username) -> None:
-        sidecar = sidecar_path(path)
-        content = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, default_flow_style=None).encode("utf-8")
+        sidecar = DocumentFiles(self.corpus, path).metadata_path
+        content = render_sidecar(meta)
         self._apply(doc_id, action, username, target=path, changes={sidecar: content},
                     columns={"path": self._rel(sidecar), "previous_sidecar": previous or None, "sidecar": content})
 
@@ -472,11 +463,10 @@ class Curator:
     def delete(self, doc_id: str, username: str) -> int:
         """Remove the file(s) and the document; the revision keeps everything for undo."""
         self._writable()
-        row = self.document(doc_id)
-        path = self.corpus / row["source_path"]
-        sidecar = sidecar_path(path)
+        files = self.files(doc_id)
+        path, sidecar = files.path, files.sidecar
         previous = path.read_bytes() if path.exists() else None
-        previous_sidecar = sidecar.read_bytes() if sidecar.exists() else None
+        previous_sidecar = sidecar.read_bytes() if sidecar is not None and sidecar.exists() else None
         changes = {path: None, **({sidecar: None} if previous_sidecar is not None else {})}
         return self._apply(doc_id, "delete", username, target=path, changes=changes, remove=True,
                            columns={"path": self._rel(path), "previous_content": previous,
@@ -496,14 +486,15 @@ class Curator:
         revision = self.revision(revision_id)
         if revision["action"] != "delete":
             raise ValidationError("revision", "Versionen är ingen borttagning.")
-        path = self.corpus / revision["path"]
+        files = DocumentFiles.at(self.corpus, revision["path"])
+        path = files.path
         if path.exists() or self.kb.store.get_document(revision["doc_id"]):
             raise ValidationError("revision", "Dokumentet finns redan igen.")
         changes = {}
         if revision["previous_content"] is not None:
             changes[path] = revision["previous_content"]
         if revision["previous_sidecar"] is not None:
-            changes[sidecar_path(path)] = revision["previous_sidecar"]
+            changes[files.metadata_path] = revision["previous_sidecar"]
         self._apply(revision["doc_id"], "restore", username, target=path, changes=changes,
                     columns={"path": revision["path"], "content": revision["previous_content"],
                              "sidecar": revision["previous_sidecar"]},
@@ -542,9 +533,10 @@ class Curator:
         doc_id = self.new_id(meta.get("title") or stem, meta.get("organisation", "")) if has_meta else stem
         existing = set(self.kb.store.document_states())
         base, n = doc_id, 2
-        while doc_id in existing or (self.corpus / UPLOAD_FOLDER / f"{doc_id}{suffix}").exists():
+        while doc_id in existing or upload_path(self.corpus, doc_id, suffix).exists():
             doc_id, n = f"{base}-{n}", n + 1
-        path = self.corpus / UPLOAD_FOLDER / f"{doc_id}{suffix}"
+        files = DocumentFiles(self.corpus, upload_path(self.corpus, doc_id, suffix))
+        path = files.path
         # Validate the file with the real loader in a hidden temp place first: nothing is stored
         # unless it loads (type by content, encryption, zip bombs, path traversal, damage, size).
         try:
@@ -554,9 +546,8 @@ class Curator:
         from ..chunking import chunk_document
 
         defer = len(chunk_document(document)) > INLINE_UPLOAD_CHUNKS
-        sidecar = sidecar_path(path)
-        sidecar_content = yaml.safe_dump({"id": doc_id, **meta}, allow_unicode=True, sort_keys=False,
-                                         default_flow_style=None).encode("utf-8")
+        sidecar = files.metadata_path
+        sidecar_content = render_sidecar({"id": doc_id, **meta})
         revision_id = self._apply(doc_id, "upload", username, target=path,
                                   changes={sidecar: sidecar_content, path: data},
                                   columns={"path": self._rel(path), "content": data, "sidecar": sidecar_content},
@@ -578,17 +569,16 @@ class Curator:
     def revision_text(self, revision_id: int) -> str:
         """The version saved at a revision, as text (Markdown file or sidecar)."""
         revision = self.revision(revision_id)
-        data = revision["content"] if Path(revision["path"]).suffix == ".md" else revision["sidecar"]
-        if data is None:
-            data = revision["previous_content"] if Path(revision["path"]).suffix == ".md" else revision["previous_sidecar"]
+        before, after = DocumentFiles.at(self.corpus, revision["path"]).version_columns
+        data = revision[after] if revision[after] is not None else revision[before]
         return (data or b"").decode("utf-8", "replace")
 
     def diff(self, revision_id: int) -> str:
         """What the revision changed: unified diff from the previous version to the saved one."""
         revision = self.revision(revision_id)
-        markdown = Path(revision["path"]).suffix == ".md"
-        before = (revision["previous_content"] if markdown else revision["previous_sidecar"]) or b""
-        after = (revision["content"] if markdown else revision["sidecar"]) or b""
+        before_column, after_column = DocumentFiles.at(self.corpus, revision["path"]).version_columns
+        before = revision[before_column] or b""
+        after = revision[after_column] or b""
         return "".join(difflib.unified_diff(
             before.decode("utf-8", "replace").splitlines(keepends=True),
             after.decode("utf-8", "replace").splitlines(keepends=True),
@@ -604,28 +594,19 @@ class Curator:
             return
         if version not in ("before", "after"):
             raise ValidationError("version", "version ska vara before eller after.")
-        path = self.corpus / revision["path"]
-        column = ("previous_" if version == "before" else "") + ("content" if path.suffix == ".md" else "sidecar")
-        wanted = revision[column]
+        files = DocumentFiles.at(self.corpus, revision["path"])
+        before, after = files.version_columns
+        wanted = revision[before if version == "before" else after]
         if wanted is None:
             raise ValidationError("revision", "Den versionen finns inte (dokumentet skapades här).")
-        if path.suffix == ".md":
+        path = files.path
+        if files.markdown:
             previous = path.read_bytes() if path.exists() else None
             self._write_and_ingest(revision["doc_id"], path, wanted, previous, "restore", username)
         else:
-            sidecar = sidecar_path(path)
-            previous = sidecar.read_bytes() if sidecar.exists() else b""
+            previous = files.sidecar.read_bytes() if files.sidecar.exists() else b""
             self._write_sidecar_and_ingest(revision["doc_id"], path, yaml.safe_load(wanted), previous, "restore",
                                            username)
-
-
-def check_file(name: str, data: bytes):
-    """Load `data` as a corpus file named `name` in a private temp folder and return the
-    Document; raises DocumentError."""
-    with tempfile.TemporaryDirectory(prefix="kunskap-check-") as folder:
-        path = Path(folder) / name
-        path.write_bytes(data)
-        return load_file(path, Path(folder))
 
 
 def _sha256(data: bytes | None) -> str | None:
@@ -692,10 +673,3 @@ def _json_list(value) -> list:
     if isinstance(value, str):
         return json.loads(value or "[]")
     return value or []
-
-
-def render_case_file(meta: dict, body: str) -> bytes:
-    """Front matter + body, as staff would write it by hand (keys in a stable order)."""
-    clean = {k: v for k, v in meta.items() if v not in (None, "", [])}
-    head = yaml.safe_dump(clean, allow_unicode=True, sort_keys=False, default_flow_style=None, width=1000)
-    return f"---\n{head}---\n\n{(body or '').strip()}\n".encode("utf-8")
