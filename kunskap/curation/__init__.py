@@ -1,15 +1,16 @@
 """Curation for the association's staff: create, edit, tag, publish, upload, delete and restore.
 
 `Curator` (service.py) holds the operations the web pages and the API call; corpus_files.py
-decides where a document's files are and whether it is Markdown or an upload with a sidecar.
+decides where a document's files are and whether it is Markdown or an upload with a sidecar;
+validation.py turns form values into front matter with the corpus contract's rules (metadata.py).
 """
 
 from ..errors import ConflictError, FormError
+from ..metadata import STATUS_LABELS
 from .corpus_files import CASE_FOLDER, UPLOAD_FOLDER, DocumentFiles, render_case_file
 from .service import (
     INLINE_UPLOAD_CHUNKS,
     MAX_UPLOAD_BYTES,
-    STATUS_LABELS,
     Curator,
     DeferredSaves,
     Duplicate,

@@ -20,26 +20,22 @@ import frontmatter
 import numpy as np
 import yaml
 
-from ..documents import KINDS, STATUSES, slugify
+from ..documents import slugify
 from ..errors import (ConflictError, DocumentError, FormError, KunskapError, NotFoundError, ReadOnlyError,
                      ValidationError)
 from ..files import atomic_write
 from ..ingest import ingest_files
 from ..knowledgebase import KnowledgeBase
 from ..loaders import BINARY_FORMATS, load_file
-from ..reference import organisations
 from .corpus_files import DocumentFiles, case_study_path, check_file, render_case_file, render_sidecar, upload_path
+from .validation import FORM_FIELDS, clean_text, form_metadata, status_problem
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_BODY_CHARS = 100_000
 # Uploads with more passages than this are indexed in the background (~0.1 s of model time per
 # passage on 2 cores: beyond ~6 s a request should not wait).
 INLINE_UPLOAD_CHUNKS = 60
 DUPLICATE_COSINE = 0.93
 DUPLICATE_TITLE = 90
-STATUS_LABELS = {"draft": "utkast", "published": "publicerad", "unpublished": "avpublicerad"}
-FORM_FIELDS = ("title", "organisation", "kind", "themes", "year", "published", "summary", "source_url",
-               "contact", "language", "status")
 
 
 @dataclass
@@ -64,10 +60,6 @@ class SaveResult:
     saved: bool = True
 
 
-def _clean(value) -> str:
-    return str(value or "").replace("\r\n", "\n").strip()
-
-
 class Curator:
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
@@ -80,77 +72,7 @@ class Curator:
     # -- validation ------------------------------------------------------------------------
     def validate(self, values: dict, body: str | None, require_body: bool = True) -> dict:
         """Form values -> front matter, or FormError with a Swedish message per field."""
-        errors: dict[str, str] = {}
-        meta: dict = {}
-        title = _clean(values.get("title"))
-        if not title:
-            errors["title"] = "Ange en rubrik."
-        elif len(title) > 200:
-            errors["title"] = "Rubriken får vara högst 200 tecken."
-        meta["title"] = title
-        organisation = _clean(values.get("organisation"))
-        known = organisations()
-        if not organisation:
-            errors["organisation"] = "Välj kommun eller region."
-        elif organisation not in known:
-            errors["organisation"] = "Välj en kommun eller region ur listan."
-        else:
-            meta["organisation"] = organisation
-            meta["organisation_type"] = known[organisation]["type"]
-            meta["county"] = known[organisation]["county"]
-        kind = _clean(values.get("kind")) or "case-study"
-        if kind not in KINDS:
-            errors["kind"] = "Välj en giltig typ."
-        meta["kind"] = kind
-        themes = values.get("themes") or []
-        if isinstance(themes, str):
-            themes = [t for t in re.split(r"[,\s]+", themes) if t]
-        unknown = [t for t in themes if t not in self.kb.themes.by_slug]
-        if unknown:
-            errors["themes"] = f"Okänt tema: {', '.join(unknown[:3])}."
-        other = [str(t).strip()[:60] for t in values.get("other_tags") or [] if str(t).strip()]
-        meta["themes"] = list(dict.fromkeys([*themes, *other]))
-        year = _clean(values.get("year"))
-        if year:
-            if not year.isdigit() or not 1900 <= int(year) <= dt.date.today().year + 1:
-                errors["year"] = f"Ange ett årtal mellan 1900 och {dt.date.today().year + 1}."
-            else:
-                meta["year"] = int(year)
-        published = _clean(values.get("published"))
-        if published:
-            try:
-                meta["published"] = dt.date.fromisoformat(published).isoformat()
-            except ValueError:
-                errors["published"] = "Ange datumet som ÅÅÅÅ-MM-DD, t.ex. 2024-05-31."
-        summary = _clean(values.get("summary"))
-        if len(summary) > 400:
-            errors["summary"] = "Sammanfattningen får vara högst 400 tecken."
-        elif summary:
-            meta["summary"] = summary
-        source_url = _clean(values.get("source_url"))
-        if source_url:
-            if not re.match(r"^https?://[^\s/$.?#].[^\s]*$", source_url) or len(source_url) > 1000:
-                errors["source_url"] = "Ange en fullständig webbadress som börjar med https://."
-            else:
-                meta["source_url"] = source_url
-        contact = _clean(values.get("contact"))
-        if len(contact) > 200:
-            errors["contact"] = "Kontaktuppgiften får vara högst 200 tecken."
-        elif contact:
-            meta["contact"] = contact
-        meta["language"] = _clean(values.get("language")) or "sv"
-        status = _clean(values.get("status")) or "draft"
-        if status not in STATUSES:
-            errors["status"] = "Välj utkast, publicerad eller avpublicerad."
-        meta["status"] = status
-        if body is not None:
-            if require_body and not _clean(body):
-                errors["body"] = "Skriv en brödtext (bakgrund, vad gjordes, resultat, lärdomar)."
-            elif len(body) > MAX_BODY_CHARS:
-                errors["body"] = f"Brödtexten får vara högst {MAX_BODY_CHARS} tecken."
-        if errors:
-            raise FormError(errors)
-        return meta
+        return form_metadata(values, body, self.kb.themes, require_body=require_body)
 
     # -- reading ---------------------------------------------------------------------------
     def documents(self, status: str | None = None) -> list[dict]:
@@ -310,8 +232,8 @@ class Curator:
 
     def set_status(self, doc_id: str, status: str, username: str) -> None:
         self._writable()
-        if status not in STATUSES:
-            raise ValidationError("status", "Ogiltig status.")
+        if problem := status_problem(status):
+            raise ValidationError("status", problem)
         row = self.document(doc_id)
         files = self.files(doc_id)
         path = files.path
@@ -517,13 +439,13 @@ class Curator:
             raise FormError({"file": "Filen är tom."})
         if len(data) > MAX_UPLOAD_BYTES:
             raise FormError({"file": f"Filen är större än {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."})
-        status = _clean(values.get("status")) or "draft"
-        has_meta = any(_clean(values.get(k)) for k in ("title", "organisation"))
+        status = clean_text(values.get("status")) or "draft"
+        has_meta = any(clean_text(values.get(k)) for k in ("title", "organisation"))
         if has_meta:
             meta = self.validate({**values, "status": status, "kind": values.get("kind") or BINARY_FORMATS[suffix][1]},
                                  None)
-        elif status not in STATUSES:
-            raise FormError({"status": "Välj utkast, publicerad eller avpublicerad."})
+        elif problem := status_problem(status):
+            raise FormError({"status": problem})
         elif status == "published":
             raise FormError({"status": "En uppladdning utan rubrik och organisation kan bara sparas som utkast. "
                                        "Fyll i rubrik och kommun eller region för att publicera den."})
