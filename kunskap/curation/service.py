@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,10 +75,7 @@ class Curator:
 
     # -- reading ---------------------------------------------------------------------------
     def documents(self, status: str | None = None) -> list[dict]:
-        where, params = ("status = ?", [status]) if status else ("1", [])
-        return list(self.kb.store.db.query(
-            f"SELECT id, title, organisation, kind, status, year, themes, curation_notes, updated_at, source_path "
-            f"FROM documents WHERE {where} ORDER BY updated_at DESC, id", params))
+        return self.kb.store.curation_documents(status)
 
     def document(self, doc_id: str) -> dict:
         row = self.kb.store.get_document(doc_id)
@@ -108,7 +104,7 @@ class Curator:
         """Documents that need attention: missing metadata, uploads without sidecar, near-duplicates."""
         queue = []
         for row in self.documents():
-            notes = _json_list(row["curation_notes"])
+            notes = row["curation_notes"]
             if notes:
                 queue.append({**row, "reasons": notes})
         seen = {q["id"] for q in queue}
@@ -131,7 +127,7 @@ class Curator:
     def near_duplicate_pairs(self) -> list[tuple[str, str, str]]:
         from rapidfuzz import fuzz
 
-        rows = list(self.kb.store.db.query("SELECT id, title FROM documents ORDER BY id"))
+        rows = self.kb.store.document_titles()
         centroids = self._centroids([r["id"] for r in rows])
         pairs = []
         ids = [r["id"] for r in rows if r["id"] in centroids]
@@ -158,7 +154,7 @@ class Curator:
         from rapidfuzz import fuzz
 
         found: dict[str, Duplicate] = {}
-        rows = list(self.kb.store.db.query("SELECT id, title, organisation FROM documents"))
+        rows = self.kb.store.document_titles()
         for row in rows:
             if row["id"] != exclude and fuzz.token_set_ratio(title.lower(), row["title"].lower()) >= DUPLICATE_TITLE:
                 found[row["id"]] = Duplicate(row["id"], row["title"], row["organisation"], "liknande rubrik")
@@ -396,11 +392,7 @@ class Curator:
 
     def deleted(self) -> list[dict]:
         """Deleted documents that can be restored (no later revision brought them back)."""
-        rows = list(self.kb.store.db.query(
-            "SELECT r.id, r.doc_id, r.path, r.username, r.created_at FROM revisions r WHERE r.action = 'delete' "
-            "AND r.state = 'done' AND NOT EXISTS (SELECT 1 FROM revisions later WHERE later.doc_id = r.doc_id "
-            "AND later.id > r.id AND later.state != 'aborted') "
-            "ORDER BY r.id DESC"))
+        rows = self.kb.store.deletions_not_undone()
         return [r for r in rows if self.kb.store.get_document(r["doc_id"]) is None]
 
     def undo_delete(self, revision_id: int, username: str) -> str:
@@ -478,15 +470,13 @@ class Curator:
 
     # -- revisions -------------------------------------------------------------------------
     def revisions(self, doc_id: str) -> list[dict]:
-        return list(self.kb.store.db.query(
-            "SELECT id, doc_id, path, action, username, created_at, note, state FROM revisions WHERE doc_id = ? "
-            "AND state != 'aborted' ORDER BY id DESC", [doc_id]))
+        return self.kb.store.revisions_of(doc_id)
 
     def revision(self, revision_id: int) -> dict:
-        rows = list(self.kb.store.db.query("SELECT * FROM revisions WHERE id = ?", [revision_id]))
-        if not rows:
+        row = self.kb.store.get_revision(revision_id)
+        if row is None:
             raise NotFoundError(f"Version {revision_id} finns inte.")
-        return rows[0]
+        return row
 
     def revision_text(self, revision_id: int) -> str:
         """The version saved at a revision, as text (Markdown file or sidecar)."""
@@ -589,9 +579,3 @@ class DeferredSaves:
                 logging.getLogger("kunskap").info("kunskap: %s", self.curator.process_pending(revision_id))
             except Exception:   # the revision stays pending; the next start retries it
                 logging.getLogger("kunskap").exception("kunskap: version %s kunde inte indexeras", revision_id)
-
-
-def _json_list(value) -> list:
-    if isinstance(value, str):
-        return json.loads(value or "[]")
-    return value or []
