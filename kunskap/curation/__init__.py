@@ -2,18 +2,19 @@
 
 `Curator` (service.py) holds the operations the web pages and the API call; corpus_files.py
 decides where a document's files are and whether it is Markdown or an upload with a sidecar;
-validation.py turns form values into front matter with the corpus contract's rules (metadata.py).
+validation.py turns form values into front matter with the corpus contract's rules (metadata.py);
+duplicates.py is the duplicate guard and the near-duplicate scan.
 """
 
 from ..errors import ConflictError, FormError
 from ..metadata import STATUS_LABELS
 from .corpus_files import CASE_FOLDER, UPLOAD_FOLDER, DocumentFiles, render_case_file
+from .duplicates import Duplicate
 from .service import (
     INLINE_UPLOAD_CHUNKS,
     MAX_UPLOAD_BYTES,
     Curator,
     DeferredSaves,
-    Duplicate,
     SaveResult,
     UploadResult,
 )

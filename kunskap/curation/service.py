@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import frontmatter
-import numpy as np
 import yaml
 
 from ..documents import slugify
@@ -27,22 +26,13 @@ from ..ingest import ingest_files
 from ..knowledgebase import KnowledgeBase
 from ..loaders import BINARY_FORMATS, load_file
 from .corpus_files import DocumentFiles, case_study_path, check_file, render_case_file, render_sidecar, upload_path
+from .duplicates import Duplicate, find_duplicates, near_duplicate_pairs
 from .validation import FORM_FIELDS, clean_text, form_metadata, status_problem
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 # Uploads with more passages than this are indexed in the background (~0.1 s of model time per
 # passage on 2 cores: beyond ~6 s a request should not wait).
 INLINE_UPLOAD_CHUNKS = 60
-DUPLICATE_COSINE = 0.93
-DUPLICATE_TITLE = 90
-
-
-@dataclass
-class Duplicate:
-    doc_id: str
-    title: str
-    organisation: str
-    reason: str
 
 
 @dataclass
@@ -125,50 +115,11 @@ class Curator:
         return sorted(queue, key=urgency)
 
     def near_duplicate_pairs(self) -> list[tuple[str, str, str]]:
-        from rapidfuzz import fuzz
-
-        rows = self.kb.store.document_titles()
-        centroids = self._centroids([r["id"] for r in rows])
-        pairs = []
-        ids = [r["id"] for r in rows if r["id"] in centroids]
-        if ids:
-            matrix = np.vstack([centroids[i] for i in ids])
-            sims = matrix @ matrix.T
-            for i in range(len(ids)):
-                for j in range(i + 1, len(ids)):
-                    if sims[i, j] >= DUPLICATE_COSINE + 0.03:
-                        pairs.append((ids[i], ids[j], f"innehåll {sims[i, j]:.2f}"))
-        found = {(x, y) for x, y, _ in pairs}
-        for i, a in enumerate(rows):
-            for b in rows[i + 1:]:
-                if (a["id"], b["id"]) not in found and fuzz.token_set_ratio(a["title"], b["title"]) >= 97:
-                    pairs.append((a["id"], b["id"], "nästan samma rubrik"))
-        return pairs
-
-    def _centroids(self, doc_ids: list[str]) -> dict[str, np.ndarray]:
-        vectors = {doc_id: self.kb.document_vector(doc_id) for doc_id in doc_ids}
-        return {doc_id: v for doc_id, v in vectors.items() if v is not None}
+        return near_duplicate_pairs(self.kb)
 
     def duplicates(self, title: str, text: str, exclude: str | None = None) -> list[Duplicate]:
         """Existing documents very close to a new one (embedding similarity or title)."""
-        from rapidfuzz import fuzz
-
-        found: dict[str, Duplicate] = {}
-        rows = self.kb.store.document_titles()
-        for row in rows:
-            if row["id"] != exclude and fuzz.token_set_ratio(title.lower(), row["title"].lower()) >= DUPLICATE_TITLE:
-                found[row["id"]] = Duplicate(row["id"], row["title"], row["organisation"], "liknande rubrik")
-        if self.kb.vectors is not None and self.kb.vectors.count and text.strip():
-            query = self.kb.embedder.encode_passages([f"{title}\n{text[:2000]}"])[0]
-            ids, scores = self.kb.vectors.search(query, 20)
-            docs = self.kb.store.chunk_doc_map()
-            by_id = {r["id"]: r for r in rows}
-            for chunk_id, score in zip(ids.tolist(), scores.tolist()):
-                doc_id = docs.get(chunk_id)
-                if doc_id and doc_id != exclude and score >= DUPLICATE_COSINE and doc_id not in found:
-                    row = by_id[doc_id]
-                    found[doc_id] = Duplicate(doc_id, row["title"], row["organisation"], f"liknande innehåll ({score:.2f})")
-        return list(found.values())
+        return find_duplicates(self.kb, title, text, exclude)
 
     # -- writing ---------------------------------------------------------------------------
     def new_id(self, title: str, organisation: str) -> str:
