@@ -1,16 +1,16 @@
-"""Curation for the association's staff: create, edit, tag, publish, upload, delete and restore.
+"""`Curator`: the curation operations staff call (through the web pages and the API): list,
+create, edit, tag, publish, upload, delete and restore.
 
 Files stay the source of truth: every save writes the Markdown file (or a presentation and its
 `.yml` sidecar) into the corpus atomically, records a revision in SQLite (who, when, the full
 previous and new versions), then ingests just that file, live. A save that fails validation
-writes nothing; a save that fails midway leaves the previous file intact.
+writes nothing; a save that fails midway leaves the previous file intact. The rules of a form are
+in validation.py, the files of a document in corpus_files.py, the journal every save goes
+through in revisions.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import difflib
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +19,12 @@ import frontmatter
 import yaml
 
 from ..documents import slugify
-from ..errors import (ConflictError, DocumentError, FormError, KunskapError, NotFoundError, ReadOnlyError,
-                     ValidationError)
-from ..files import atomic_write
-from ..ingest import ingest_files
+from ..errors import ConflictError, DocumentError, FormError, NotFoundError, ReadOnlyError, ValidationError
 from ..knowledgebase import KnowledgeBase
-from ..loaders import BINARY_FORMATS, load_file
+from ..loaders import BINARY_FORMATS
 from .corpus_files import DocumentFiles, case_study_path, check_file, render_case_file, render_sidecar, upload_path
 from .duplicates import Duplicate, find_duplicates, near_duplicate_pairs
+from .revisions import SaveJournal, version_at
 from .validation import FORM_FIELDS, clean_text, form_metadata, status_problem
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -53,6 +51,7 @@ class Curator:
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
         self.corpus = Path(kb.settings.corpus)
+        self.journal = SaveJournal(kb)
 
     def _writable(self) -> None:
         if self.kb.settings.read_only:
@@ -212,123 +211,54 @@ class Curator:
     def _write_sidecar_and_ingest(self, doc_id, path, meta, previous, action, username) -> None:
         sidecar = DocumentFiles(self.corpus, path).metadata_path
         content = render_sidecar(meta)
-        self._apply(doc_id, action, username, target=path, changes={sidecar: content},
-                    columns={"path": self._rel(sidecar), "previous_sidecar": previous or None, "sidecar": content})
+        self.journal.apply(doc_id, action, username, target=path, changes={sidecar: content},
+                           columns={"path": self.journal.rel(sidecar), "previous_sidecar": previous or None,
+                                    "sidecar": content})
 
     def _write_and_ingest(self, doc_id: str, path: Path, content: bytes, previous: bytes | None, action: str,
                           username: str, idempotency_key: str | None = None) -> None:
         check_file(path.name, content)   # same loader as ingest, before touching the corpus
-        self._apply(doc_id, action, username, target=path, changes={path: content},
-                    columns={"path": self._rel(path), "previous_content": previous, "content": content},
-                    idempotency_key=idempotency_key)
+        self.journal.apply(doc_id, action, username, target=path, changes={path: content},
+                           columns={"path": self.journal.rel(path), "previous_content": previous, "content": content},
+                           idempotency_key=idempotency_key)
 
-    def _rel(self, path: Path) -> str:
-        return Path(path).relative_to(self.corpus).as_posix()
-
-    def _apply(self, doc_id: str, action: str, username: str, *, target: Path, changes: dict[Path, bytes | None],
-               columns: dict, remove: bool = False, note: str | None = None, idempotency_key: str | None = None,
-               defer: bool = False) -> int:
-        """One save, journalled so that a crash at any point is rolled forward or back at the next
-        start (`recover`): under the writer lock, (1) a pending revision with the files' previous
-        contents is committed, (2) the files are written (or removed) atomically, (3) the document
-        is ingested (or removed), (4) the revision is marked done. A failure in (2)–(3) puts the
-        previous files back and marks the revision aborted. With `defer`, (3)–(4) are left to
-        `process_pending` (large uploads: the request answers at once)."""
-        store = self.kb.store
-        with self.kb.writing():
-            previous = {path: (path.read_bytes() if path.exists() else None) for path in changes}
-            row = {"doc_id": doc_id, "action": action, "username": username, "note": note,
-                   "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                   "state": "pending", "target": self._rel(target), "idempotency_key": idempotency_key, **columns}
-            revision_id = store.begin_revision(row, [
-                (self._rel(path), previous[path], _sha256(content)) for path, content in changes.items()])
-            try:
-                for path, content in changes.items():
-                    if content is None:
-                        path.unlink(missing_ok=True)
-                    else:
-                        atomic_write(path, content)
-                if defer:
-                    return revision_id
-                if remove:
-                    ingest_files(self.kb, self.corpus, [], remove_ids=[doc_id])
-                else:
-                    ingest_files(self.kb, self.corpus, [target])
-            except BaseException as exc:
-                try:
-                    _put_back(previous)
-                except OSError:   # files not restorable now: the journal keeps it for `recover`
-                    raise exc from None
-                store.end_revision(revision_id, "aborted", error=_reason(exc))
-                raise
-            store.end_revision(revision_id, "done")
-        return revision_id
-
-    # -- recovery and deferred work ------------------------------------------------------
+    # -- the save journal ------------------------------------------------------------------
     def recover(self) -> list[str]:
-        """Finish or undo saves that a crash interrupted (and deferred uploads not yet indexed):
-        a pending revision whose files all have their new content is rolled forward (ingested and
-        marked done); otherwise its files are put back and it is marked aborted. Returns one
-        Swedish line per revision handled. Run at start-up by `kunskap serve` and `kunskap ingest`."""
+        """Finish or undo saves that a crash interrupted, and deferred uploads not yet indexed
+        (SaveJournal.recover). Run at start-up by `kunskap serve` and `kunskap ingest`."""
         self._writable()
-        return [self.process_pending(row["id"]) for row in self.kb.store.pending_revisions()]
+        return self.journal.recover()
 
     def process_pending(self, revision_id: int) -> str:
-        store = self.kb.store
-        rows = [r for r in store.pending_revisions() if r["id"] == revision_id]
-        if not rows:
-            return f"version {revision_id}: redan klar"
-        row = rows[0]
-        target = self.corpus / row["target"] if row["target"] else None
-        complete = all(_sha256(_read(self.corpus / f["path"])) == f["new_sha256"] for f in row["files"])
-        if complete and row["action"] != "delete" and target is not None:
-            try:   # embed first, outside the writer lock: a large upload must not hold up other saves
-                from ..ingest import embed_texts
-                from ..chunking import chunk_document
-                from ..embeddings import text_hash
-
-                chunks = chunk_document(load_file(target, self.corpus))
-                embed_texts(self.kb, [(text_hash(c.embed_text), c.embed_text) for c in chunks])
-            except DocumentError:
-                pass   # handled below, under the lock
-        with self.kb.writing():
-            rows = [r for r in store.pending_revisions() if r["id"] == revision_id]
-            if not rows:
-                return f"version {revision_id}: redan klar"
-            row = rows[0]
-            files = {self.corpus / f["path"]: f for f in row["files"]}
-            complete = all(_sha256(_read(path)) == f["new_sha256"] for path, f in files.items())
-            if complete:
-                try:
-                    if row["action"] == "delete":
-                        ingest_files(self.kb, self.corpus, [], remove_ids=[row["doc_id"]])
-                    else:
-                        ingest_files(self.kb, self.corpus, [self.corpus / row["target"]])
-                except DocumentError as exc:
-                    _put_back({path: f["previous"] for path, f in files.items()})
-                    store.end_revision(revision_id, "aborted", error=exc.reason)
-                    return f"version {revision_id} ({row['doc_id']}): kunde inte läsas in och togs tillbaka: {exc.reason}"
-                store.end_revision(revision_id, "done")
-                return f"version {revision_id} ({row['doc_id']}): slutförd"
-            # Not all files were written: undo those that were, keep anything changed by hand.
-            _put_back({path: f["previous"] for path, f in files.items()
-                       if _sha256(_read(path)) == f["new_sha256"]})
-            store.end_revision(revision_id, "aborted", error="avbruten innan filerna hann skrivas")
-            return f"version {revision_id} ({row['doc_id']}): avbruten, inget ändrades"
+        return self.journal.process_pending(revision_id)
 
     def save_state(self, revision_id: int) -> dict:
         """Where a save stands: pending (being indexed), done or aborted (with the reason)."""
-        row = self.kb.store.revision_state(revision_id)
-        if row is None:
-            raise NotFoundError(f"Version {revision_id} finns inte.")
-        return row
+        return self.journal.state(revision_id)
 
     def replay(self, username: str, idempotency_key: str | None) -> dict | None:
         """The earlier save made with this Idempotency-Key by this user, if any (retry-safe POST)."""
-        if not idempotency_key:
-            return None
-        return self.kb.store.revision_for_key(username, idempotency_key)
+        return self.journal.replay(username, idempotency_key)
 
+    def revisions(self, doc_id: str) -> list[dict]:
+        return self.journal.revisions(doc_id)
+
+    def revision(self, revision_id: int) -> dict:
+        return self.journal.revision(revision_id)
+
+    def revision_text(self, revision_id: int) -> str:
+        """The version saved at a revision, as text (Markdown file or sidecar)."""
+        return self.journal.revision_text(revision_id)
+
+    def diff(self, revision_id: int) -> str:
+        """What the revision changed: unified diff from the previous version to the saved one."""
+        return self.journal.diff(revision_id)
+
+    def deleted(self) -> list[dict]:
+        """Deleted documents that can be restored (no later revision brought them back)."""
+        return self.journal.deleted()
+
+    # -- delete and restore ----------------------------------------------------------------
     def delete(self, doc_id: str, username: str) -> int:
         """Remove the file(s) and the document; the revision keeps everything for undo."""
         self._writable()
@@ -337,14 +267,9 @@ class Curator:
         previous = path.read_bytes() if path.exists() else None
         previous_sidecar = sidecar.read_bytes() if sidecar is not None and sidecar.exists() else None
         changes = {path: None, **({sidecar: None} if previous_sidecar is not None else {})}
-        return self._apply(doc_id, "delete", username, target=path, changes=changes, remove=True,
-                           columns={"path": self._rel(path), "previous_content": previous,
-                                    "previous_sidecar": previous_sidecar})
-
-    def deleted(self) -> list[dict]:
-        """Deleted documents that can be restored (no later revision brought them back)."""
-        rows = self.kb.store.deletions_not_undone()
-        return [r for r in rows if self.kb.store.get_document(r["doc_id"]) is None]
+        return self.journal.apply(doc_id, "delete", username, target=path, changes=changes, remove=True,
+                                  columns={"path": self.journal.rel(path), "previous_content": previous,
+                                           "previous_sidecar": previous_sidecar})
 
     def undo_delete(self, revision_id: int, username: str) -> str:
         self._writable()
@@ -360,11 +285,31 @@ class Curator:
             changes[path] = revision["previous_content"]
         if revision["previous_sidecar"] is not None:
             changes[files.metadata_path] = revision["previous_sidecar"]
-        self._apply(revision["doc_id"], "restore", username, target=path, changes=changes,
-                    columns={"path": revision["path"], "content": revision["previous_content"],
-                             "sidecar": revision["previous_sidecar"]},
-                    note=f"återställd från version {revision_id}")
+        self.journal.apply(revision["doc_id"], "restore", username, target=path, changes=changes,
+                           columns={"path": revision["path"], "content": revision["previous_content"],
+                                    "sidecar": revision["previous_sidecar"]},
+                           note=f"återställd från version {revision_id}")
         return revision["doc_id"]
+
+    def restore(self, revision_id: int, username: str, version: str = "before") -> None:
+        """Make a version current again, as a new revision: the one before the change recorded
+        at `revision_id` ("before": undo that change) or the one it saved ("after")."""
+        self._writable()
+        revision = self.revision(revision_id)
+        if revision["action"] == "delete":
+            self.undo_delete(revision_id, username)
+            return
+        files, wanted = version_at(self.corpus, revision, version)
+        if wanted is None:
+            raise ValidationError("revision", "Den versionen finns inte (dokumentet skapades här).")
+        path = files.path
+        if files.markdown:
+            previous = path.read_bytes() if path.exists() else None
+            self._write_and_ingest(revision["doc_id"], path, wanted, previous, "restore", username)
+        else:
+            previous = files.sidecar.read_bytes() if files.sidecar.exists() else b""
+            self._write_sidecar_and_ingest(revision["doc_id"], path, yaml.safe_load(wanted), previous, "restore",
+                                           username)
 
     # -- uploads ---------------------------------------------------------------------------
     def upload(self, filename: str, data: bytes, values: dict | None, username: str,
@@ -413,120 +358,9 @@ class Curator:
         defer = len(chunk_document(document)) > INLINE_UPLOAD_CHUNKS
         sidecar = files.metadata_path
         sidecar_content = render_sidecar({"id": doc_id, **meta})
-        revision_id = self._apply(doc_id, "upload", username, target=path,
-                                  changes={sidecar: sidecar_content, path: data},
-                                  columns={"path": self._rel(path), "content": data, "sidecar": sidecar_content},
-                                  idempotency_key=idempotency_key, defer=defer)
+        revision_id = self.journal.apply(doc_id, "upload", username, target=path,
+                                         changes={sidecar: sidecar_content, path: data},
+                                         columns={"path": self.journal.rel(path), "content": data,
+                                                  "sidecar": sidecar_content},
+                                         idempotency_key=idempotency_key, defer=defer)
         return UploadResult(doc_id, revision_id, pending=defer)
-
-    # -- revisions -------------------------------------------------------------------------
-    def revisions(self, doc_id: str) -> list[dict]:
-        return self.kb.store.revisions_of(doc_id)
-
-    def revision(self, revision_id: int) -> dict:
-        row = self.kb.store.get_revision(revision_id)
-        if row is None:
-            raise NotFoundError(f"Version {revision_id} finns inte.")
-        return row
-
-    def revision_text(self, revision_id: int) -> str:
-        """The version saved at a revision, as text (Markdown file or sidecar)."""
-        revision = self.revision(revision_id)
-        before, after = DocumentFiles.at(self.corpus, revision["path"]).version_columns
-        data = revision[after] if revision[after] is not None else revision[before]
-        return (data or b"").decode("utf-8", "replace")
-
-    def diff(self, revision_id: int) -> str:
-        """What the revision changed: unified diff from the previous version to the saved one."""
-        revision = self.revision(revision_id)
-        before_column, after_column = DocumentFiles.at(self.corpus, revision["path"]).version_columns
-        before = revision[before_column] or b""
-        after = revision[after_column] or b""
-        return "".join(difflib.unified_diff(
-            before.decode("utf-8", "replace").splitlines(keepends=True),
-            after.decode("utf-8", "replace").splitlines(keepends=True),
-            fromfile="före", tofile="efter"))
-
-    def restore(self, revision_id: int, username: str, version: str = "before") -> None:
-        """Make a version current again, as a new revision: the one before the change recorded
-        at `revision_id` ("before": undo that change) or the one it saved ("after")."""
-        self._writable()
-        revision = self.revision(revision_id)
-        if revision["action"] == "delete":
-            self.undo_delete(revision_id, username)
-            return
-        if version not in ("before", "after"):
-            raise ValidationError("version", "version ska vara before eller after.")
-        files = DocumentFiles.at(self.corpus, revision["path"])
-        before, after = files.version_columns
-        wanted = revision[before if version == "before" else after]
-        if wanted is None:
-            raise ValidationError("revision", "Den versionen finns inte (dokumentet skapades här).")
-        path = files.path
-        if files.markdown:
-            previous = path.read_bytes() if path.exists() else None
-            self._write_and_ingest(revision["doc_id"], path, wanted, previous, "restore", username)
-        else:
-            previous = files.sidecar.read_bytes() if files.sidecar.exists() else b""
-            self._write_sidecar_and_ingest(revision["doc_id"], path, yaml.safe_load(wanted), previous, "restore",
-                                           username)
-
-
-def _sha256(data: bytes | None) -> str | None:
-    return None if data is None else hashlib.sha256(data).hexdigest()
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-
-
-def _put_back(previous: dict[Path, bytes | None]) -> None:
-    """Files as they were before a save (None: there was no file); those already so are not
-    touched (a failed write left them as they were, and a full disk would refuse a rewrite)."""
-    for path, content in previous.items():
-        if _read(path) == content:
-            continue
-        if content is None:
-            path.unlink(missing_ok=True)
-        else:
-            atomic_write(path, content)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, KunskapError):
-        return exc.message
-    return type(exc).__name__
-
-
-class DeferredSaves:
-    """One background thread that indexes deferred uploads (Curator.process_pending), so the
-    request that stored them answers at once. The journal keeps them: a crash leaves them
-    pending, and the next start's `recover` finishes them."""
-
-    def __init__(self, curator: "Curator"):
-        import queue
-        import threading
-
-        self.curator = curator
-        self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="kunskap-deferred-saves", daemon=True)
-        self._thread.start()
-
-    def submit(self, revision_id: int) -> None:
-        self._queue.put(revision_id)
-
-    def close(self, timeout: float = 5.0) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        import logging
-
-        while (revision_id := self._queue.get()) is not None:
-            try:
-                logging.getLogger("kunskap").info("kunskap: %s", self.curator.process_pending(revision_id))
-            except Exception:   # the revision stays pending; the next start retries it
-                logging.getLogger("kunskap").exception("kunskap: version %s kunde inte indexeras", revision_id)
