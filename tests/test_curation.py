@@ -9,7 +9,7 @@ import os
 import frontmatter
 import pytest
 
-from kunskap.curation import Curator
+from kunskap.curation import Curator, DocumentFiles
 from kunskap.errors import FormError
 from kunskap.ingest import ingest
 from kunskap.search import SearchRequest, Searcher
@@ -220,3 +220,21 @@ def test_a_markdown_file_with_an_upper_case_suffix_is_edited_as_markdown(curator
     assert "title: Laddplatser i Umeå" in (corpus / "Umea-laddning.MD").read_text("utf-8")
     assert not (corpus / "Umea-laddning.MD.yml").exists()
     assert curator.kb.store.get_document(doc_id)["title"] == "Laddplatser i Umeå"
+
+
+def test_document_files_decide_markdown_or_upload_with_sidecar(tmp_path):
+    case = DocumentFiles.at(tmp_path, "fallstudier/lund-cykel.md")
+    assert case.markdown and case.sidecar is None and case.metadata_path == tmp_path / "fallstudier" / "lund-cykel.md"
+    assert case.version_columns == ("previous_content", "content")
+    assert DocumentFiles.at(tmp_path, "Lund-cykel.MD").markdown
+    # A revision of an upload's metadata records the sidecar's path: it is the same document.
+    for rel in ("presentationer/sol.pdf", "presentationer/sol.pdf.yml"):
+        upload = DocumentFiles.at(tmp_path, rel)
+        assert upload.path == tmp_path / "presentationer" / "sol.pdf" and not upload.markdown
+        assert upload.sidecar == upload.metadata_path == tmp_path / "presentationer" / "sol.pdf.yml"
+        assert upload.version_columns == ("previous_sidecar", "sidecar")
+        assert upload.rel() == "presentationer/sol.pdf"
+    assert upload.read_metadata() == ({}, None)                  # no sidecar yet: no metadata
+    upload.sidecar.parent.mkdir()
+    upload.sidecar.write_text("title: Solceller på förskolor\nstatus: draft\n", encoding="utf-8")
+    assert upload.read_metadata() == ({"title": "Solceller på förskolor", "status": "draft"}, None)
