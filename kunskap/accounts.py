@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .errors import KunskapError, ValidationError
+from .errors import AuthError, ThrottledError, ValidationError
 from .store import Store
 
 SESSION_HOURS = 12
@@ -26,14 +26,6 @@ MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "kk_"
 
 _hasher = PasswordHasher()
-
-
-class AuthError(KunskapError):
-    code = "unauthorized"
-
-
-class ThrottledError(KunskapError):
-    code = "too_many_attempts"
 
 
 @dataclass

@@ -144,7 +144,7 @@ def test_a_search_never_repairs_or_writes_the_index(corpus, make_settings):
 
 # -- §3.2 uploads honour their status ------------------------------------------------------------
 def test_an_upload_without_metadata_is_a_draft_and_cannot_be_published(corpus, kb_factory, tmp_path):
-    from kunskap.curation import FormError
+    from kunskap.errors import FormError
 
     from .files import make_pdf
 
@@ -275,7 +275,7 @@ def test_a_create_retried_after_a_crash_is_not_duplicated(corpus, kb_factory):
 
 # -- §3.4 bounded extracted text; large uploads indexed outside the request --------------------------
 def test_a_docx_with_too_much_text_is_refused_and_nothing_is_stored(corpus, kb_factory, tmp_path):
-    from kunskap.curation import FormError
+    from kunskap.errors import FormError
     from kunskap.loaders import MAX_TEXT_CHARS
 
     from .files import make_docx

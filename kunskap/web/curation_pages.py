@@ -9,14 +9,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from ..accounts import AuthError, ThrottledError
 from ..curation import (
     MAX_UPLOAD_BYTES,
     STATUS_LABELS,
-    ConflictError,
     Curator,
-    FormError,
 )
+from ..errors import AuthError, ConflictError, FormError, ThrottledError
 from ..reference import organisations
 from ..render import render_markdown
 from .auth import (
