@@ -16,21 +16,26 @@ from pathlib import Path
 
 from kunskap.config import load_settings
 from kunskap.evaluation import build_set_index, evaluate_queries, read_jsonl, read_qrels
-from kunskap.fusion import FusionParams
 from kunskap.search import Searcher
+from kunskap.search.ranking import ExpansionWeights, FusionWeights, RankingParams
+
+
+def fusion(**weights) -> RankingParams:
+    return RankingParams(fusion=FusionWeights(**weights))
+
 
 VARIANTS = {
-    "lexical only": (FusionParams(), "lexical"),
-    "dense only": (FusionParams(), "dense"),
-    "rrf (k=60)": (FusionParams(method="rrf"), "hybrid"),
-    "min-max sum": (FusionParams(method="sum", lexical_weight=0.5), "hybrid"),
-    "min-max + evidence": (FusionParams(method="evidence", lexical_weight=0.5), "hybrid"),
-    "convex by evidence+margin": (FusionParams(method="adaptive", lexical_weight=0.6, evidence_power=3.0,
-                                               margin_weight=0.5), "hybrid"),
-    "calibrated, no evidence": (FusionParams(evidence_power=0.0), "hybrid"),
-    "calibrated (shipped)": (FusionParams(), "hybrid"),
-    "shipped, no compound parts": (FusionParams(part_weight=0.0), "hybrid"),
-    "shipped, no synonyms": (FusionParams(synonym_weight=0.0), "hybrid"),
+    "lexical only": (RankingParams(), "lexical"),
+    "dense only": (RankingParams(), "dense"),
+    "rrf (k=60)": (fusion(method="rrf"), "hybrid"),
+    "min-max sum": (fusion(method="sum", lexical_weight=0.5), "hybrid"),
+    "min-max + evidence": (fusion(method="evidence", lexical_weight=0.5), "hybrid"),
+    "convex by evidence+margin": (fusion(method="adaptive", lexical_weight=0.6, evidence_power=3.0,
+                                         margin_weight=0.5), "hybrid"),
+    "calibrated, no evidence": (fusion(evidence_power=0.0), "hybrid"),
+    "calibrated (shipped)": (RankingParams(), "hybrid"),
+    "shipped, no compound parts": (RankingParams(expansion=ExpansionWeights(part_weight=0.0)), "hybrid"),
+    "shipped, no synonyms": (RankingParams(expansion=ExpansionWeights(synonym_weight=0.0)), "hybrid"),
 }
 
 

@@ -1,6 +1,6 @@
 """Grid search over the fusion on cached candidates: the candidates of every query are computed
 once (the same Searcher.candidates the API uses), then each fusion setting is scored with the
-production Searcher.fuse. Prints nDCG@10 per setting and set, and the per-type breakdown.
+production `kunskap.search.ranking.fuse`. Prints nDCG@10 per setting and set, and the per-type breakdown.
 
     .venv/bin/python bench/fusion_grid.py ../shared/eval/swefaq ../shared/eval/swequad_mc eval/climate
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from kunskap.config import load_settings
 from kunskap.evaluation import build_set_index, ndcg, read_jsonl, read_qrels
-from kunskap.fusion import FusionParams
 from kunskap.search import SearchRequest, Searcher
+from kunskap.search.ranking import FusionWeights, fuse
 
 GRID = [("rrf", {}), ("sum", {"lexical_weight": 0.5}), ("evidence", {"lexical_weight": 0.5}),
         ("adaptive", {"lexical_weight": 0.6, "evidence_power": 3.0, "margin_weight": 0.5})] + [
@@ -38,17 +38,16 @@ def collect(set_dir: Path, settings):
     return searcher, back, rows
 
 
-def score(searcher, back, rows, params=None, mode="hybrid"):
+def score(searcher, back, rows, weights=None, mode="hybrid"):
     per_type = defaultdict(list)
-    if params:
-        searcher.params = params
+    weights = weights or searcher.params.fusion
     for query, relevant, found in rows:
         if mode == "dense":
             scores = found.dense
         elif mode == "lexical":
             scores = found.lexical
         else:
-            scores = searcher.fuse(found.dense, found.lexical, found.evidence)
+            scores = fuse(found.dense, found.lexical, found.evidence, weights)
         ranking = [back.get(d, d) for d, _ in sorted(scores.items(), key=lambda x: (-x[1], x[0]))[:10]]
         value = ndcg(ranking, relevant)
         per_type["all"].append(value)
@@ -75,9 +74,9 @@ def main(set_dirs):
     for mode in ("dense", "lexical"):
         print(f"{mode:<40}" + "".join(f"{score(*collected[n], mode=mode)['all']:>13.3f}" for n in names))
     for method, values in grid_from_env():
-        params = FusionParams(method=method, **values)
+        weights = FusionWeights(method=method, **values)
         label = " ".join([method[:5]] + [f"{k.split('_')[0][:3]}{k.split('_')[-1][0]}={v}" for k, v in values.items()])
-        print(f"{label:<40}" + "".join(f"{score(*collected[n], params)['all']:>13.3f}" for n in names))
+        print(f"{label:<40}" + "".join(f"{score(*collected[n], weights)['all']:>13.3f}" for n in names))
 
 
 if __name__ == "__main__":

@@ -179,14 +179,17 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
     else:
         if settings.read_only:
             raise click.ClickException(f"Inget index i {settings.index}, och --read-only hindrar att det byggs.")
-        click.echo(f"Inget index i {settings.index}: bygger det från {settings.corpus} …")
+        # A fast first start: documents are stored and searchable by their words at once; the
+        # server embeds them in the background and switches to hybrid search when done.
+        click.echo(f"Inget index i {settings.index}: läser in {settings.corpus} (ordsökning direkt, "
+                   "semantisk sökning byggs i bakgrunden) …")
         try:
-            report = run_ingest(kb, settings.corpus, progress=True)
+            report = run_ingest(kb, settings.corpus, embed=False)
         except KunskapError as exc:
             raise click.ClickException(exc.message) from None
         for problem in report.rejected:
             click.echo(f"Avvisad: {problem.path}: {problem.reason}", err=True)
-        click.echo(f"Index byggt: {report.summary()}")
+        click.echo(f"Inläst: {report.summary()}")
     del kb  # the server process opens its own (after any fork)
     # Hand the settings to the app factory (also in worker processes) through the environment.
     for name, value in settings.model_dump().items():

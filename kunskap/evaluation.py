@@ -20,10 +20,9 @@ from pathlib import Path
 from .config import Settings
 from .documents import Document, Section, content_hash, slugify
 from .errors import IndexMismatchError
-from .fusion import FusionParams
 from .ingest import ingest, ingest_documents
 from .knowledgebase import KnowledgeBase
-from .search import MODES, Searcher, SearchRequest
+from .search import MODES, RankingParams, Searcher, SearchRequest
 
 K = 10
 
@@ -58,8 +57,12 @@ def jsonl_documents(path: Path) -> tuple[list[Document], dict[str, str]]:
 
 
 def ndcg(ranking: list[str], relevant: dict[str, int], k: int = K) -> float:
-    dcg = sum((2 ** relevant.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranking[:k]))
-    ideal = sorted(relevant.values(), reverse=True)[:k]
+    """Graded nDCG@k with gain 2^g - 1; a grade <= 0 gains nothing (as in trec_eval)."""
+    def gain(grade: int) -> int:
+        return max(grade, 0)
+
+    dcg = sum((2 ** gain(relevant.get(d, 0)) - 1) / math.log2(i + 2) for i, d in enumerate(ranking[:k]))
+    ideal = sorted((gain(g) for g in relevant.values()), reverse=True)[:k]
     idcg = sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
     return dcg / idcg if idcg > 0 else 0.0
 
@@ -138,7 +141,7 @@ def summarise(per_query: dict, queries: list[dict]) -> dict:
 
 
 def run_evaluation(set_dir: Path, settings: Settings, work_dir: Path | None = None, progress: bool = False,
-                   params: FusionParams | None = None, modes=MODES) -> dict:
+                   params: RankingParams | None = None, modes=MODES) -> dict:
     set_dir = Path(set_dir)
     queries = read_jsonl(set_dir / "queries.jsonl")
     qrels = read_qrels(set_dir / "qrels.tsv")

@@ -176,10 +176,6 @@ def embed_texts(
     return len(todo), len(unique) - len(todo)
 
 
-def embed_missing(kb: KnowledgeBase, chunk_ids: list[int]) -> None:
-    embed_texts(kb, kb.store.embed_texts(chunk_ids))
-
-
 def write_document(kb: KnowledgeBase, document: Document, vectors, chunks=None) -> tuple[list[int], list[int]]:
     """Store one document whose chunk vectors are cached, and update `vectors` (a working copy)."""
     chunks = chunks if chunks is not None else chunk_document(document)
@@ -194,12 +190,14 @@ def write_document(kb: KnowledgeBase, document: Document, vectors, chunks=None) 
     title = fts_title(kb, document.title, document.organisation)
     fts_rows = [(title, kb.analyzer.index_text(f"{c.heading or ''}\n{c.text}")) for c in chunks]
     cached = kb.store.cached_vectors(embedder.model_id, [r["embed_hash"] for r in rows], embedder.dimension)
-    matrix = np.vstack([cached[r["embed_hash"]] for r in rows]) if rows else None
     with kb.writing():
         removed, new_ids = kb.store.replace_document(document_record(kb, document), rows, fts_rows)
         vectors.remove(removed)
-        if matrix is not None:
-            vectors.add(new_ids, matrix)
+        # Chunks not embedded yet (a first start that serves lexical search at once) get their
+        # vectors from the background build.
+        have = [(chunk_id, cached[r["embed_hash"]]) for chunk_id, r in zip(new_ids, rows) if r["embed_hash"] in cached]
+        if have:
+            vectors.add([c for c, _ in have], np.vstack([v for _, v in have]))
     return removed, new_ids
 
 
@@ -239,13 +237,14 @@ def ingest(
     prune: bool = False,
     rebuild: bool = False,
     progress: bool = False,
+    embed: bool = True,
 ) -> IngestReport:
     """Ingest a corpus folder (see the module docstring)."""
     started = time.perf_counter()
     since_revision = kb.store.last_revision_id()
     documents, rejected = load_corpus(Path(corpus or kb.settings.corpus))
     report = ingest_documents(kb, documents, rejected, prune=prune, rebuild=rebuild, progress=progress,
-                              since_revision=since_revision)
+                              since_revision=since_revision, embed=embed)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -290,7 +289,11 @@ def ingest_documents(
     rebuild: bool = False,
     progress: bool = False,
     since_revision: int | None = None,
+    embed: bool = True,
 ) -> IngestReport:
+    """Write the changed documents (see the module docstring). With `embed=False` nothing is
+    embedded: documents are searchable by their words at once and get their vectors from a
+    background build (`KnowledgeBase.build_semantic`)."""
     started = time.perf_counter()
     report = IngestReport(rejected=list(rejected or []))
     store = kb.store
@@ -304,7 +307,10 @@ def ingest_documents(
     changed = [d for d in documents if not _is_unchanged(d, states.get(d.id))]
     chunked = {(d.id, d.content_hash): chunk_document(d) for d in changed}
     items = [(text_hash(c.embed_text), c.embed_text) for chunks in chunked.values() for c in chunks]
-    report.chunks_embedded, report.chunks_cached = embed_texts(kb, items, progress=progress)
+    if embed:
+        # Also whatever a background build left unembedded: after an ingest the index is complete.
+        items += store.embed_texts(kb.missing_vectors())
+        report.chunks_embedded, report.chunks_cached = embed_texts(kb, items, progress=progress)
 
     with kb.writing(catch_up=not rebuild):
         # Decided again under the lock, against the newest state: another writer may have saved
@@ -318,8 +324,9 @@ def ingest_documents(
                 continue
             chunks = chunked.get((document.id, document.content_hash))
             changed.append((document, chunks if chunks is not None else chunk_document(document)))
-        late = [(text_hash(c.embed_text), c.embed_text) for _, chunks in changed for c in chunks]
-        embed_texts(kb, late)   # only text saved meanwhile is new here; the rest is cached
+        if embed:
+            late = [(text_hash(c.embed_text), c.embed_text) for _, chunks in changed for c in chunks]
+            embed_texts(kb, late)   # only text saved meanwhile is new here; the rest is cached
 
         working = kb.new_vector_index() if rebuild else kb.vectors.clone()
         # Then every write in one transaction: a service reading the same database (WAL) sees the

@@ -8,6 +8,7 @@ store's embedding cache without re-embedding anything that is cached.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import threading
 import time
@@ -32,6 +33,8 @@ from .vectors import (
 
 LEXICON_MIN_COUNT = 2
 WRITE_LOCK_FILE = ".write.lock"
+SEMANTIC_LOCK_FILE = ".semantic.lock"
+SEMANTIC_PROGRESS_FILE = "semantic-progress.json"
 log = logging.getLogger("kunskap")
 
 
@@ -54,6 +57,8 @@ class KnowledgeBase:
         self._loaded_sha: str | None = None
         self._consistency: list[str] = []
         self._consistency_at = float("-inf")
+        self.vectors_complete = False
+        self.semantic_progress: tuple[int, int] | None = None
         self._manifest_stamp: tuple | None = None
         self._checked_at = 0.0
         self._peeked_at = 0.0
@@ -147,10 +152,14 @@ class KnowledgeBase:
             if self._loaded_sha is not None:   # someone else wrote: their words count too
                 self.refresh_analyzer()
             self.generation += 1
-        if self.vectors is None or self.vectors_fingerprint() != self.store.chunk_fingerprint():
-            # Missing, damaged, or left behind by a writer that died between the database commit
-            # and saving the index: rebuild from the embedding cache (only uncached text is embedded).
+        if self.vectors is None or self.vectors_fingerprint() != self._cached_fingerprint():
+            # Missing, damaged, left behind by a writer that died between the database commit and
+            # saving the index, or behind a background build that has embedded more: rebuilt from
+            # the embedding cache. Nothing is embedded here, under the lock: text not yet
+            # embedded is the background builder's (`build_semantic`) or `kunskap ingest`'s.
             self.rebuild_vectors()
+        else:
+            self._note_completeness()
 
     def _read_manifest_or_none(self):
         try:
@@ -179,22 +188,94 @@ class KnowledgeBase:
             with self.writing():
                 return self.vectors
         self.vectors = self._load_saved()
+        self._note_completeness()
         return self.vectors
 
     def rebuild_vectors(self) -> VectorIndex:
-        """A fresh FAISS index from the chunks in the store, embedding only uncached text."""
-        from .ingest import embed_missing
-
+        """A fresh FAISS index from the chunks in the store whose embeddings are cached."""
         with self.writing():
-            store = self.store
-            ids, matrix, missing = store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)
-            if missing:
-                embed_missing(self, missing)
-                ids, matrix, missing = store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)
+            ids, matrix, _ = self.store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)
             vectors = self.new_vector_index()
             vectors.add(ids, matrix)
             self.publish_vectors(vectors)
             return vectors
+
+    def _cached_fingerprint(self) -> tuple[int, int, int]:
+        return self.store.cached_chunk_fingerprint(self.embedder.model_id)
+
+    def _note_completeness(self) -> None:
+        """Whether every chunk has its vector (then searches are hybrid; until then lexical)."""
+        self.vectors_complete = self.vectors is not None and self.vectors.count == self.store.count_chunks()
+
+    # -- semantic search built in the background (a fast first start) --------------------
+    def missing_vectors(self) -> list[int]:
+        """Chunks whose text has not been embedded yet."""
+        return self.store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)[2]
+
+    def build_semantic(self, progress=None) -> int:
+        """Embed every chunk not yet embedded and swap in the complete index: what a first start
+        runs in the background while lexical search already answers. One process at a time (a
+        lock file; another process finds it taken and returns 0). `progress(done, total)` is
+        called after every batch; the figures are also saved for other processes to show.
+        Returns the number of passages embedded."""
+        from .files import atomic_write
+        from .ingest import embed_texts
+
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.index_dir / SEMANTIC_LOCK_FILE, "a+b") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return 0
+            missing = self.missing_vectors()
+            total, done = len(missing), 0
+
+            def on_batch(count: int) -> None:
+                nonlocal done
+                done += count
+                self.semantic_progress = (done, total)
+                atomic_write(self.index_dir / SEMANTIC_PROGRESS_FILE, json.dumps({"done": done, "total": total}).encode())
+                if progress:
+                    progress(done, total)
+
+            self.semantic_progress = (0, total)
+            if missing:
+                embed_texts(self, self.store.embed_texts(missing), on_batch=on_batch)
+            with self.writing():   # catch-up rebuilds from the now complete cache and saves
+                pass
+            (self.index_dir / SEMANTIC_PROGRESS_FILE).unlink(missing_ok=True)
+            return total
+
+    def semantic_status(self) -> dict:
+        """For /ready and the pages: {"state": "ready" | "building" | "incomplete", "progress",
+        "message"} (Swedish message)."""
+        if self.vectors_complete:
+            return {"state": "ready", "progress": 1.0, "message": "Semantisk sökning är klar."}
+        done, total = self.semantic_progress or (0, 0)
+        try:
+            saved = json.loads((self.index_dir / SEMANTIC_PROGRESS_FILE).read_text())
+            done, total = saved["done"], saved["total"]
+        except (OSError, ValueError, KeyError):
+            pass
+        if not self._semantic_lock_held():
+            return {"state": "incomplete", "progress": None,
+                    "message": "Semantisk sökning saknar en del av texten: kör kunskap ingest. "
+                               "Under tiden söker vi på orden."}
+        share = done / total if total else 0.0
+        return {"state": "building", "progress": round(share, 3),
+                "message": f"Semantisk sökning byggs – {int(share * 100)} %. Under tiden söker vi på orden."}
+
+    def _semantic_lock_held(self) -> bool:
+        try:
+            handle = open(self.index_dir / SEMANTIC_LOCK_FILE, "rb")
+        except FileNotFoundError:
+            return False
+        with handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False
 
     def publish_vectors(self, vectors: VectorIndex, save: bool = True, corpus_hash: str = "") -> None:
         """Swap in a new vector index (atomic for readers) and persist it. Writers only."""
@@ -205,6 +286,7 @@ class KnowledgeBase:
                 manifest = vectors.save(self.index_dir, corpus_hash)
                 self._loaded_sha = manifest.index_sha256
                 self._manifest_stamp = self._stamp()
+            self._note_completeness()
 
     def vectors_fingerprint(self, vectors: VectorIndex | None = None) -> tuple[int, int, int]:
         vectors = vectors if vectors is not None else self.vectors
@@ -243,12 +325,15 @@ class KnowledgeBase:
     def _problems(self) -> list[str]:
         if self.vectors is None:
             return ["Vektorindexet är inte inläst."]
-        if self.vectors_fingerprint() == self.store.chunk_fingerprint():
-            return []
+        if self.vectors_fingerprint() in (self.store.chunk_fingerprint(), self._cached_fingerprint()):
+            return []   # complete, or complete over what is embedded so far
         stored = set(self.store.chunk_ids())
         indexed = set(self.vectors.ids().tolist())
-        return [f"Vektorindexet stämmer inte med databasen: det saknar {len(stored - indexed)} av databasens "
-                f"{len(stored)} avsnitt och har {len(indexed - stored)} inaktuella vektorer. "
+        stale, missing = indexed - stored, stored - indexed
+        if not stale and self._semantic_lock_held():
+            return []   # a background build is adding the missing ones
+        return [f"Vektorindexet stämmer inte med databasen: det saknar {len(missing)} av databasens "
+                f"{len(stored)} avsnitt och har {len(stale)} inaktuella vektorer. "
                 f"Kör kunskap ingest för att reparera."]
 
     def _stamp(self) -> tuple | None:
@@ -293,6 +378,7 @@ class KnowledgeBase:
             self.vectors = vectors
             self._changed_seen = False
             self.refresh_analyzer()
+            self._note_completeness()
             self.generation += 1
         return True
 

@@ -55,4 +55,5 @@ def result_to_dict(result: SearchResult, kb: KnowledgeBase) -> dict:
         "results": [hit_to_dict(h, kb) for h in result.hits],
         "facets": facets_to_dict(result.facets, kb),
         "hint": result.hint,
+        "semantic_notice": result.semantic_notice,
     }

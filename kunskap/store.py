@@ -1,7 +1,8 @@
 """The SQLite store: documents, chunks, FTS5 over analysed text, embedding cache, vocabulary.
 
 All SQL lives here. The store does not rank; it answers the questions the search pipeline asks
-(lexical candidates, documents by id, filtered id sets, facet counts).
+(lexical candidates, documents by id, filtered id sets, facet rows), compiling the search's
+`Filters` into SQL itself.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 import sqlite_utils
 
 from .migrations import apply_migrations
+
+if TYPE_CHECKING:   # a value object of the search package; imported for the annotation only
+    from .search.request import Filters
 
 JSON_COLUMNS = ("themes", "tags", "extra", "curation_notes")
 PUBLIC = "published"
@@ -213,6 +217,15 @@ class Store:
         ).fetchone()
         return int(count), int(total), int(mixed)
 
+    def cached_chunk_fingerprint(self, model_id: str) -> tuple[int, int, int]:
+        """The fingerprint of the chunks whose embedding is cached: what a complete vector index
+        over the cache holds (chunks not yet embedded are left out while they are embedded)."""
+        count, total, mixed = self.db.execute(
+            "SELECT count(*), coalesce(sum(c.id), 0), coalesce(sum((c.id % 1000003) * (c.id % 999983)), 0) "
+            "FROM chunks c JOIN embeddings e ON e.model_id = ? AND e.text_hash = c.embed_hash", [model_id]
+        ).fetchone()
+        return int(count), int(total), int(mixed)
+
     def chunk_doc_map(self) -> dict[int, str]:
         return dict(self.db.execute("SELECT id, doc_id FROM chunks").fetchall())
 
@@ -353,16 +366,46 @@ class Store:
         return self.db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [quoted]).fetchone()[0]
 
     # -- filters and facets ----------------------------------------------------------------
-    def filtered_document_ids(self, where: str, params: list) -> list[str]:
+    @staticmethod
+    def _filter_sql(filters: Filters, public_only: bool) -> tuple[str, list]:
+        """The WHERE clause selecting the documents that pass `filters` (a search's value object)."""
+        clauses, params = [], []
+        if public_only:
+            clauses.append("status = ?")
+            params.append(PUBLIC)
+        for column, values in (
+            ("organisation", filters.organisation), ("organisation_type", filters.organisation_type),
+            ("county", filters.county), ("kind", filters.kind),
+        ):
+            if values:
+                clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        if filters.theme:
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM json_each(documents.themes) WHERE value IN ({','.join('?' * len(filters.theme))}))"
+            )
+            params.extend(filters.theme)
+        if filters.year_from is not None:
+            clauses.append("year >= ?")
+            params.append(filters.year_from)
+        if filters.year_to is not None:
+            clauses.append("year <= ?")
+            params.append(filters.year_to)
+        return (" AND ".join(clauses) or "1"), params
+
+    def filtered_document_ids(self, filters: Filters, public_only: bool = True) -> list[str]:
+        where, params = self._filter_sql(filters, public_only)
         return [r[0] for r in self.db.execute(f"SELECT id FROM documents WHERE {where}", params).fetchall()]
 
-    def document_facet_rows(self, where: str, params: list) -> list[dict]:
-        return list(
-            self.db.query(
+    def document_facet_rows(self, filters: Filters, public_only: bool = True) -> list[dict]:
+        """The facet columns of the documents passing `filters`, themes decoded."""
+        where, params = self._filter_sql(filters, public_only)
+        return [
+            self._decode(row) for row in self.db.query(
                 f"SELECT id, organisation, organisation_type, county, kind, year, themes FROM documents WHERE {where}",
                 params,
             )
-        )
+        ]
 
     def chunk_ids_for_documents(self, doc_ids: Sequence[str]) -> np.ndarray:
         ids: list[int] = []

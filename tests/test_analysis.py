@@ -61,6 +61,7 @@ def test_term_spans_highlight_inflections_and_compounds():
 @given(st.text())
 def test_analysis_never_crashes(text):
     A.index_terms(text)
-    A.term_spans(text, {"cykl"})
+    for start, end in A.term_spans(text, {"cykl"}):
+        assert 0 <= start < end <= len(text)
     for token in tokenise(text):
-        assert token.start <= token.end
+        assert 0 <= token.start <= token.end <= len(text)

@@ -220,7 +220,8 @@ def test_staff_create_preview_publish_find_unpublish(page, server):
 
     public = page.context.new_page()
     public.goto(server + "/sok?q=solcellsdelning")
-    assert "Solcellsdelning i Umeås bostadsområden" not in public.content()       # a draft is not public
+    assert public.locator("article.card").count() > 0          # the search answered (dense finds something) ...
+    assert "Solcellsdelning i Umeås bostadsområden" not in public.content()       # ... but not the draft
 
     page.get_by_role("button", name="Publicera").click()
     page.wait_for_url("**meddelande=*")
@@ -232,6 +233,7 @@ def test_staff_create_preview_publish_find_unpublish(page, server):
     page.get_by_role("button", name="Avpublicera").click()
     page.wait_for_url("**meddelande=*")
     public.goto(server + "/sok?q=solcellsdelning")
+    assert public.locator("article.card").count() > 0
     assert "Solcellsdelning i Umeås bostadsområden" not in public.content()
     page.goto(doc_url + "/versioner")
     assert page.locator("table tbody tr").count() == 3                            # create, publish, unpublish

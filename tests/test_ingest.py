@@ -19,6 +19,7 @@ from .conftest import write_case
 def consistent(kb: KnowledgeBase) -> None:
     """SQLite rows, FTS rows and FAISS ids agree."""
     chunk_ids = sorted(kb.store.chunk_ids())
+    assert chunk_ids, "no chunks: an empty index would agree trivially"
     assert sorted(kb.vectors.ids().tolist()) == chunk_ids
     fts = sorted(r[0] for r in kb.store.db.execute("SELECT rowid FROM chunks_fts").fetchall())
     assert fts == chunk_ids
@@ -122,11 +123,14 @@ def test_damaged_or_missing_index_is_rebuilt_without_reembedding(corpus, kb_fact
 def test_index_out_of_step_with_database_is_repaired(corpus, kb_factory, make_settings):
     kb = kb_factory(corpus)
     ingest(kb, corpus)
-    kb.vectors.remove([kb.store.chunk_ids()[0]])
+    lost = kb.store.chunk_ids()[0]
+    kb.vectors.remove([lost])
     kb.vectors.save(kb.index_dir)            # simulates a crash between the DB and FAISS writes
+    assert lost not in kb.vectors.ids().tolist()
     fresh = KnowledgeBase(make_settings(corpus))
     fresh.open_vectors()
     consistent(fresh)
+    assert lost in fresh.vectors.ids().tolist()
 
 
 def test_changed_id_in_same_file_replaces_old_document(corpus, kb_factory):
@@ -142,7 +146,9 @@ def test_changed_id_in_same_file_replaces_old_document(corpus, kb_factory):
 def test_vectors_are_normalised_and_ids_are_chunk_rowids(corpus, kb_factory):
     kb = kb_factory(corpus)
     ingest(kb, corpus)
-    for chunk_id in kb.store.chunk_ids():
+    chunk_ids = kb.store.chunk_ids()
+    assert len(chunk_ids) >= 5                 # at least one chunk per sample document
+    for chunk_id in chunk_ids:
         assert np.isclose(np.linalg.norm(kb.vectors.reconstruct(chunk_id)), 1.0, atol=1e-5)
 
 
@@ -154,7 +160,8 @@ def test_running_service_picks_up_an_ingest_from_another_process(corpus, kb_fact
     served = kb_factory(corpus)
     ingest(served, corpus)
     searcher = Searcher(served)
-    assert "lastcyklar" not in [h.doc_id for h in searcher.search(SearchRequest("lastcyklar hemtjänst")).hits]
+    before = [h.doc_id for h in searcher.search(SearchRequest("lastcyklar hemtjänst")).hits]
+    assert len(before) == 5 and "lastcyklar" not in before
     write_case(corpus, "lastcyklar.md", "Lastcyklar i hemtjänsten", "Växjö kommun", "Hemtjänsten cyklar lastcyklar.")
     other = KnowledgeBase(make_settings(corpus))      # as a separate `kunskap ingest` would
     ingest(other, corpus)

@@ -25,7 +25,8 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
-TYPES = ["keyword", "paraphrase", "compound", "inflection", "question", "typo", "english", "org_topic"]
+TYPES = ["keyword", "paraphrase", "compound", "inflection", "question", "typo", "english", "org_topic",
+         "descriptive", "misspelt", "multi_aspect"]
 
 
 def corpus_docs() -> dict[str, list[tuple[str, str]]]:

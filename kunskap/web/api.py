@@ -60,6 +60,7 @@ class SearchResponse(BaseModel):
     results: list[Result]
     facets: dict[str, list[FacetValue]]
     hint: str | None
+    semantic_notice: str | None = None   # while semantic search is built (first start): words only
 
 
 class DocumentResponse(BaseModel):
@@ -98,6 +99,7 @@ def ready(kb: KB):
         "chunks": kb.store.count_chunks(),
         "vectors": kb.vectors.count if kb.vectors else 0,
         "model": kb.embedder.model_id,
+        "semantic": kb.semantic_status(),
     }
     problems = kb.consistency()
     if problems:
@@ -110,7 +112,6 @@ def ready(kb: KB):
 async def search(
     request: Request,
     kb: KB,
-    searcher: SEARCHER,
     q: Annotated[str, Query(description="Sökfråga, högst 2000 tecken")] = "",
     organisation: Annotated[list[str], Query(description="Organisation, kan upprepas")] = [],
     organisation_type: Annotated[list[str], Query(description="kommun eller region")] = [],
@@ -127,7 +128,7 @@ async def search(
     # A repeated request is answered from the result cache on the event loop; anything that may
     # embed or touch SQLite runs in the thread pool. The dict already has the documented shape
     # (tests check it against the model), so it is not validated again on the hot path.
-    result = await run_search(searcher, search_request(request))
+    result = await run_search(request, search_request(request))
     return JSONResponse(result_to_dict(result, kb))
 
 

@@ -7,6 +7,7 @@ opened in the lifespan, after any worker fork, and held on `app.state`.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         from ..curation import Curator, DeferredSaves
         from ..knowledgebase import KnowledgeBase
         from ..search import Searcher
+        from .admission import Admission
 
         import anyio.to_thread
 
@@ -48,12 +50,15 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         _ = kb.embedder   # load the model now, not on the first request
         app.state.kb = kb
         app.state.searcher = Searcher(kb)
+        app.state.admission = Admission(kb.settings.max_pending_searches)
         app.state.deferred_saves = None
         if not settings.read_only:
             curator = Curator(kb)
             for line in curator.recover():   # saves a crash interrupted: finished or undone
                 log.warning("kunskap: återhämtning: %s", line)
             app.state.deferred_saves = DeferredSaves(curator)
+            if not kb.vectors_complete and kb.missing_vectors():
+                start_semantic_build(kb)
         log.info("kunskap: %d dokument, %d vektorer, modell %s",
                  kb.store.count_documents(), kb.vectors.count, kb.embedder.model_id)
         yield
@@ -94,6 +99,30 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     )
     app.add_middleware(PrivacyAccessLogMiddleware)
     return app
+
+
+def start_semantic_build(kb) -> threading.Thread:
+    """Embed what is not embedded yet in a background thread (a first start, or a new large
+    corpus); searches use words alone until it is done, then hybrid without a restart."""
+    def run():
+        reported = [-1]
+
+        def progress(done: int, total: int) -> None:
+            step = int(10 * done / total) if total else 10
+            if step != reported[0]:
+                reported[0] = step
+                log.info("kunskap: semantisk sökning byggs – %d %% (%d av %d avsnitt)",
+                         100 * done // max(total, 1), done, total)
+
+        try:
+            count = kb.build_semantic(progress)
+            log.info("kunskap: semantisk sökning klar (%d avsnitt inbäddade)", count)
+        except Exception:   # the cache keeps what was embedded; the next start goes on from there
+            log.exception("kunskap: semantisk sökning kunde inte byggas klart")
+
+    thread = threading.Thread(target=run, name="kunskap-semantic-build", daemon=True)
+    thread.start()
+    return thread
 
 
 def app_from_environment() -> FastAPI:

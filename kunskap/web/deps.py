@@ -1,5 +1,5 @@
-"""FastAPI dependencies: the knowledge base and searcher held on app.state, and the parsing of
-search parameters shared by the API and the pages."""
+"""FastAPI dependencies: the knowledge base, searcher and admission control held on app.state,
+the parsing of search parameters, and the one way the API and the pages run a search."""
 
 from __future__ import annotations
 
@@ -71,11 +71,12 @@ def search_request(request: Request, default_limit: int = 10) -> SearchRequest:
     )
 
 
-async def run_search(searcher: Searcher, parsed: SearchRequest) -> SearchResult:
+async def run_search(request: Request, parsed: SearchRequest) -> SearchResult:
     """A repeated request from the result cache on the event loop; a new one admitted (503 at
     once rather than an unbounded queue) and run in the thread pool, where it may embed."""
+    searcher: Searcher = request.app.state.searcher
     result = searcher.cached(parsed)
     if result is None:
-        with searcher.admission():
+        with request.app.state.admission.admit():
             result = await run_in_threadpool(searcher.search, parsed)
     return result

@@ -48,7 +48,7 @@ async def results(request: Request):
     kb, searcher = get_kb(request), get_searcher(request)
     req = search_request(request)
     if req.q.strip():
-        result = await run_search(searcher, req)   # as the API: a Swedish 503 page, not a long queue
+        result = await run_search(request, req)    # as the API: a Swedish 503 page, not a long queue
     else:
         result = await run_in_threadpool(searcher.browse, req.filters, req.page, req.limit)
         if not req.filters.active():

@@ -1,0 +1,52 @@
+"""Lexical candidates: one quoted FTS5 query per analysed term, weighted BM25 summed per chunk,
+the best chunk per document, and the lexical evidence (how much of what was typed the best
+matching chunk contains)."""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+from .planner import QueryPlan
+from .ranking import BestChunks, Scores
+
+TERM_CHUNKS = 5000   # chunks read per term, best BM25 first (the idf counts these)
+
+
+class LexicalIndex(Protocol):
+    def fts_term(self, term: str, title_weight: float, limit: int) -> list[tuple[int, float]]: ...
+
+
+def lexical_candidates(index: LexicalIndex, plan: QueryPlan, chunk_docs: dict[int, str],
+                       allowed: set[str] | None, title_weight: float) -> tuple[Scores, BestChunks, float]:
+    """Per document: summed weighted BM25 of its best chunk; and the evidence in [0, 1], the idf
+    share of the typed terms that the best chunk holds."""
+    chunk_scores: dict[int, float] = {}
+    chunk_terms: dict[int, float] = {}
+    n_chunks = max(len(chunk_docs), 1)
+    idf_total = 0.0
+    for term, weight in plan.terms.items():
+        rows = index.fts_term(term, title_weight, limit=TERM_CHUNKS)
+        df = len(rows)
+        idf = math.log(1 + (n_chunks - df + 0.5) / (df + 0.5))
+        # A typed word that no document uses but that is a theme synonym is carried by its
+        # expansion: it does not count against the lexical evidence.
+        if weight >= 1.0 and not (df == 0 and term in plan.expanded):
+            idf_total += idf
+        for chunk_id, score in rows:
+            chunk_scores[chunk_id] = chunk_scores.get(chunk_id, 0.0) + weight * score
+            if weight >= 1.0:
+                chunk_terms[chunk_id] = chunk_terms.get(chunk_id, 0.0) + idf
+    doc_scores: Scores = {}
+    best_chunk: BestChunks = {}
+    best_evidence = 0.0
+    for chunk_id, score in chunk_scores.items():
+        doc_id = chunk_docs.get(chunk_id)
+        if doc_id is None or (allowed is not None and doc_id not in allowed):
+            continue
+        if score > doc_scores.get(doc_id, 0.0):
+            doc_scores[doc_id] = score
+            best_chunk[doc_id] = (chunk_id, score)
+        best_evidence = max(best_evidence, chunk_terms.get(chunk_id, 0.0))
+    evidence = best_evidence / idf_total if idf_total > 0 else 0.0
+    return doc_scores, best_chunk, min(evidence, 1.0)

@@ -1,0 +1,210 @@
+"""From candidates to one ranking: fusion of the dense and lexical document scores, the theme
+boost, the hit set and the chunk each hit shows. Pure functions over plain dicts: no knowledge base.
+
+Every fusion function takes the per-document dense cosines, the per-document lexical BM25 scores
+and the lexical evidence (the idf-weighted share of the typed words that the best lexical match
+contains, in [0, 1]) and returns fused scores. `calibrated` is shipped; the others are kept
+because the ablation (bench/ablation.py, eval/README.md) measures them against it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Mapping
+
+if TYPE_CHECKING:
+    from .planner import QueryPlan
+
+Scores = dict[str, float]
+BestChunks = dict[str, tuple[int, float]]   # doc id -> (its best chunk id, that chunk's score)
+
+FIRST_PAGE = 10           # the best fused documents are always hits
+MIN_HITS = 5              # a query with no lexical match still shows its nearest documents
+HIT_SET_DENSE_DOCS = 30   # at most this many dense-only documents in the hit set
+DENSE_MARGIN = 0.04       # ... within this cosine of the best dense match
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """How the dense and lexical sides are combined (see FUSIONS)."""
+
+    method: str = "calibrated"     # see FUSIONS
+    dense_temperature: float = 0.05  # calibrated: dense as exp((cos − best) / τ)
+    lexical_weight: float = 1.25   # lexical: weight · evidence^power · (bm25 / best)^lexical_power
+    evidence_power: float = 1.0
+    lexical_power: float = 2.0
+    margin_weight: float = 0.0     # adaptive only: weight of the lexical top-1 margin
+    max_lexical: float = 0.95      # adaptive only: cap on the lexical share
+    rrf_k: int = 60                # rrf only
+
+
+@dataclass(frozen=True)
+class ExpansionWeights:
+    """Query side: the weight of the terms a typed word expands to (the typed word itself is 1)."""
+
+    part_weight: float = 0.35      # compound parts of a typed word
+    synonym_weight: float = 0.3    # theme synonyms
+
+
+@dataclass(frozen=True)
+class RankingParams:
+    """Weights of the ranking, in the order the pipeline uses them. The defaults are the measured
+    choice (eval/README.md): the calibrated fusion, from a flat region of the grid over SweFAQ,
+    SweQUAD-MC and our climate set; the theme boost from the climate set."""
+
+    expansion: ExpansionWeights = field(default_factory=ExpansionWeights)  # query analysis
+    title_weight: float = 2.0      # lexical: BM25 column weight of title + organisation
+    fusion: FusionWeights = field(default_factory=FusionWeights)
+    theme_boost: float = 0.2       # added to documents tagged with a theme the query names
+
+
+@dataclass
+class Candidates:
+    """What each side found for one query, per document (best chunk)."""
+
+    plan: QueryPlan
+    dense: Scores = field(default_factory=dict)
+    dense_best: BestChunks = field(default_factory=dict)
+    lexical: Scores = field(default_factory=dict)
+    lexical_best: BestChunks = field(default_factory=dict)
+    evidence: float = 0.0
+
+
+@dataclass
+class Ranking:
+    ranking: list[tuple[str, float]]   # the hit set, best first: [(doc id, score)]
+    best_chunks: dict[str, int | None]  # doc id -> the chunk its snippet comes from
+    hit_set: set[str]
+
+
+def minmax(scores: Scores, floor: float | None = None) -> Scores:
+    """Scores scaled to [0, 1] over the candidates (from `floor` instead of the minimum if given)."""
+    if not scores:
+        return {}
+    top = max(scores.values())
+    low = min(scores.values()) if floor is None else floor
+    span = max(top - low, 1e-9)
+    return {d: (v - low) / span for d, v in scores.items()}
+
+
+def _add(into: Scores, scores: Scores, weight: float = 1.0) -> Scores:
+    for doc_id, value in scores.items():
+        into[doc_id] = into.get(doc_id, 0.0) + weight * value
+    return into
+
+
+def calibrated(dense: Scores, lexical: Scores, evidence: float, p: FusionWeights) -> Scores:
+    """Each side scaled by its distance to its own best match: dense as exp((cos − best)/τ), so a
+    clear dense winner counts and a crowd of near-equal cosines does not; lexical as
+    (bm25 / best)^power, weighted by its evidence."""
+    fused: Scores = {}
+    if dense:
+        top = max(dense.values())
+        fused = {d: math.exp((v - top) / p.dense_temperature) for d, v in dense.items()}
+    if lexical:
+        top_lex = max(lexical.values())
+        _add(fused, {d: (v / top_lex) ** p.lexical_power for d, v in lexical.items()},
+             p.lexical_weight * evidence ** p.evidence_power)
+    return fused
+
+
+def rrf(dense: Scores, lexical: Scores, evidence: float, p: FusionWeights) -> Scores:
+    """Reciprocal rank fusion."""
+    fused: Scores = {}
+    for ranked in (dense, lexical):
+        for rank, doc_id in enumerate(sorted(ranked, key=lambda d: (-ranked[d], d)), start=1):
+            fused[doc_id] = fused.get(doc_id, 0.0) + 1.0 / (p.rrf_k + rank)
+    return fused
+
+
+def evidence_sum(dense: Scores, lexical: Scores, evidence: float, p: FusionWeights) -> Scores:
+    """Min-max dense + lexical / best, the lexical side weighted by evidence^power."""
+    fused = dict(minmax(dense))
+    return _add(fused, minmax(lexical, floor=0.0), p.lexical_weight * evidence ** p.evidence_power)
+
+
+def plain_sum(dense: Scores, lexical: Scores, evidence: float, p: FusionWeights) -> Scores:
+    """Min-max dense + weighted lexical / best, ignoring the evidence."""
+    return evidence_sum(dense, lexical, 1.0, p)
+
+
+def adaptive(dense: Scores, lexical: Scores, evidence: float, p: FusionWeights) -> Scores:
+    """(1 − λ)·dense + λ·lexical, both min-max normalised, λ from the evidence and from how
+    clearly the best lexical match stands out (margin to the second)."""
+    values = sorted(lexical.values(), reverse=True)
+    margin = (values[0] - values[1]) / values[0] if len(values) > 1 else (1.0 if values else 0.0)
+    lam = 1.0 if not dense else min(p.max_lexical, p.lexical_weight * evidence ** p.evidence_power
+                                    + p.margin_weight * margin)
+    fused = {d: (1 - lam) * v for d, v in minmax(dense).items()}
+    return _add(fused, minmax(lexical, floor=0.0), lam)
+
+
+FUSIONS = {"calibrated": calibrated, "rrf": rrf, "evidence": evidence_sum, "sum": plain_sum,
+           "adaptive": adaptive}
+
+
+def fuse(dense: Scores, lexical: Scores, evidence: float, weights: FusionWeights) -> Scores:
+    try:
+        method = FUSIONS[weights.method]
+    except KeyError:
+        raise ValueError(f"unknown fusion '{weights.method}' (one of {', '.join(FUSIONS)})") from None
+    return method(dense, lexical, evidence, weights)
+
+
+def scores_for_mode(found: Candidates, mode: str, params: RankingParams,
+                    document_themes: Callable[[], Mapping[str, frozenset[str]]]) -> Scores:
+    """One score per candidate document: one side alone, or both fused plus the theme boost.
+    `document_themes` (doc id -> theme tags) is called only when the boost applies."""
+    if mode == "lexical":
+        return dict(found.lexical)
+    if mode == "dense":
+        return dict(found.dense)
+    scores = fuse(found.dense, found.lexical, found.evidence, params.fusion)
+    if found.plan.themes and params.theme_boost:
+        # The query names a theme: the curated theme tags are evidence too.
+        tagged = document_themes()
+        for doc_id in scores:
+            if tagged.get(doc_id, frozenset()) & found.plan.themes:
+                scores[doc_id] += params.theme_boost
+    return scores
+
+
+def hit_set(found: Candidates, scores: Scores, mode: str) -> set[str]:
+    """The first page of the fused ranking, every lexical match, and the dense documents close to
+    the best dense match (so a query without lexical match still has its nearest documents: no
+    dead ends). Total and facets count this set."""
+    dense = found.dense
+    hits = set(found.lexical) if mode != "dense" else set()
+    if dense and mode != "lexical":
+        top = max(dense.values())
+        close = sorted((d for d in dense if d not in hits), key=lambda d: (-dense[d], d))
+        floor = top - DENSE_MARGIN if hits else top - 2 * DENSE_MARGIN
+        admitted = [d for d in close if dense[d] >= floor][:HIT_SET_DENSE_DOCS]
+        hits |= set(admitted or close[:MIN_HITS])
+    hits |= set(sorted(scores, key=lambda d: (-scores[d], d))[:FIRST_PAGE])
+    return hits
+
+
+def best_chunk(found: Candidates, doc_id: str) -> int | None:
+    """The chunk a hit shows: the one with the typed words when the lexical evidence is strong,
+    else the one closest in meaning."""
+    lex, den = found.lexical_best.get(doc_id), found.dense_best.get(doc_id)
+    chosen = (lex if found.evidence >= 0.5 else den) or lex or den
+    return chosen[0] if chosen else None
+
+
+def rank(found: Candidates, mode: str, params: RankingParams,
+         document_themes: Callable[[], Mapping[str, frozenset[str]]]) -> Ranking:
+    """The hit set ranked by score (ties by id), with the chunk each hit shows."""
+    scores = scores_for_mode(found, mode, params, document_themes)
+    hits = hit_set(found, scores, mode)
+    ranking = sorted(((d, scores.get(d, 0.0)) for d in hits), key=lambda x: (-x[1], x[0]))
+    return Ranking(ranking, {doc_id: best_chunk(found, doc_id) for doc_id, _ in ranking}, hits)
+
+
+def sort_newest(ranking: list[tuple[str, float]], documents: Mapping[str, dict]) -> None:
+    """Newest first (year, then publication date), by score within the same date."""
+    ranking.sort(key=lambda x: (
+        -(documents[x[0]].get("year") or 0), documents[x[0]].get("published") or "", -x[1], x[0]
+    ))

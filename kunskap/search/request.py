@@ -1,0 +1,63 @@
+"""What a search asks for: the query, the filters, the page. Plain values, no SQL: the storage
+layer compiles `Filters` (`Store.filtered_document_ids`, `Store.document_facet_rows`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import ValidationError
+
+MAX_QUERY_CHARS = 2000
+MODES = ("hybrid", "dense", "lexical")
+SORTS = ("relevance", "newest")
+
+
+@dataclass
+class Filters:
+    """Exact filters on the documents; several values of one field mean "any of"."""
+
+    organisation: list[str] = field(default_factory=list)
+    organisation_type: list[str] = field(default_factory=list)
+    county: list[str] = field(default_factory=list)
+    theme: list[str] = field(default_factory=list)
+    kind: list[str] = field(default_factory=list)
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def active(self) -> bool:
+        return bool(
+            self.organisation or self.organisation_type or self.county or self.theme or self.kind
+            or self.year_from is not None or self.year_to is not None
+        )
+
+    def key(self) -> tuple:
+        """A hashable value equal for equal filters (lists keep their order, as the SQL did)."""
+        return (tuple(self.organisation), tuple(self.organisation_type), tuple(self.county),
+                tuple(self.theme), tuple(self.kind), self.year_from, self.year_to)
+
+
+@dataclass
+class SearchRequest:
+    q: str
+    filters: Filters = field(default_factory=Filters)
+    page: int = 1
+    limit: int = 10
+    sort: str = "relevance"
+    mode: str = "hybrid"
+    correct_typos: bool = True
+
+
+def validate_request(request: SearchRequest) -> None:
+    if len(request.q) > MAX_QUERY_CHARS:
+        raise ValidationError("q", f"Sökfrågan får vara högst {MAX_QUERY_CHARS} tecken")
+    if not 1 <= request.limit <= 100:
+        raise ValidationError("limit", "limit ska vara mellan 1 och 100")
+    if not 1 <= request.page <= 1000:
+        raise ValidationError("page", "page ska vara mellan 1 och 1000")
+    if request.sort not in SORTS:
+        raise ValidationError("sort", "sort ska vara relevance eller newest")
+    if request.mode not in MODES:
+        raise ValidationError("mode", "mode ska vara hybrid, dense eller lexical")
+    f = request.filters
+    if f.year_from is not None and f.year_to is not None and f.year_from > f.year_to:
+        raise ValidationError("year_from", "year_from kan inte vara större än year_to")

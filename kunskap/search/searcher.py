@@ -1,0 +1,195 @@
+"""The searcher: a thin facade over the query pipeline, one code path for the CLI, the API, the
+pages and `kunskap eval`.
+
+query -> planner.py   Swedish analysis (stems, compound parts, theme synonyms, typo corrections)
+      -> lexical.py   lexical candidates (FTS5 BM25, weighted per term)   ┐
+      -> dense.py     dense candidates (FAISS, exact filter by IDSelector) ┘
+      -> ranking.py   fusion per document, theme boost, hit set, sort
+      -> results.py   page hydrated in one snapshot, snippets with highlights, facets over the hit set
+
+The fusion ("calibrated") was chosen by measurement: eval/README.md. Paraphrases with no shared
+content words fall back to dense; questions that share rare words with one passage are decided
+lexically. What the pipeline derives from the index is kept in one generation-keyed cache
+(cache.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..errors import NotFoundError
+from ..knowledgebase import KnowledgeBase
+from ..store import PUBLIC
+from .cache import GenerationCache
+from .dense import DENSE_CHUNKS, QueryVectors, allowed_chunk_ids, best_per_document, dense_candidates
+from .lexical import lexical_candidates
+from .planner import QueryPlanner, SynonymTable, Vocabulary, has_search_words, synonym_table
+from .ranking import Candidates, RankingParams, rank, sort_newest
+from .request import MAX_QUERY_CHARS, Filters, SearchRequest, validate_request
+from .results import (
+    Hit,
+    SearchResult,
+    empty_query_hint,
+    facet_counts,
+    hydrate,
+    newest_first,
+    no_hits_hint,
+    summary_hit,
+)
+
+ENGLISH_LEXICAL_FACTOR = 0.1  # lexical evidence kept for an English query (names still count)
+FACET_ROWS_CACHE_SIZE = 256   # filter combinations whose facet rows are kept
+
+# Kinds of values in the generation cache
+RESULTS, CHUNK_DOCS, VOCABULARY, SYNONYMS, FACET_ROWS, DOCUMENT_THEMES = (
+    "results", "chunk_docs", "vocabulary", "synonyms", "facet_rows", "document_themes")
+
+
+class Searcher:
+    """`search`, `cached`, `browse` and `similar` over one knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase, params: RankingParams | None = None, query_cache_size: int = 1024):
+        self.kb = kb
+        self.params = params or RankingParams()
+        self.query_vector = QueryVectors(lambda texts: kb.embedder.encode_queries(texts), query_cache_size)
+        # Results and lookups are derived from the index, so they are kept per generation of the
+        # knowledge base; query vectors depend only on the text.
+        self._cache = GenerationCache(lambda: kb.generation, {
+            RESULTS: kb.settings.result_cache_size, FACET_ROWS: FACET_ROWS_CACHE_SIZE})
+
+    # -- the facade ------------------------------------------------------------------------
+    def search(self, request: SearchRequest) -> SearchResult:
+        """Search, with an LRU of whole results for repeated requests (per index generation)."""
+        validate_request(request)
+        self.kb.reload_if_changed()
+        generation, key = self.kb.generation, repr(request)
+        result = self._cache.get(RESULTS, key)
+        if result is None:
+            result = self._search(request)
+            self._cache.put(RESULTS, key, result, generation)
+        return result
+
+    def cached(self, request: SearchRequest) -> SearchResult | None:
+        """The cached result of an identical request, if the knowledge base has not changed (here or
+        through another process's ingest; then `search` reloads first)."""
+        if self.kb.index_changed():
+            return None
+        return self._cache.get(RESULTS, repr(request))
+
+    def browse(self, filters: Filters, page: int = 1, limit: int = 10, sort: str = "newest") -> SearchResult:
+        """All public documents passing the filters (no query), newest first."""
+        self.kb.reload_if_changed()   # another process's ingest reaches browsing too, not only searches
+        rows = self._facet_rows(filters)
+        ids = newest_first(rows)
+        shown = ids[(page - 1) * limit : page * limit]
+        documents = self.kb.store.get_documents(shown)
+        return SearchResult("", None, [summary_hit(documents[d]) for d in shown], len(ids), page, limit,
+                            facet_counts(rows))
+
+    def similar(self, doc_id: str, limit: int = 5, other_organisations: bool = True) -> list[Hit]:
+        """Public documents nearest to the mean of this document's chunk vectors, by default only
+        from other organisations."""
+        self.kb.reload_if_changed()
+        store = self.kb.store
+        document = store.get_document(doc_id)
+        if document is None or document["status"] != PUBLIC:
+            raise NotFoundError(f"Dokumentet '{doc_id}' finns inte")
+        centroid = self.kb.document_vector(doc_id)
+        if centroid is None:
+            return []
+        allowed = self._allowed_documents(Filters())
+        allowed.discard(doc_id)
+        if other_organisations:
+            docs = store.get_documents(sorted(allowed))
+            allowed = {d for d, row in docs.items() if row["organisation"] != document["organisation"]}
+        if not allowed:
+            return []
+        ids, scores = self.kb.vectors.search(centroid, DENSE_CHUNKS,
+                                             allowed_ids=store.chunk_ids_for_documents(sorted(allowed)))
+        best = best_per_document(ids, scores, self._chunk_docs())
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1][1], kv[0]))[:limit]
+        documents = store.get_documents([d for d, _ in ranked])
+        return [summary_hit(documents[d], round(s, 4), c) for d, (c, s) in ranked]
+
+    def candidates(self, request: SearchRequest) -> Candidates:
+        """Lexical and dense candidates (per document, best chunk) for a request; bench/fusion_grid.py
+        fuses them under many settings."""
+        q = request.q.strip()[:MAX_QUERY_CHARS]
+        plan = self.planner().plan(q, request.correct_typos)
+        allowed = self._allowed_documents(request.filters)
+        found = Candidates(plan=plan)
+        if request.mode in ("hybrid", "lexical") and plan.terms:
+            found.lexical, found.lexical_best, found.evidence = lexical_candidates(
+                self.kb.store, plan, self._chunk_docs(), allowed, self.params.title_weight)
+            if plan.english and request.mode == "hybrid":
+                found.evidence *= ENGLISH_LEXICAL_FACTOR   # the multilingual model carries English queries
+        if request.mode in ("hybrid", "dense") and plan.typed:
+            allowed_chunks = allowed_chunk_ids(self.kb.store, allowed, request.filters.active())
+            found.dense, found.dense_best = dense_candidates(self.kb.vectors, self.query_vector, plan.text_for_dense,
+                                                             allowed_chunks, self._chunk_docs())
+        return found
+
+    def planner(self) -> QueryPlanner:
+        """A planner over the current analyzer, vocabulary and theme synonyms."""
+        return QueryPlanner(self.kb.analyzer, self._vocabulary(), self._synonyms(),
+                            self.kb.store.term_document_frequency, self.params.expansion)
+
+    # -- the pipeline ----------------------------------------------------------------------
+    def _search(self, request: SearchRequest) -> SearchResult:
+        notice = None
+        if request.mode == "hybrid" and not self.kb.vectors_complete:
+            # Until every passage has its vector (a first start builds them in the background),
+            # rank by words alone: a half-built dense side would favour whichever documents were
+            # embedded first.
+            notice = self.kb.semantic_status()["message"]
+            request = dataclasses.replace(request, mode="lexical")
+        result = self._ranked(request)
+        result.semantic_notice = notice
+        return result
+
+    def _ranked(self, request: SearchRequest) -> SearchResult:
+        q = request.q.strip()
+        if not has_search_words(q, self.kb.analyzer.stopwords):
+            return SearchResult(q, None, [], 0, request.page, request.limit, self._facets(set(), request.filters),
+                                empty_query_hint(q))
+        found = self.candidates(request)
+        ranked = rank(found, request.mode, self.params, self._document_themes)
+        ranking = ranked.ranking
+        if request.sort == "newest":
+            sort_newest(ranking, self.kb.store.get_documents([d for d, _ in ranking]))
+        start = (request.page - 1) * request.limit
+        hits = hydrate(self.kb.store, self.kb.analyzer, ranking[start : start + request.limit], ranked.best_chunks,
+                       set(found.plan.terms))
+        return SearchResult(q, found.plan.searched_for, hits, len(ranking), request.page, request.limit,
+                            self._facets(ranked.hit_set, request.filters), None if hits else no_hits_hint(request.filters))
+
+    def _facets(self, hit_set: set[str], filters: Filters) -> dict[str, list[tuple[str, int]]]:
+        """Counts over the hit set (the documents the query matched, with every filter applied).
+        With no query (browse), over every public document that passes the filters."""
+        return facet_counts(self._facet_rows(filters), within=hit_set)
+
+    def _allowed_documents(self, filters: Filters) -> set[str]:
+        """The public documents passing `filters`."""
+        return set(self.kb.store.filtered_document_ids(filters, public_only=True))
+
+    # -- lookups, kept until the knowledge base changes -----------------------------------
+    def _chunk_docs(self) -> dict[int, str]:
+        return self._cache.lookup(CHUNK_DOCS, None, self.kb.store.chunk_doc_map)
+
+    def _vocabulary(self) -> Vocabulary:
+        return self._cache.lookup(VOCABULARY, None, lambda: Vocabulary(self.kb.store.vocabulary()))
+
+    def _synonyms(self) -> SynonymTable:
+        return self._cache.lookup(SYNONYMS, None,
+                                  lambda: synonym_table(self.kb.themes.expansion_phrases(), self.kb.analyzer))
+
+    def _facet_rows(self, filters: Filters) -> list[dict]:
+        """The facet columns of the public documents passing `filters` (themes decoded): every
+        search counts facets over them."""
+        return self._cache.lookup(FACET_ROWS, filters.key(),
+                                  lambda: self.kb.store.document_facet_rows(filters, public_only=True))
+
+    def _document_themes(self) -> dict[str, frozenset[str]]:
+        """Public document -> its theme tags."""
+        return self._cache.lookup(DOCUMENT_THEMES, None, lambda: {
+            row["id"]: frozenset(row["themes"]) for row in self._facet_rows(Filters())})

@@ -1,0 +1,172 @@
+"""The search collaborators on their own, without a knowledge base: query planning and ranking
+on plain values."""
+
+from __future__ import annotations
+
+import pytest
+
+from kunskap.analysis import SwedishAnalyzer
+from kunskap.search.planner import QueryPlan, QueryPlanner, Vocabulary, synonym_table
+from kunskap.search.ranking import (
+    FIRST_PAGE,
+    Candidates,
+    ExpansionWeights,
+    FusionWeights,
+    RankingParams,
+    hit_set,
+    rank,
+)
+
+THEMES = [("rattvis-omstallning", ["rättvis omställning", "låginkomsttagare"])]
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return SwedishAnalyzer(["laddning", "stolpar", "cykelvägar", "cykel", "vägar"])
+
+
+def planner(analyzer, known_terms=(), weights=None):
+    vocabulary = Vocabulary({"cykelvägar": 3, "cykelbanor": 1, "cykelvagn": 1})
+    return QueryPlanner(analyzer, vocabulary, synonym_table(THEMES, analyzer),
+                        lambda term: 1 if term in known_terms else 0, weights)
+
+
+def test_planner_corrects_an_unknown_word_to_the_nearest_frequent_one(analyzer):
+    plan = planner(analyzer).plan("cykelvgar")
+    assert plan.corrections == {"cykelvgar": "cykelvägar"}
+    assert plan.searched_for == plan.text_for_dense == "cykelvägar"
+    assert plan.terms["cykelväg"] == 1.0
+    # A word the index knows (here: its stem has a document frequency) is not a typo.
+    kept = planner(analyzer, known_terms={"cykelvg"}).plan("cykelvgar")
+    assert kept.corrections == {} and kept.searched_for is None and kept.text_for_dense == "cykelvgar"
+    assert planner(analyzer).plan("cykelvgar", correct_typos=False).corrections == {}
+
+
+def test_planner_leaves_english_queries_uncorrected(analyzer):
+    plan = planner(analyzer).plan("how do cities reduce emissons")
+    assert plan.english and plan.corrections == {}
+    assert "emisson" in plan.terms
+
+
+def test_planner_weights_compound_parts_and_theme_synonyms(analyzer):
+    plan = planner(analyzer).plan("hur når vi låginkomsttagare")
+    assert plan.themes == {"rattvis-omstallning"} and plan.expanded == {"låginkomsttag"}
+    assert plan.typed == ["når", "låginkomsttag"]
+    assert plan.terms["låginkomsttag"] == 1.0 and plan.terms["låg"] == 0.35
+    assert plan.terms["rättvis"] == plan.terms["omställning"] == 0.3
+    custom = planner(analyzer, weights=ExpansionWeights(part_weight=0.5, synonym_weight=0.0)).plan("låginkomsttagare")
+    assert custom.terms["låg"] == 0.5 and custom.terms["rättvis"] == 0.0
+    assert not planner(analyzer).plan("laddstolpar").themes
+
+
+def test_planner_keeps_the_typed_words_of_a_pasted_paragraph(analyzer):
+    words = " ".join(f"ord{chr(97 + i)}{chr(97 + j)}" for i in range(8) for j in range(8))   # 64 words
+    plan = planner(analyzer).plan(words + " laddstolpar", correct_typos=False)
+    assert len(plan.terms) == 48 and all(weight == 1.0 for weight in plan.terms.values())
+
+
+def _found(dense, lexical, evidence=1.0, themes=frozenset()):
+    plan = QueryPlan(terms={}, typed=[], corrections={}, text_for_dense="", themes=frozenset(themes))
+    return Candidates(plan=plan, dense=dense, lexical=lexical, evidence=evidence,
+                      dense_best={d: (100 + i, s) for i, (d, s) in enumerate(dense.items())},
+                      lexical_best={d: (200 + i, s) for i, (d, s) in enumerate(lexical.items())})
+
+
+def test_hit_set_holds_lexical_matches_and_close_dense_ones():
+    dense = {f"d{i}": 0.9 - 0.01 * i for i in range(40)}   # d0 … d39, 0.90 down to 0.51
+    found = _found(dense, {"lex": 5.0, "d30": 1.0})
+    scores = {d: 0.0 for d in dense} | {"lex": 1.0}
+    hits = hit_set(found, scores, "hybrid")
+    # lexical matches, dense within 0.04 of the best (d0–d4, d4 sits on the floor), and the first page
+    assert {"lex", "d30", "d0", "d1", "d2", "d3"} <= hits
+    assert "d20" not in hits
+    assert len(hits) <= 2 + 5 + FIRST_PAGE
+    # Without lexical matches the margin doubles, and dense mode ignores lexical matches.
+    assert {"d6", "d7"} <= hit_set(_found(dense, {}), {}, "hybrid")
+    assert "lex" not in hit_set(found, {}, "dense")
+
+
+def test_theme_boost_lifts_tagged_documents_only_when_the_query_names_the_theme():
+    dense, lexical = {"a": 0.90, "b": 0.89}, {}
+    tags = {"b": frozenset({"cykel"})}
+    calls = []
+
+    def document_themes():
+        calls.append(1)
+        return tags
+
+    plain = rank(_found(dense, lexical), "hybrid", RankingParams(), document_themes)
+    assert calls == []   # not read when the query names no theme
+    named = rank(_found(dense, lexical, themes={"cykel"}), "hybrid", RankingParams(), document_themes)
+    before, after = dict(plain.ranking), dict(named.ranking)
+    assert after["b"] == pytest.approx(before["b"] + RankingParams().theme_boost)
+    assert after["a"] == before["a"]
+    assert named.ranking[0][0] == "b" and plain.ranking[0][0] == "a"
+    off = rank(_found(dense, lexical, themes={"cykel"}), "hybrid", RankingParams(theme_boost=0.0), document_themes)
+    assert dict(off.ranking) == before
+
+
+def test_rank_orders_by_mode_and_picks_the_snippet_chunk_by_evidence():
+    dense, lexical = {"a": 0.90, "b": 0.80}, {"b": 10.0}
+    assert [d for d, _ in rank(_found(dense, lexical), "dense", RankingParams(), dict).ranking] == ["a", "b"]
+    assert [d for d, _ in rank(_found(dense, lexical), "lexical", RankingParams(), dict).ranking] == ["b"]
+    strong = rank(_found(dense, lexical, evidence=0.9), "hybrid", RankingParams(), dict)
+    weak = rank(_found(dense, lexical, evidence=0.1), "hybrid", RankingParams(), dict)
+    assert strong.best_chunks["b"] == 200 and weak.best_chunks["b"] == 101   # lexical vs dense chunk
+    assert strong.best_chunks["a"] == 100
+    rrf = RankingParams(fusion=FusionWeights(method="rrf"))
+    assert [d for d, _ in rank(_found(dense, lexical), "hybrid", rrf, dict).ranking] == ["b", "a"]
+
+
+def test_query_vectors_are_kept_by_text_most_recent_first():
+    from kunskap.embeddings import HashingEmbedder
+    from kunskap.search.dense import QueryVectors
+
+    embedder, encoded = HashingEmbedder(), []
+
+    def encode(texts):
+        encoded.extend(texts)
+        return embedder.encode_queries(texts)
+
+    vectors = QueryVectors(encode, size=2)
+    first = vectors("cykel")
+    assert vectors("cykel") is first and encoded == ["cykel"]
+    vectors("buss")
+    vectors("cykel")          # used again: "buss" is now the oldest
+    vectors("tåg")            # evicts "buss"
+    vectors("cykel")
+    assert encoded == ["cykel", "buss", "tåg"]
+    vectors("buss")
+    assert encoded[-1] == "buss"
+
+
+def test_facet_counts_over_the_hit_set():
+    from kunskap.search.results import facet_counts
+
+    rows = [
+        {"id": "a", "organisation": "Lunds kommun", "organisation_type": "kommun", "county": "Skåne län",
+         "kind": "case-study", "year": 2019, "themes": ["cykel"]},
+        {"id": "b", "organisation": "Malmö stad", "organisation_type": "kommun", "county": "Skåne län",
+         "kind": "case-study", "year": 2022, "themes": ["cykel", "mat"]},
+        {"id": "c", "organisation": "Region Skåne", "organisation_type": "region", "county": "",
+         "kind": "presentation", "year": None, "themes": []},
+    ]
+    every = facet_counts(rows)
+    assert every["theme"] == [("cykel", 2), ("mat", 1)]
+    assert every["county"] == [("Skåne län", 2)]                  # empty values are not a facet value
+    assert every["year"] == [("2022", 1), ("2019", 1)]            # newest first
+    assert every["organisation_type"] == [("kommun", 2), ("region", 1)]
+    hits = facet_counts(rows, within={"b", "c"})
+    assert hits["organisation"] == [("Malmö stad", 1), ("Region Skåne", 1)]
+    assert hits["theme"] == [("cykel", 1), ("mat", 1)]
+    assert facet_counts(rows, within=set())["theme"] == []
+
+
+def test_snippet_marks_inflections_and_compounds_and_escapes(analyzer):
+    from kunskap.search.results import snippet
+
+    text = "Inledning. " + "ord " * 60 + "Fler cyklar <b>och</b> nya cykelvägar & bättre."
+    shown = snippet(analyzer, text, {"cykl", "väg"})
+    assert shown.startswith("… ")                                  # the window moved to the hits
+    assert "<mark>cyklar</mark>" in shown and "<mark>cykelvägar</mark>" in shown
+    assert "&lt;b&gt;" in shown and "&amp;" in shown and "<b>" not in shown
