@@ -4,8 +4,8 @@ agree, every save is finished or undone, and the knowledge base equals a clean b
 
 No mocks and no fault injection: the processes are real, killed with SIGKILL (their whole process
 group), and the checks read the files they left. Kill points are random, so each round records
-what the kill interrupted; the report is printed (`pytest -s`) and shown on a failure. Set
-CRASH_TEST_SEED to try other kill points."""
+what the kill interrupted and left; it is printed as the rounds go (`pytest -s`, or pytest's
+captured output on a failure). Set CRASH_TEST_SEED to try other kill points."""
 
 from __future__ import annotations
 
@@ -350,6 +350,7 @@ def test_kill_9_of_ingest_at_random_points_leaves_a_consistent_index_and_a_clean
                 state, detail = "before the commit", f" ({cached} vectors cached)"
             else:
                 state, detail = f"after the commit, {saved_index_state(kb)}", ""
+            print(f"round {round_number}: {mode}: {'killed' if killed else 'finished'} after {delay:.2f} s: {state}")
             kb.open_vectors()
             if held:
                 consistent(kb)
@@ -634,6 +635,7 @@ def test_kill_9_of_the_server_during_saves_loses_nothing_and_duplicates_nothing(
             created = [s for s in saves if s.kind == "create" and s.status == 201]
             assert len(created) >= 3 and len(unanswered) == 1, (len(created), len(unanswered))
             left = crash_state(corpus, index)
+            print(f"round {round_number}: killed during {unanswered[0].kind} '{unanswered[0].marker}': {left}")
             if round_number == 2:
                 # The README's workflow: `kunskap ingest` run before the service is back up. It
                 # must not trip over what the crash left; the start-up after it still recovers.
