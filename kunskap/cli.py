@@ -61,6 +61,16 @@ def open_kb(settings, must_exist: bool = True):
     return kb
 
 
+def remove_stale_temp_files(settings) -> None:
+    """Temp files a crash left in the corpus and index folders (atomic_write's pattern only)."""
+    from .files import remove_stale_temp_files as remove
+
+    removed = [path for folder in (settings.corpus, settings.index) for path in remove(folder)]
+    if removed:
+        click.echo(f"Tog bort {len(removed)} kvarlämnade temporära filer från avbrutna sparanden: "
+                   + ", ".join(str(p) for p in removed[:10]) + (" …" if len(removed) > 10 else ""), err=True)
+
+
 @click.group()
 @click.version_option(__version__, prog_name="kunskap")
 def cli():
@@ -89,6 +99,7 @@ def ingest(corpus_dir, corpus, index, model, embed_threads, prune, rebuild, batc
     # Bulk embedding: one model with the ingest thread count (KUNSKAP_INGEST_THREADS).
     settings = settings.model_copy(update={"embed_instances": 1, **(
         {"embed_threads": settings.ingest_threads} if embed_threads is None else {})})
+    remove_stale_temp_files(settings)
     try:
         kb = KnowledgeBase(settings)
         report = run_ingest(kb, settings.corpus, prune=prune, rebuild=rebuild, progress=not quiet)
@@ -167,9 +178,12 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
     from .errors import KunskapError
     from .ingest import ingest as run_ingest
     from .knowledgebase import KnowledgeBase
+    from .web.clients import uvicorn_proxy_options
 
     settings = make_settings(corpus=corpus, index=index, model=model, embed_threads=embed_threads,
                              host=host, port=port, workers=workers, read_only=read_only)
+    if not settings.read_only:   # read-only writes nothing, not even a clean-up
+        remove_stale_temp_files(settings)
     kb = KnowledgeBase(settings)
     if kb.exists():
         try:   # refuse an index built with another model or chunker before starting the server
@@ -210,6 +224,7 @@ def serve(corpus, index, model, embed_threads, host, port, workers, read_only):
         log_level="info",
         log_config=log_config,
         timeout_graceful_shutdown=10,
+        **uvicorn_proxy_options(settings),   # X-Forwarded-For only from KUNSKAP_TRUSTED_PROXIES
     )
 
 
@@ -349,7 +364,7 @@ def token_list(index):
 
 
 @token.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=click.IntRange(1, 2**63 - 1))   # SQLite integers are 64-bit
 @index_option
 def token_revoke(token_id, index):
     """Återkalla en API-nyckel."""

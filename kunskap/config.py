@@ -5,6 +5,8 @@ Settings are read once and passed explicitly; nothing here touches the file syst
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -43,6 +45,10 @@ class Settings(BaseSettings):
     # full), emptied on any change; 0 turns it off (then only query embeddings are cached:
     # bench/http_load.py compares the two).
     result_cache_size: int = Field(1024, ge=0, le=1_000_000, description="Cached search results")
+    # Requests a minute per client address to the JSON API (bursts up to the same number), then
+    # 429: generous for people and the embed (a search is one request), a brake on scrapers and
+    # floods. 0 turns it off.
+    rate_limit: int = Field(600, ge=0, le=1_000_000, description="API requests per minute per client (0 = off)")
     batch_size: int = Field(8, ge=1, le=512, description="Passages per embedding call")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -50,13 +56,61 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     read_only: bool = False
     themes_file: Path | None = None
+    # The address the service is reached at from outside (behind a proxy it is not host:port),
+    # shown in the embed snippet on /inbaddning. Never taken from the request's Host header,
+    # which any client sets.
+    public_url: str | None = Field(None, description="Public base URL, e.g. https://kunskap.example")
+    # Behind a reverse proxy every request comes from the proxy: the client's address (for
+    # login throttling and the rate limit) is then read from a header, but only when the peer
+    # is one of these proxies. Empty: headers are never trusted, the peer is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Addresses or networks of our reverse proxies (comma-separated)")
+    client_ip_header: str | None = Field(
+        None, description="Header in which trusted proxies pass the client address (default X-Forwarded-For)")
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value):
+    def _split_list(cls, value):
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"'{proxy}' är ingen IP-adress eller nätverk (t.ex. 10.0.0.5 eller 10.0.0.0/24)") from None
+        return value
+
+    @field_validator("client_ip_header")
+    @classmethod
+    def _check_header(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9-]+", value.strip()):
+            raise ValueError(f"'{value}' är inget giltigt namn på en HTTP-header (t.ex. X-Forwarded-For)")
+        return value.strip() if value else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~%!$&'()*+,;=:@/\-]*)?", value):
+            raise ValueError(f"'{value}' är ingen webbadress som https://kunskap.example (utan ? och #)")
+        return value
+
+    @property
+    def public_base_url(self) -> str:
+        """KUNSKAP_PUBLIC_URL, or one made from the listening host and port alone."""
+        if self.public_url:
+            return self.public_url
+        host = "localhost" if self.host in ("", "0.0.0.0", "::") else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     @property
     def database_path(self) -> Path:

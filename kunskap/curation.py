@@ -21,7 +21,7 @@ import frontmatter
 import numpy as np
 import yaml
 
-from .documents import KINDS, STATUSES, slugify
+from .documents import CONTROL_CHARACTERS, KINDS, STATUSES, has_control_characters, slugify
 from .errors import DocumentError, KunskapError, NotFoundError, ReadOnlyError, ValidationError
 from .files import atomic_write
 from .ingest import ingest_files
@@ -165,6 +165,14 @@ class Curator:
                 errors["body"] = "Skriv en brödtext (bakgrund, vad gjordes, resultat, lärdomar)."
             elif len(body) > MAX_BODY_CHARS:
                 errors["body"] = f"Brödtexten får vara högst {MAX_BODY_CHARS} tecken."
+            elif has_control_characters(body, body=True):
+                errors["body"] = "Brödtexten får inte innehålla kontrolltecken (osynliga tecken som NUL); " \
+                                 "tabb och radbrytning går bra."
+        for key in (*FORM_FIELDS, "other_tags"):   # checked as stored: surrounding whitespace is trimmed
+            value = values.get(key)
+            cleaned = [_clean(v) for v in value] if isinstance(value, (list, tuple)) else _clean(value)
+            if has_control_characters(cleaned):
+                errors[key] = f"Fältet får inte innehålla {CONTROL_CHARACTERS}."
         if errors:
             raise FormError(errors)
         return meta

@@ -29,6 +29,22 @@ KNOWN_KEYS = {
 }
 STATUSES = ("published", "draft", "unpublished")
 
+# Control characters (C0, DEL, C1) and Unicode line/paragraph separators are invisible: in a
+# title they break the one-line places it is shown (lists, logs, YAML, HTML attributes), and a
+# NUL is cut off by C libraries. Metadata fields refuse them all; the body allows tab and line
+# breaks and refuses the rest.
+_CONTROL_IN_FIELD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_IN_BODY = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+CONTROL_CHARACTERS = "kontrolltecken (osynliga tecken som NUL, tabb eller radbrytning)"
+
+
+def has_control_characters(value, body: bool = False) -> bool:
+    """True if a field value (text, number or list of them) holds a control character;
+    `body=True` allows tab, newline and carriage return."""
+    pattern = _CONTROL_IN_BODY if body else _CONTROL_IN_FIELD
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return any(v is not None and pattern.search(str(v)) for v in values)
+
 
 @dataclass
 class Section:
@@ -89,7 +105,10 @@ def _text_field(path, meta: dict, key: str, required: bool = False) -> str | Non
         return None
     if isinstance(value, (dict, list)):
         raise DocumentError(path, f"fältet '{key}' ska vara text, inte en lista eller tabell")
-    return str(value).strip()
+    text = str(value).strip()
+    if has_control_characters(text):
+        raise DocumentError(path, f"fältet '{key}' innehåller {CONTROL_CHARACTERS}")
+    return text
 
 
 def _tags(path, value) -> list[str]:
@@ -104,6 +123,8 @@ def _tags(path, value) -> list[str]:
         if isinstance(item, (dict, list)):
             raise DocumentError(path, "fältet 'themes' får bara innehålla ord, inte listor eller tabeller")
         text = str(item).strip()
+        if has_control_characters(text):
+            raise DocumentError(path, f"fältet 'themes' innehåller {CONTROL_CHARACTERS}")
         if text and text not in tags:
             tags.append(text)
     return tags
@@ -166,6 +187,8 @@ def build_document(
     meta = {str(k): v for k, v in meta.items()}
     notes = list(curation_notes or [])
 
+    if default_title:   # from the file's own metadata (PDF/PPTX/DOCX): cleaned, not refused
+        default_title = " ".join(_CONTROL_IN_FIELD.sub(" ", default_title).split())
     title = _text_field(path, meta, "title") or default_title
     if not title:
         raise DocumentError(path, "obligatoriskt fält 'title' saknas")

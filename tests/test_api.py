@@ -204,3 +204,181 @@ def test_a_flood_of_new_searches_gets_503_at_once_not_a_queue(corpus, kb_factory
             waiting.join(10)
         assert first["r"].status_code == 200 and first["r"].json()["results"]
         assert client.get("/api/v1/search", params={"q": "energi"}).status_code == 200
+
+
+def test_control_characters_in_a_path_cannot_forge_access_log_lines(client, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="kunskap.access"):
+        client.get("/dokument/x%0AGET%20/kurera%20200%200.1ms%0D%1B[2J%E2%80%A8\\x0a")
+    lines = [r.getMessage() for r in caplog.records if r.name == "kunskap.access"]
+    assert len(lines) == 1
+    assert lines[0] == "GET /dokument/x\\x0aGET /kurera 200 0.1ms\\x0d\\x1b[2J\\u2028\\\\x0a 404 " + lines[0].split()[-1]
+    assert "\n" not in lines[0] and "\r" not in lines[0]
+
+
+def test_the_embed_page_never_reflects_the_host_header(corpus, kb_factory):
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    with TestClient(create_app(kb.settings, knowledge_base=kb)) as default:
+        page = default.get("/inbaddning", headers={"Host": "evil.example"})
+    assert page.status_code == 200 and "evil.example" not in page.text
+    soup = BeautifulSoup(page.text, "html.parser")
+    assert 'data-api="http://127.0.0.1:8000"' in soup.select_one("pre code").text   # from KUNSKAP_HOST/PORT
+    demo = soup.select_one(".embed-demo[data-kunskap-search]")
+    assert demo is not None and not demo.get("data-api")                            # the live example: same origin
+    configured = type(kb.settings)(**{**kb.settings.model_dump(), "public_url": "https://kunskap.klimatkommunerna.se/"})
+    with TestClient(create_app(configured, knowledge_base=kb)) as public:
+        text = BeautifulSoup(public.get("/inbaddning", headers={"Host": "evil.example"}).text,
+                             "html.parser").select_one("pre code").text
+    assert 'src="https://kunskap.klimatkommunerna.se/static/embed.js"' in text and "evil" not in text
+
+
+@pytest.mark.parametrize("value", ["javascript:alert(1)", "https://x.se/?q=1", "ftp://x.se", "https://", "x.se"])
+def test_a_bad_public_url_is_refused(value):
+    from kunskap.config import Settings
+
+    with pytest.raises(ValueError):
+        Settings(public_url=value)
+
+
+def test_the_public_url_is_derived_from_host_and_port_when_not_set():
+    from kunskap.config import Settings
+
+    assert Settings().public_base_url == "http://127.0.0.1:8000"
+    assert Settings(host="0.0.0.0", port=80).public_base_url == "http://localhost:80"
+    assert Settings(host="::1").public_base_url == "http://[::1]:8000"
+    assert Settings(public_url="https://kunskap.example/bank/").public_base_url == "https://kunskap.example/bank"
+
+
+def csp(response) -> dict[str, str]:
+    directives = [d.strip().split(None, 1) for d in response.headers["content-security-policy"].split(";")]
+    return {d[0]: d[1] if len(d) > 1 else "" for d in directives if d}
+
+
+def test_security_headers_on_every_response(client):
+    responses = {
+        "page": client.get("/sok", params={"q": "cykel"}), "start": client.get("/"),
+        "error page": client.get("/dokument/finns-inte"),
+        "api": client.get("/api/v1/search", params={"q": "cykel"}), "api error": client.get("/api/v1/nope"),
+        "static": client.get("/static/embed.js"), "docs": client.get("/docs"),
+        "preflight": client.options("/api/v1/search", headers={"Origin": "https://klimatkommunerna.se",
+                                                               "Access-Control-Request-Method": "GET"}),
+    }
+    etag = responses["api"].headers["etag"]
+    responses["304"] = client.get("/api/v1/search", params={"q": "cykel"}, headers={"If-None-Match": etag})
+    assert responses["304"].status_code == 304
+    for name, r in responses.items():
+        assert r.headers["x-content-type-options"] == "nosniff", name
+        assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin", name
+        assert "content-security-policy" in r.headers, name
+    for name in ("page", "start", "error page"):
+        policy = csp(responses[name])
+        assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'", name
+        assert policy["object-src"] == "'none'" and policy["base-uri"] == "'none'", name
+        # Our own origin and the member sites allowed to embed the search may frame public pages.
+        assert policy["frame-ancestors"] == "'self' https://klimatkommunerna.se", name
+    for name in ("api", "api error", "static", "304"):
+        assert csp(responses[name]) == {"default-src": "'none'", "frame-ancestors": "'none'"}, name
+    assert "'unsafe-inline'" not in csp(responses["docs"])["script-src"]
+    # The embed script is loaded by other sites: nothing may stop that.
+    assert "cross-origin-resource-policy" not in responses["static"].headers
+
+
+def test_pages_have_no_inline_script_style_or_handlers(client):
+    """The CSP allows no inline script or style: no template (or Markdown rendering) may use one."""
+    from kunskap.accounts import Accounts
+
+    from .test_curation_web import PASSWORD, login
+
+    Accounts(client.app.state.kb.store).add_user("anna", PASSWORD)
+    paths = ["/", "/sok?q=cykel", "/sok", "/dokument/lund-cykel", "/dokument/finns-inte", "/om", "/inbaddning",
+             "/docs", "/redoc", "/logga-in"]
+    login(client)
+    paths += ["/kurera", "/kurera/granska", "/kurera/ny", "/kurera/ladda-upp", "/kurera/papperskorg",
+              "/kurera/dokument/lund-cykel", "/kurera/dokument/lund-cykel/versioner"]
+    for path in paths:
+        soup = BeautifulSoup(client.get(path).text, "html.parser")
+        assert soup.find("html"), path
+        assert [s for s in soup.find_all("script") if not s.get("src") or s.string] == [], path
+        assert soup.find_all("style") == [], path
+        for tag in soup.find_all(True):
+            assert "style" not in tag.attrs and not any(a.startswith("on") for a in tag.attrs), (path, tag.name)
+            for name in ("href", "src", "action"):
+                assert not str(tag.get(name, "")).lower().startswith("javascript:"), (path, tag.name)
+
+
+def test_the_api_is_rate_limited_per_client(corpus, kb_factory):
+    kb = kb_factory(corpus, rate_limit=3, cors_origins=["https://klimatkommunerna.se"])
+    ingest(kb, corpus)
+    app = create_app(kb.settings, knowledge_base=kb)
+    origin = {"Origin": "https://klimatkommunerna.se"}
+    with TestClient(app, client=("203.0.113.1", 5000)) as client:
+        assert [client.get("/api/v1/search", params={"q": "cykel"}).status_code for _ in range(3)] == [200] * 3
+        r = client.get("/api/v1/themes", headers=origin)
+        assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 20
+        assert r.json()["error"]["code"] == "rate_limited" and "Vänta" in r.json()["error"]["message"]
+        assert r.headers["access-control-allow-origin"] == "https://klimatkommunerna.se"   # the embed can read it
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert client.get("/sok", params={"q": "cykel"}).status_code == 200      # pages and probes: not the API
+        assert client.get("/health").status_code == 200
+    with TestClient(app, client=("203.0.113.2", 5000)) as other:
+        assert other.get("/api/v1/themes").status_code == 200
+        # X-Forwarded-For from an untrusted client is no way around the limit.
+        statuses = [other.get("/api/v1/themes", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
+                    for i in range(4)]
+        assert statuses == [200, 200, 429, 429]
+
+
+def test_rate_limit_zero_turns_it_off(corpus, kb_factory):
+    kb = kb_factory(corpus, rate_limit=0)
+    ingest(kb, corpus)
+    with TestClient(create_app(kb.settings, knowledge_base=kb)) as client:
+        assert {client.get("/api/v1/themes").status_code for _ in range(30)} == {200}
+
+
+def test_the_rate_limiter_refills_and_forgets_idle_clients():
+    from kunskap.web.ratelimit import RateLimiter
+
+    limiter = RateLimiter(per_minute=3, max_clients=2)
+    assert [limiter.acquire("a", now=0.0) for _ in range(3)] == [0.0] * 3
+    assert limiter.acquire("a", now=0.0) == pytest.approx(20.0)
+    assert limiter.acquire("a", now=20.0) == 0.0                    # one token back after 20 s
+    limiter.acquire("b", now=21.0)
+    limiter.acquire("c", now=22.0)
+    assert list(limiter.buckets) == ["b", "c"]                       # at most max_clients remembered
+    limiter.acquire("d", now=200.0)
+    assert list(limiter.buckets) == ["d"]                            # full buckets need no state
+
+
+def test_openapi_declares_the_real_responses_with_the_error_schema(client):
+    spec = client.get("/api/v1/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    error_ref = "#/components/schemas/ErrorResponse"
+    operations = {(method.upper(), path): op for path, item in spec["paths"].items() for method, op in item.items()}
+    assert len(operations) >= 20
+    for key, operation in operations.items():
+        responses = operation["responses"]
+        assert "422" not in responses, key
+        assert any(s.startswith("2") for s in responses), key
+        if key[1].startswith("/api/"):
+            assert "429" in responses, key
+        for status, response in responses.items():
+            if status.startswith(("4", "5")):
+                ref = response["content"]["application/json"]["schema"]["$ref"]
+                assert ref == error_ref or key == ("GET", "/ready"), (key, status)
+                assert "error" in spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["required"], (key, status)
+    expected = {("GET", "/api/v1/revisions/{revision_id}"): {"200", "400", "401", "404", "429"},
+                ("GET", "/api/v1/search"): {"200", "304", "400", "429", "503"},
+                ("PUT", "/api/v1/documents/{doc_id}"): {"200", "400", "401", "403", "404", "409", "429"},
+                ("PATCH", "/api/v1/documents/{doc_id}"): {"200", "400", "401", "403", "404", "409", "429"},
+                ("POST", "/api/v1/documents"): {"201", "400", "401", "403", "409", "429"}}
+    for key, statuses in expected.items():
+        assert set(operations[key]["responses"]) == statuses, key
+    # And the answers have that shape.
+    from kunskap.web.schemas import ErrorResponse
+
+    for r in (client.get("/api/v1/search", params={"limit": 0}), client.get("/api/v1/documents/finns-inte"),
+              client.get("/api/v1/revisions/1"), client.put("/api/v1/documents/x", json={})):
+        assert r.status_code in (400, 401, 404)
+        ErrorResponse.model_validate(r.json())

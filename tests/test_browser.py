@@ -73,16 +73,41 @@ def browser():
         instance.close()
 
 
+def watch_csp(context, violations: list[str]) -> None:
+    """Collect Content-Security-Policy violations in any page of the context. Chromium logs each
+    one to the console ("Refused to ..."); the securitypolicyviolation event, echoed to the
+    console, catches any the console words differently."""
+    context.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => console.error("
+        "'CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))")
+
+    def on_console(message):
+        if message.type == "error" and ("Content Security Policy" in message.text or "CSP violation" in message.text):
+            violations.append(message.text)
+
+    context.on("console", on_console)
+
+
 @pytest.fixture
-def page(browser):
+def csp_violations() -> list[str]:
+    """The page's CSP violations; a test that provokes one on purpose checks and clears it."""
+    return []
+
+
+@pytest.fixture
+def page(browser, csp_violations):
     context = browser.new_context(locale="sv-SE", viewport={"width": 1200, "height": 900})
+    # axe-core is injected as an init script: the DevTools protocol runs it outside the page's
+    # CSP (an inline <script> tag, as add_script_tag makes, is refused, as it should be).
+    context.add_init_script(path=str(AXE))
+    watch_csp(context, csp_violations)
     page = context.new_page()
     yield page
     context.close()
+    assert csp_violations == [], csp_violations   # our pages run under their CSP without a violation
 
 
 def axe_violations(page) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
         {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
@@ -184,11 +209,14 @@ def test_no_serious_accessibility_violations(page, server, path):
 
 def test_mobile_layout_has_no_horizontal_scroll(browser, server):
     context = browser.new_context(viewport={"width": 375, "height": 800})
+    violations: list[str] = []
+    watch_csp(context, violations)
     page = context.new_page()
     page.goto(server + "/sok?q=rättvis omställning")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     shot(page, "mobile-results")
     context.close()
+    assert violations == []
 
 
 def test_staff_create_preview_publish_find_unpublish(page, server):
@@ -243,3 +271,38 @@ def test_staff_create_preview_publish_find_unpublish(page, server):
     page.locator("table tbody tr a").first.click()                                   # one revision with its diff
     assert page.locator("pre.diff").count() == 1
     assert axe_violations(page) == []
+
+
+def test_api_documentation_runs_under_its_csp(page, server, csp_violations):
+    page.goto(server + "/docs")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "kunskap API" in page.locator(".swagger-ui .info .title").inner_text()
+    assert page.locator(".opblock-summary-path", has_text="/api/v1/search").count() == 1
+    shot(page, "docs-swagger")
+    page.goto(server + "/redoc")
+    page.wait_for_selector("h1")
+    assert "kunskap API" in page.locator("h1").first.inner_text()
+    shot(page, "docs-redoc")
+    # ReDoc's "by Redocly" logo is an image on cdn.redoc.ly (hidden when it fails to load): the
+    # CSP keeps visitors of an offline service from calling a CDN, which is intended.
+    assert all("cdn.redoc.ly" in v for v in csp_violations), csp_violations
+    csp_violations.clear()
+
+
+def test_staff_pages_cannot_be_framed_but_public_pages_can_by_member_sites(page, server, embed_origin,
+                                                                          csp_violations):
+    folder, origin = embed_origin
+    (folder / "frames.html").write_text(f"""<!doctype html><html lang="sv"><head><meta charset="utf-8">
+<title>Ramar</title></head><body><main><h1>Ramar</h1>
+<iframe name="public" title="Publik sida" src="{server}/om"></iframe>
+<iframe name="staff" title="Kansliets sida" src="{server}/kurera"></iframe>
+</main></body></html>""", encoding="utf-8")
+    page.goto(origin + "/frames.html")
+    public = page.frame_locator("iframe[name=public]")
+    assert public.locator("h1").inner_text()                       # the member site may frame public pages
+    page.wait_for_timeout(500)
+    staff = page.frame(name="staff")
+    assert staff is not None
+    assert staff.evaluate("document.querySelector('form[action=\\'/logga-in\\']') === null")
+    assert any("frame-ancestors 'none'" in v for v in csp_violations), csp_violations
+    csp_violations.clear()                                          # the one violation this test provokes

@@ -67,3 +67,9 @@ def test_bad_settings_are_a_clear_error(tmp_path):
     missing = CliRunner().invoke(cli, ["ingest", str(tmp_path / "finns-inte"), "--index", str(tmp_path / "i"),
                                        "--model", "hashing"])
     assert missing.exit_code == 1 and "finns inte" in missing.output
+
+
+def test_token_revoke_refuses_an_id_beyond_sqlite_range(tmp_path):
+    result = CliRunner().invoke(cli, ["token", "revoke", "99999999999999999999", "--index", str(tmp_path / "i")])
+    assert result.exit_code == 2 and "99999999999999999999" in result.output and result.exception is not None
+    assert not isinstance(result.exception, OverflowError)

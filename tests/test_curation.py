@@ -187,3 +187,31 @@ def test_encrypted_zip_bomb_and_traversal_uploads(curator, corpus, tmp_path):
     assert not (corpus / "presentationer").exists() or not any((corpus / "presentationer").iterdir())
     with pytest.raises(FormError, match="större än"):
         curator.upload("stor.pdf", b"%PDF-" + b"0" * (21 * 1024 * 1024), None, "anna")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("title", "Rubrik\x00med NUL"), ("title", "Två\nrader"), ("title", "Tabb\ti rubriken"),
+    ("summary", "Klocka\x07"), ("contact", "anna@example.se\x1b[31m"), ("source_url", "https://x.se/\x00"),
+    ("themes", ["cykel\x00"]), ("other_tags", ["fri\u2028tagg"]), ("language", "sv\x7f"),
+    ("title", "C1-tecken\x85mitt i"),
+])
+def test_control_characters_are_refused_in_metadata_fields(curator, corpus, field, value):
+    before = sorted(p.name for p in corpus.rglob("*"))
+    with pytest.raises(FormError) as info:
+        curator.save_case_study({**NEW, field: value}, BODY, "anna")
+    assert "kontrolltecken" in info.value.errors[field]
+    assert sorted(p.name for p in corpus.rglob("*")) == before
+
+
+def test_control_characters_in_the_body_are_refused_but_tab_and_newline_are_fine(curator, corpus):
+    with pytest.raises(FormError) as info:
+        curator.save_case_study(NEW, BODY + "\x00dolt", "anna")
+    assert "kontrolltecken" in info.value.errors["body"]
+    saved = curator.save_case_study(NEW, BODY + "\n\n| a\t| b |\r\n", "anna", confirm_duplicates=True)
+    assert saved.saved
+    assert "\t" in (corpus / "fallstudier" / f"{saved.doc_id}.md").read_text("utf-8")
+
+
+def test_surrounding_whitespace_is_trimmed_not_refused(curator):
+    saved = curator.save_case_study({**NEW, "title": "\tLastcyklar i Växjö\n"}, BODY, "anna")
+    assert curator.document(saved.doc_id)["title"] == "Lastcyklar i Växjö"

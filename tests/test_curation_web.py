@@ -293,3 +293,122 @@ def test_concurrent_edits_do_not_overwrite_each_other(client, app_kb):
     ok = client.put("/api/v1/documents/lund-cykel", headers=auth, json={
         "title": "Y", "organisation": "Lunds kommun", "body": "y", "base_version": current, "status": "published"})
     assert ok.status_code == 200 and ok.json()["version"] != current
+
+
+HUGE = "99999999999999999999"   # beyond SQLite's 2^63 - 1
+
+
+def test_integer_ids_beyond_sqlite_range_are_a_client_error(client, app_kb):
+    _, _, token = app_kb
+    auth = {"Authorization": f"Bearer {token}"}
+    for method, url in (("GET", f"/api/v1/revisions/{HUGE}"), ("POST", f"/api/v1/revisions/{HUGE}/restore"),
+                        ("GET", f"/api/v1/revisions/{2**63}"), ("GET", "/api/v1/revisions/0")):
+        r = client.request(method, url, headers=auth)
+        assert r.status_code == 400, (method, url, r.status_code)
+        assert r.json()["error"] == {"code": "invalid_parameter", "parameter": "revision_id",
+                                     "message": "Ogiltigt värde för parametern 'revision_id'."}
+    assert client.get(f"/api/v1/revisions/{2**63 - 1}", headers=auth).status_code == 404
+    login(client)
+    page = client.get(f"/kurera/versioner/{HUGE}")
+    assert page.status_code == 400 and "revision_id" in page.text
+    csrf = csrf_of(client.get("/kurera").text)
+    assert client.post(f"/kurera/papperskorg/{HUGE}/aterstall", data={"csrf": csrf}).status_code == 400
+    assert client.post(f"/kurera/versioner/{HUGE}/aterstall", data={"csrf": csrf}).status_code == 400
+
+
+def test_a_nul_in_a_title_is_a_field_error_through_the_api(client, app_kb):
+    _, kb, token = app_kb
+    r = client.post("/api/v1/documents", headers={"Authorization": f"Bearer {token}"},
+                    json={"title": "Cykel\u0000plan", "organisation": "Lunds kommun", "body": "Text om cyklar."})
+    assert r.status_code == 400 and "kontrolltecken" in r.json()["error"]["fields"]["title"]
+    assert kb.store.count_documents() == 5
+
+
+def test_staff_pages_can_never_be_framed(client):
+    for path in ("/logga-in", "/kurera", "/kurera/ny", "/kurera/finns-inte"):
+        r = client.get(path, follow_redirects=False)
+        assert r.headers["x-frame-options"] == "DENY", path
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"], path
+    login(client)
+    page = client.get("/kurera")
+    assert page.status_code == 200 and page.headers["x-frame-options"] == "DENY"
+    assert page.headers["referrer-policy"] == "same-origin"
+
+
+def front_matter(kb, doc_id):
+    import frontmatter
+
+    return frontmatter.loads((kb.settings.corpus / kb.store.get_document(doc_id)["source_path"]).read_text("utf-8"))
+
+
+def test_put_accepts_what_get_returns(client, app_kb):
+    _, kb, token = app_kb
+    auth = {"Authorization": f"Bearer {token}"}
+    document = client.get("/api/v1/documents/malmo-energi").json()
+    assert document["themes"] == [{"slug": "rattvis-omstallning", "label": "Rättvis omställning"}]
+    tagged = client.put("/api/v1/documents/malmo-energi", headers=auth, json={
+        **{k: document[k] for k in ("title", "organisation", "year")}, "themes": ["rattvis-omstallning"],
+        "other_tags": ["hyresgäster"], "status": "published", "body": "## Bakgrund\nHushåll i Malmö."})
+    assert tagged.status_code == 200, tagged.json()
+    before = front_matter(kb, "malmo-energi")
+    document = client.get("/api/v1/documents/malmo-energi").json()
+    r = client.put("/api/v1/documents/malmo-energi", headers=auth, json={**document, "title": "Energifattigdom i Malmö"})
+    assert r.status_code == 200, r.json()
+    after = front_matter(kb, "malmo-energi")
+    assert after["title"] == "Energifattigdom i Malmö"
+    # What GET does not show as editable is kept: the Markdown body, the status, free tags.
+    assert after.content == before.content and after["status"] == before.get("status", "published")
+    assert after["themes"] == ["rattvis-omstallning", "hyresgäster"]
+    assert client.get("/api/v1/documents/malmo-energi").json()["title"] == "Energifattigdom i Malmö"
+    slugs = client.put("/api/v1/documents/malmo-energi", headers=auth,
+                       json={**document, "themes": ["rattvis-omstallning", {"slug": "fornybar-energi"}]})
+    assert slugs.status_code == 200 and front_matter(kb, "malmo-energi")["themes"][:2] == ["rattvis-omstallning",
+                                                                                         "fornybar-energi"]
+    other = client.put("/api/v1/documents/lund-cykel", headers=auth, json=document)
+    assert other.status_code == 400 and other.json()["error"]["parameter"] == "id"
+    assert client.put("/api/v1/documents/malmo-energi", headers=auth,
+                      json={**document, "themes": [{"label": "utan slug"}]}).status_code == 400
+
+
+def test_patch_changes_only_the_fields_sent(client, app_kb):
+    _, kb, token = app_kb
+    auth = {"Authorization": f"Bearer {token}"}
+    before = front_matter(kb, "lund-cykel")
+    version = client.get("/api/v1/documents/lund-cykel/version", headers=auth).json()["version"]
+    r = client.patch("/api/v1/documents/lund-cykel", headers=auth,
+                     json={"summary": "Fler cyklar till jobbet.", "base_version": version})
+    assert r.status_code == 200 and r.json()["version"] != version
+    after = front_matter(kb, "lund-cykel")
+    assert after["summary"] == "Fler cyklar till jobbet."
+    for key in ("title", "organisation", "themes", "year", "source_url", "kontaktperson_roll"):
+        assert after[key] == before[key], key
+    assert after.content == before.content and kb.store.get_document("lund-cykel")["status"] == "published"
+    stale = client.patch("/api/v1/documents/lund-cykel", headers=auth, json={"summary": "x", "base_version": version})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "edit_conflict"
+    body = client.patch("/api/v1/documents/lund-cykel", headers=auth,
+                        json={"body": "## Bakgrund\nNy text om lånecyklar.", "themes": [{"slug": "cykel"}],
+                              "summary": None})
+    assert body.status_code == 200
+    after = front_matter(kb, "lund-cykel")
+    assert "lånecyklar" in after.content and "summary" not in after.metadata and after["title"] == before["title"]
+    cleared = client.patch("/api/v1/documents/lund-cykel", headers=auth, json={"title": None})
+    assert cleared.status_code == 400 and "title" in cleared.json()["error"]["fields"]
+    assert client.patch("/api/v1/documents/finns-inte", headers=auth, json={"summary": "x"}).status_code == 404
+    actions = [r["action"] for r in client.get("/api/v1/documents/lund-cykel/revisions", headers=auth).json()]
+    assert actions == ["update", "update"]
+
+
+def test_patch_changes_an_uploads_sidecar_metadata(client, app_kb, tmp_path):
+    _, kb, token = app_kb
+    auth = {"Authorization": f"Bearer {token}"}
+    pptx = make_pptx(tmp_path / "d.pptx", [("Vätgas i Mariestad", "Tankstation för vätgas", "notis")])
+    doc_id = client.post("/api/v1/uploads", headers=auth, files={"file": ("vatgas.pptx", pptx.read_bytes())},
+                         data={"title": "Vätgas", "organisation": "Mariestads kommun", "status": "published"}).json()["id"]
+    r = client.patch(f"/api/v1/documents/{doc_id}", headers=auth, json={"year": 2021, "themes": [{"slug": "fossilfria-fordon"}]})
+    assert r.status_code == 200, r.json()
+    row = kb.store.get_document(doc_id)
+    assert (row["year"], row["title"], row["organisation"], row["kind"], row["status"]) == \
+        (2021, "Vätgas", "Mariestads kommun", "presentation", "published")
+    assert row["themes"] == ["fossilfria-fordon"]
+    refused = client.patch(f"/api/v1/documents/{doc_id}", headers=auth, json={"body": "text"})
+    assert refused.status_code == 400 and refused.json()["error"]["parameter"] == "body"

@@ -129,3 +129,30 @@ def test_corpus_rejections_keep_the_rest(tmp_path):
     assert "b/b.md" in messages["a.md"] and "a.md" in messages["b/b.md"]   # both files named
     assert "stöds inte" in messages["anteckning.txt"]
     assert "metadatafil utan dokument" in messages["borta.pdf.yml"]
+
+
+@pytest.mark.parametrize("line, field", [
+    ('title: "Rubrik\\0med NUL"', "title"), ('title: "Två\\nrader"', "title"),
+    ('summary: "Klocka\\a"', "summary"), ('organisation: "X\\e[2J kommun"', "organisation"),
+    ('themes: ["cykel\\0"]', "themes"), ('contact: "a\\tb"', "contact"),
+])
+def test_control_characters_in_metadata_are_rejected(tmp_path, line, field):
+    meta = {"title": "title: T", "organisation": "organisation: X kommun"}
+    meta[line.split(":")[0]] = line
+    path = tmp_path / "kontroll.md"
+    path.write_text("---\n" + "\n".join(meta.values()) + "\n---\nText med\ttabb och\nradbrytning.\n", encoding="utf-8")
+    with pytest.raises(DocumentError) as info:
+        load_file(path, tmp_path)
+    assert info.value.path == "kontroll.md" and f"'{field}'" in info.value.reason and "kontrolltecken" in info.value.reason
+    sidecar_doc = make_pdf(tmp_path / "bilder.pdf", ["Text på sidan"])
+    (tmp_path / "bilder.pdf.yml").write_text("\n".join(meta.values()) + "\n", encoding="utf-8")
+    with pytest.raises(DocumentError, match="kontrolltecken"):
+        load_file(sidecar_doc, tmp_path)
+
+
+def test_a_title_taken_from_a_file_loses_its_control_characters():
+    from kunskap.documents import Section, build_document
+
+    doc = build_document("x.pdf", "x.pdf", {}, [Section("text")], "h", default_id="x", default_kind="presentation",
+                         default_title="Rubrik\x00ur\x07 PDF\nmetadata")
+    assert doc.title == "Rubrik ur PDF metadata"

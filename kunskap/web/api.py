@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from ..errors import NotFoundError
 from ..knowledgebase import KnowledgeBase
@@ -15,81 +14,33 @@ from ..render import render_markdown
 from ..search import Filters, Searcher
 from ..serialize import facets_to_dict, hit_to_dict, result_to_dict
 from ..store import PUBLIC
-from .deps import kb_dependency, run_search, search_request, searcher_dependency
+from .deps import YEAR_MAX, YEAR_MIN, kb_dependency, run_search, search_request, searcher_dependency
+from .schemas import (
+    DocumentResponse,
+    FacetValue,
+    Health,
+    NotReady,
+    OrganisationInfo,
+    Ready,
+    SearchResponse,
+    SimilarResponse,
+    ThemeInfo,
+    errors,
+)
 
 router = APIRouter()
 KB = Annotated[KnowledgeBase, Depends(kb_dependency)]
 SEARCHER = Annotated[Searcher, Depends(searcher_dependency)]
 
 
-class Theme(BaseModel):
-    slug: str
-    label: str
-
-
-class Result(BaseModel):
-    id: str
-    title: str
-    organisation: str
-    organisation_type: str | None
-    county: str | None
-    year: int | None
-    themes: list[Theme]
-    kind: str
-    summary: str | None
-    snippet: str
-    page: int | None
-    heading: str | None
-    score: float
-    url: str
-    member: bool
-
-
-class FacetValue(BaseModel):
-    value: str
-    label: str
-    count: int
-
-
-class SearchResponse(BaseModel):
-    query: str
-    searched_for: str | None
-    total: int
-    page: int
-    limit: int
-    results: list[Result]
-    facets: dict[str, list[FacetValue]]
-    hint: str | None
-    semantic_notice: str | None = None   # while semantic search is built (first start): words only
-
-
-class DocumentResponse(BaseModel):
-    id: str
-    title: str
-    organisation: str
-    organisation_type: str | None
-    county: str | None
-    kind: str
-    year: int | None
-    published: str | None
-    summary: str | None
-    themes: list[Theme]
-    tags: list[str]
-    source_url: str | None
-    contact: str | None
-    language: str
-    html: str
-    extra: dict
-    member: bool
-
-
-@router.get("/health", tags=["drift"])
+@router.get("/health", tags=["drift"], response_model=Health)
 def health():
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
-@router.get("/ready", tags=["drift"])
+@router.get("/ready", tags=["drift"], response_model=Ready,
+            responses={503: {"model": NotReady, "description": "Vektorerna stämmer inte med avsnitten"}})
 def ready(kb: KB):
     """Readiness: index loaded and in step with the database, with counts and model. 503 with
     the problems (in Swedish) when the vectors do not match the chunks."""
@@ -108,18 +59,18 @@ def ready(kb: KB):
     return body
 
 
-@router.get("/api/v1/search", response_model=SearchResponse, tags=["sök"])
+@router.get("/api/v1/search", response_model=SearchResponse, tags=["sök"], responses=errors(400, 503, cached=True))
 async def search(
     request: Request,
     kb: KB,
-    q: Annotated[str, Query(description="Sökfråga, högst 2000 tecken")] = "",
+    q: Annotated[str, Query(max_length=2000, description="Sökfråga, högst 2000 tecken")] = "",
     organisation: Annotated[list[str], Query(description="Organisation, kan upprepas")] = [],
     organisation_type: Annotated[list[str], Query(description="kommun eller region")] = [],
     county: Annotated[list[str], Query(description="Län, kan upprepas")] = [],
     theme: Annotated[list[str], Query(description="Tema (slug), kan upprepas")] = [],
     kind: Annotated[list[str], Query(description="case-study, presentation, report, news")] = [],
-    year_from: int | None = None,
-    year_to: int | None = None,
+    year_from: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
+    year_to: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     sort: Annotated[str, Query(description="relevance eller newest")] = "relevance",
@@ -132,7 +83,8 @@ async def search(
     return JSONResponse(result_to_dict(result, kb))
 
 
-@router.get("/api/v1/documents/{doc_id}", response_model=DocumentResponse, tags=["dokument"])
+@router.get("/api/v1/documents/{doc_id}", response_model=DocumentResponse, tags=["dokument"],
+            responses=errors(404, cached=True))
 def document(doc_id: str, kb: KB):
     return document_dict(kb, doc_id)
 
@@ -157,7 +109,8 @@ def document_dict(kb: KnowledgeBase, doc_id: str) -> dict:
     }
 
 
-@router.get("/api/v1/documents/{doc_id}/similar", tags=["dokument"])
+@router.get("/api/v1/documents/{doc_id}/similar", tags=["dokument"], response_model=SimilarResponse,
+            responses=errors(400, 404, cached=True))
 def similar(
     doc_id: str,
     kb: KB,
@@ -170,18 +123,20 @@ def similar(
     return {"id": doc_id, "results": [hit_to_dict(h, kb) for h in hits]}
 
 
-@router.get("/api/v1/facets", tags=["sök"])
+@router.get("/api/v1/facets", tags=["sök"], response_model=dict[str, list[FacetValue]],
+            responses=errors(cached=True))
 def facets(kb: KB, searcher: SEARCHER):
     """Antal publicerade dokument per tema, organisation, län, typ och år."""
     return facets_to_dict(searcher.browse(Filters(), limit=1).facets, kb)
 
 
-@router.get("/api/v1/themes", tags=["sök"])
+@router.get("/api/v1/themes", tags=["sök"], response_model=list[ThemeInfo], responses=errors(cached=True))
 def themes(kb: KB):
     return [{"slug": t.slug, "label": t.label, "synonyms": t.synonyms} for t in kb.themes.themes]
 
 
-@router.get("/api/v1/organisations", tags=["sök"])
+@router.get("/api/v1/organisations", tags=["sök"], response_model=list[OrganisationInfo],
+            responses=errors(cached=True))
 def organisation_list(kb: KB, searcher: SEARCHER):
     """Organisationer med publicerade dokument (antal, län, medlemskap)."""
     counts = dict(searcher.browse(Filters(), limit=1).facets["organisation"])

@@ -19,8 +19,9 @@ from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
 
 from ..config import Settings, load_settings
-from . import api, curation_api, curation_pages, errors, pages
-from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware
+from . import api, curation_api, curation_pages, docs, errors, openapi, pages
+from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware, SecurityHeadersMiddleware
+from .ratelimit import RateLimitMiddleware
 
 log = logging.getLogger("kunskap")
 
@@ -65,8 +66,8 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         if app.state.deferred_saves is not None:
             app.state.deferred_saves.close()
 
-    # FastAPIOffline serves /docs and /redoc with bundled Swagger UI and ReDoc: no CDN, so the API
-    # documentation works on an offline server too.
+    # FastAPIOffline bundles Swagger UI and ReDoc (no CDN, so the API documentation works on an
+    # offline server too); the pages themselves are ours (web/docs.py), without inline script.
     app = FastAPIOffline(
         favicon_url="/static/favicon.svg",
         title="kunskap API",
@@ -74,8 +75,8 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         description="Sök i klimatarbetet hos Klimatkommunernas medlemmar. Fel har formen "
                     '{"error": {"code": "...", "message": "..."}}.',
         lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
     app.state.settings = settings
@@ -87,9 +88,13 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     app.include_router(curation_api.router)
     app.include_router(pages.router)
     app.include_router(curation_pages.router)
+    app.include_router(docs.router)
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(CacheHeadersMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=800, compresslevel=5)   # level 9 costs ~1 ms per result page
+    # Inside CORS, so a 429 carries the CORS headers and the embed on another site can read it.
+    app.add_middleware(RateLimitMiddleware, settings=settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -97,6 +102,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         allow_headers=["Content-Type", "Authorization"],
         max_age=600,
     )
+    app.add_middleware(SecurityHeadersMiddleware, frame_origins=settings.cors_origins)
     app.add_middleware(PrivacyAccessLogMiddleware)
     return app
 

@@ -10,38 +10,130 @@ from pydantic import BaseModel, Field
 
 from ..accounts import User
 from ..curation import MAX_UPLOAD_BYTES, Curator
+from ..errors import ValidationError
 from .auth import bearer_user
+from .deps import RowId
+from .schemas import (
+    Deleted,
+    DocumentSummary,
+    DocumentVersion,
+    PendingSave,
+    Restored,
+    Revision,
+    RevisionSummary,
+    SavedDocument,
+    SaveState,
+    errors,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["kurering"])
 STAFF = Annotated[User, Depends(bearer_user)]
 
 
+class ThemeRef(BaseModel):
+    """A theme as GET returns it; only the slug counts."""
+
+    slug: str = Field(max_length=100)
+    label: str | None = None
+
+
+ThemeValue = Annotated[str | ThemeRef, Field(description="Temats slug, eller {\"slug\": …} som i GET")]
+
+
+def _slugs(themes: list) -> list[str]:
+    """Theme values after model_dump: slugs, or ThemeRef dicts."""
+    return [t["slug"] if isinstance(t, dict) else t for t in themes or []]
+
+
+VERSION_FIELD = Field(None, description="Versionen du utgick från (GET .../version); har filen ändrats sedan "
+                                        "dess svarar API:t 409.")
+
+
 class DocumentIn(BaseModel):
+    """A whole document. PUT takes what GET /api/v1/documents/{id} returns: themes as objects
+    or slugs, and the fields only GET has (html, tags, member, county, …) are ignored. What GET
+    does not show in editable form – the Markdown `body`, `status` and `other_tags` (free tags
+    that are no curated theme) – is kept by PUT when left out, and so are `kind` and `language`
+    (a PUT that forgot them would otherwise turn a presentation into a case study)."""
+
+    id: str | None = Field(None, description="Valfritt; måste i så fall vara dokumentets id")
     title: str = Field(max_length=1000)
     organisation: str = Field(max_length=200)
-    kind: str = "case-study"
-    themes: list[str] = []
+    kind: str | None = Field(None, description="case-study (standard vid POST), presentation, report, news")
+    themes: list[ThemeValue] = []
+    other_tags: list[str] | None = Field(None, description="Fria taggar som inte är något tema")
     year: int | None = None
     published: str | None = None
     summary: str | None = None
     source_url: str | None = None
     contact: str | None = None
-    status: str = "draft"
-    body: str = Field("", max_length=200_000)
+    status: str | None = Field(None, description="draft (standard vid POST), published eller unpublished")
+    body: str | None = Field(None, max_length=200_000, description="Markdown")
     confirm_duplicates: bool = False
-    language: str = "sv"
-    base_version: str | None = Field(None, description="Versionen du utgick från (GET .../version); "
-                                                         "har filen ändrats sedan dess svarar API:t 409.")
+    language: str | None = Field(None, description="sv (standard vid POST)")
+    base_version: str | None = VERSION_FIELD
+
+
+class DocumentPatch(BaseModel):
+    """Only the fields sent change (null clears one); the rest stays as it is in the file."""
+
+    id: str | None = Field(None, description="Valfritt; måste i så fall vara dokumentets id")
+    title: str | None = Field(None, max_length=1000)
+    organisation: str | None = Field(None, max_length=200)
+    kind: str | None = None
+    themes: list[ThemeValue] | None = None
+    other_tags: list[str] | None = None
+    year: int | None = None
+    published: str | None = None
+    summary: str | None = None
+    source_url: str | None = None
+    contact: str | None = None
+    status: str | None = None
+    body: str | None = Field(None, max_length=200_000, description="Markdown; bara för fallstudier")
+    language: str | None = None
+    base_version: str | None = VERSION_FIELD
 
 
 def _curator(request: Request) -> Curator:
     return Curator(request.app.state.kb)
 
 
-def _values(document: DocumentIn) -> dict:
-    values = document.model_dump(exclude={"body", "confirm_duplicates", "base_version"})
-    values["year"] = "" if document.year is None else str(document.year)
+def _form(fields: dict) -> dict:
+    """API field values -> Curator form values (themes as slugs, year as text)."""
+    values = {k: v for k, v in fields.items() if k not in ("id", "body", "confirm_duplicates", "base_version")}
+    if "themes" in values:
+        values["themes"] = _slugs(values["themes"])
+    if "year" in values:
+        values["year"] = "" if values["year"] is None else str(values["year"])
     return values
+
+
+def _check_id(doc_id: str, given: str | None) -> None:
+    if given is not None and given != doc_id:
+        raise ValidationError("id", f"id i innehållet ('{given[:80]}') är inte dokumentets id ('{doc_id[:80]}').")
+
+
+def _save(request: Request, user: User, doc_id: str, values: dict, body: str | None, base_version: str | None):
+    """Save an existing document from complete form values: Markdown, or an upload's sidecar."""
+    curator = _curator(request)
+    if curator.document(doc_id)["source_path"].endswith(".md"):
+        curator.save_case_study(values, body, user.username, doc_id=doc_id, base_version=base_version)
+    else:
+        if body:   # an upload's text is the file itself
+            raise ValidationError("body", "Dokumentet är en uppladdad fil: bara dess metadata kan ändras, inte texten.")
+        curator.save_upload_metadata(doc_id, values, user.username, base_version=base_version)
+    return _saved(request, doc_id)
+
+
+def _current(curator: Curator, doc_id: str) -> tuple[str, dict, str | None]:
+    """(version, form values, body) as the file is now. The version is read first: if the file
+    changes before the save, the save is refused (409) instead of undoing that change."""
+    version = curator.version(doc_id)
+    values, body = curator.form_values(doc_id)
+    row = curator.document(doc_id)
+    values.setdefault("kind", row["kind"])
+    values.setdefault("language", row.get("language") or "sv")
+    return version, values, body
 
 
 def _saved(request: Request, doc_id: str, status: int = 200, revision: int | None = None):
@@ -53,14 +145,14 @@ def _saved(request: Request, doc_id: str, status: int = 200, revision: int | Non
     return JSONResponse(body, status_code=status)
 
 
-@router.get("/curation/documents")
+@router.get("/curation/documents", response_model=list[DocumentSummary], responses=errors(401))
 def all_documents(request: Request, user: STAFF, status: str | None = None):
     """Alla dokument, även utkast och avpublicerade."""
     return [{k: r[k] for k in ("id", "title", "organisation", "kind", "status", "year", "updated_at")}
             for r in _curator(request).documents(status)]
 
 
-@router.post("/documents", status_code=201)
+@router.post("/documents", status_code=201, response_model=SavedDocument, responses=errors(400, 401, 403, 409))
 def create(request: Request, user: STAFF, document: DocumentIn,
            idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
     """Skapa en fallstudie. Liknar den ett befintligt dokument svarar API:t 409 med dubbletterna,
@@ -70,7 +162,10 @@ def create(request: Request, user: STAFF, document: DocumentIn,
     replayed = _replay(request, curator, user, idempotency_key)
     if replayed is not None:
         return replayed
-    result = curator.save_case_study(_values(document), document.body, user.username,
+    values = _form(document.model_dump())
+    defaults = {"status": "draft", "other_tags": [], "kind": "case-study", "language": "sv"}
+    values.update({k: v for k, v in defaults.items() if values[k] is None})
+    result = curator.save_case_study(values, document.body or "", user.username,
                                      confirm_duplicates=document.confirm_duplicates,
                                      idempotency_key=idempotency_key)
     if not result.saved:
@@ -79,42 +174,60 @@ def create(request: Request, user: STAFF, document: DocumentIn,
     return _saved(request, result.doc_id, 201)
 
 
-@router.put("/documents/{doc_id}")
+@router.put("/documents/{doc_id}", response_model=SavedDocument, responses=errors(400, 401, 403, 404, 409))
 def update(request: Request, user: STAFF, doc_id: str, document: DocumentIn):
-    curator = _curator(request)
-    values = _values(document)
-    if curator.document(doc_id)["source_path"].endswith(".md"):
-        curator.save_case_study(values, document.body, user.username, doc_id=doc_id, base_version=document.base_version)
-    else:
-        curator.save_upload_metadata(doc_id, values, user.username, base_version=document.base_version)
-    return _saved(request, doc_id)
+    """Ersätt dokumentets metadata (och text). Tar emot det GET /api/v1/documents/{id} ger; body,
+    status, other_tags, kind och language behålls om de utelämnas."""
+    _check_id(doc_id, document.id)
+    version, current, body = _current(_curator(request), doc_id)
+    values = _form(document.model_dump())
+    for key in ("status", "other_tags", "kind", "language"):
+        if values[key] is None:
+            values[key] = current.get(key)
+    if document.body is not None:
+        body = document.body
+    return _save(request, user, doc_id, values, body, document.base_version or version)
 
 
-@router.get("/documents/{doc_id}/version")
+@router.patch("/documents/{doc_id}", response_model=SavedDocument, responses=errors(400, 401, 403, 404, 409))
+def patch(request: Request, user: STAFF, doc_id: str, change: DocumentPatch):
+    """Ändra bara de fält som skickas (null tömmer ett fält); resten behålls som det är i filen.
+    Fungerar för fallstudier och för uppladdade filers metadata."""
+    _check_id(doc_id, change.id)
+    version, values, body = _current(_curator(request), doc_id)
+    sent = change.model_dump(exclude_unset=True)
+    values.update(_form(sent))
+    if "body" in sent:
+        body = sent["body"] or ""
+    return _save(request, user, doc_id, values, body, change.base_version or version)
+
+
+@router.get("/documents/{doc_id}/version", response_model=DocumentVersion, responses=errors(401, 404))
 def version(request: Request, user: STAFF, doc_id: str):
     """Filens nuvarande version, att skicka som base_version vid PUT."""
     return {"id": doc_id, "version": _curator(request).version(doc_id)}
 
 
-@router.delete("/documents/{doc_id}")
+@router.delete("/documents/{doc_id}", response_model=Deleted, responses=errors(401, 403, 404))
 def delete(request: Request, user: STAFF, doc_id: str):
     """Ta bort (kan ångras: POST /revisions/{revision}/restore)."""
     return {"id": doc_id, "revision": _curator(request).delete(doc_id, user.username)}
 
 
-@router.post("/documents/{doc_id}/publish")
+@router.post("/documents/{doc_id}/publish", response_model=SavedDocument, responses=errors(401, 403, 404))
 def publish(request: Request, user: STAFF, doc_id: str):
     _curator(request).set_status(doc_id, "published", user.username)
     return _saved(request, doc_id)
 
 
-@router.post("/documents/{doc_id}/unpublish")
+@router.post("/documents/{doc_id}/unpublish", response_model=SavedDocument, responses=errors(401, 403, 404))
 def unpublish(request: Request, user: STAFF, doc_id: str):
     _curator(request).set_status(doc_id, "unpublished", user.username)
     return _saved(request, doc_id)
 
 
-@router.post("/uploads", status_code=201)
+@router.post("/uploads", status_code=201, response_model=SavedDocument, responses={
+    **errors(400, 401, 403), 202: {"model": PendingSave, "description": "Stor fil: läses in i bakgrunden"}})
 def upload(request: Request, user: STAFF, file: Annotated[UploadFile | None, File()] = None,
            title: Annotated[str, Form()] = "", organisation: Annotated[str, Form()] = "",
            kind: Annotated[str, Form()] = "presentation", themes: Annotated[list[str], Form()] = [],
@@ -157,29 +270,29 @@ def _replay(request: Request, curator: Curator, user: User, key: str | None):
     return response
 
 
-@router.get("/saves/{revision_id}")
-def save_state(request: Request, user: STAFF, revision_id: int):
+@router.get("/saves/{revision_id}", response_model=SaveState, responses=errors(400, 401, 404))
+def save_state(request: Request, user: STAFF, revision_id: RowId):
     """Hur det går för en sparning (t.ex. en stor uppladdning): pending, done eller aborted (med orsak)."""
     row = _curator(request).save_state(revision_id)
     return {"revision": row["id"], "id": row["doc_id"], "action": row["action"], "state": row["state"],
             "error": row["error"], "created_at": row["created_at"]}
 
 
-@router.get("/documents/{doc_id}/revisions")
+@router.get("/documents/{doc_id}/revisions", response_model=list[RevisionSummary], responses=errors(401))
 def revisions(request: Request, user: STAFF, doc_id: str):
     return _curator(request).revisions(doc_id)
 
 
-@router.get("/revisions/{revision_id}")
-def revision(request: Request, user: STAFF, revision_id: int):
+@router.get("/revisions/{revision_id}", response_model=Revision, responses=errors(400, 401, 404))
+def revision(request: Request, user: STAFF, revision_id: RowId):
     curator = _curator(request)
     row = curator.revision(revision_id)
     return {**{k: row[k] for k in ("id", "doc_id", "path", "action", "username", "created_at", "note")},
             "text": curator.revision_text(revision_id), "diff": curator.diff(revision_id)}
 
 
-@router.post("/revisions/{revision_id}/restore")
-def restore(request: Request, user: STAFF, revision_id: int, version: str = "before"):
+@router.post("/revisions/{revision_id}/restore", response_model=Restored, responses=errors(400, 401, 403, 404))
+def restore(request: Request, user: STAFF, revision_id: RowId, version: str = "before"):
     curator = _curator(request)
     row = curator.revision(revision_id)
     curator.restore(revision_id, user.username, version=version)

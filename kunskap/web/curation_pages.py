@@ -28,6 +28,8 @@ from .auth import (
     session_user,
     set_cookie,
 )
+from .clients import client_address
+from .deps import RowId
 
 router = APIRouter(include_in_schema=False)
 STATUS_CHOICES = [("draft", "Utkast"), ("published", "Publicerad"), ("unpublished", "Avpublicerad")]
@@ -59,7 +61,7 @@ def login_form(request: Request, next: str = "/kurera"):
 def login(request: Request, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
           csrf: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/kurera"):
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf)
-    client = request.client.host if request.client else ""
+    client = client_address(request.scope, request.app.state.settings)
     try:
         user = accounts(request).authenticate(username, password, client=client)
     except (AuthError, ThrottledError) as exc:
@@ -118,7 +120,7 @@ def trash(request: Request):
 
 
 @router.post("/kurera/papperskorg/{revision_id}/aterstall")
-def undo_delete(request: Request, revision_id: int, csrf: Annotated[str, Form()] = ""):
+def undo_delete(request: Request, revision_id: RowId, csrf: Annotated[str, Form()] = ""):
     user, expected = session_user(request)
     check_csrf(expected, csrf)
     doc_id = _curator(request).undo_delete(revision_id, user.username)
@@ -271,7 +273,7 @@ def revisions(request: Request, doc_id: str):
 
 
 @router.get("/kurera/versioner/{revision_id}", response_class=HTMLResponse)
-def revision(request: Request, revision_id: int):
+def revision(request: Request, revision_id: RowId):
     user, csrf = session_user(request)
     curator = _curator(request)
     row = curator.revision(revision_id)
@@ -281,7 +283,7 @@ def revision(request: Request, revision_id: int):
 
 
 @router.post("/kurera/versioner/{revision_id}/aterstall")
-def restore(request: Request, revision_id: int, csrf: Annotated[str, Form()] = "",
+def restore(request: Request, revision_id: RowId, csrf: Annotated[str, Form()] = "",
             version: Annotated[str, Form()] = "before"):
     user, expected = session_user(request)
     check_csrf(expected, csrf)

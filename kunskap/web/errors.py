@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import KunskapError, NotFoundError, OverloadedError, ValidationError
+from .middleware import printable
 
 log = logging.getLogger("kunskap")
 
@@ -106,5 +107,5 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        log.exception("unexpected error on %s", request.url.path)
+        log.exception("unexpected error on %s", printable(request.url.path))
         return error_response(request, 500, "internal_error", "Ett oväntat fel inträffade. Försök igen om en stund.")

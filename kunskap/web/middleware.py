@@ -6,11 +6,29 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 
 from starlette.datastructures import Headers, MutableHeaders
 
 access_log = logging.getLogger("kunskap.access")
+
+# The path reaches us percent-decoded: %0A is a real newline. Control characters (C0, DEL, C1),
+# line/paragraph separators and bidi controls could start a forged log line or disguise one, so
+# they are written as escapes; a backslash is doubled so that an escape cannot be faked either.
+_UNPRINTABLE = re.compile(r"[\\\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    if char == "\\":
+        return "\\\\"
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def printable(text: str) -> str:
+    """`text` safe for a one-line log record."""
+    return _UNPRINTABLE.sub(_escape, text)
 
 
 class CacheHeadersMiddleware:
@@ -87,5 +105,70 @@ class PrivacyAccessLogMiddleware:
             await self.app(scope, receive, wrapped)
         finally:
             # The path only: never the query string.
-            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status["code"],
+            access_log.info("%s %s %d %.1fms", scope["method"], printable(scope["path"]), status["code"],
                             1000 * (time.perf_counter() - started))
+
+
+STAFF_PATHS = ("/kurera", "/logga-in", "/logga-ut")
+DOCS_PATHS = ("/docs", "/redoc")
+_PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+                "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {}")
+# Swagger UI and ReDoc set styles from script (ReDoc's styled-components writes <style> tags), so
+# the documentation pages allow inline styles; their script is still only our own files.
+_DOCS_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                "font-src 'self'; connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+                "form-action 'self'; frame-ancestors 'self'")
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]+)?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
+# JSON, static files: nothing of theirs may run or be framed when opened directly.
+_RESOURCE_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+
+class SecurityHeadersMiddleware:
+    """Security headers on every response (also errors, 304s and CORS preflights).
+
+    Pages: a Content-Security-Policy without inline script or style (templates have none: the
+    only script is static/embed.js), framable by our own origin and by the sites in
+    KUNSKAP_CORS_ORIGINS that may embed the search. Staff pages (/kurera, sign-in) can never be
+    framed (clickjacking of publish/delete): frame-ancestors 'none' and X-Frame-Options DENY.
+    The embed on other sites is a script that calls the API with CORS, not a frame, so it is
+    not affected by frame-ancestors; no Cross-Origin-Resource-Policy is set, which would stop
+    other sites from loading static/embed.js.
+    """
+
+    def __init__(self, app, frame_origins: list[str] = ()):
+        self.app = app
+        # Only well-formed origins go into the header: a stray ';' would start a new directive.
+        frame_origins = [o for o in frame_origins if o == "*" or _ORIGIN.fullmatch(o)]
+        ancestors = " ".join(["'self'", *frame_origins])
+        self.page_policy = _PAGE_POLICY.format(ancestors)
+        self.page_frame_options = None if frame_origins else "SAMEORIGIN"   # XFO cannot list origins
+
+    def _headers(self, path: str, content_type: str) -> dict[str, str]:
+        headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
+        if path.startswith(STAFF_PATHS):
+            headers.update({"Content-Security-Policy": _PAGE_POLICY.format("'none'"), "X-Frame-Options": "DENY",
+                            "Referrer-Policy": "same-origin"})
+        elif path in DOCS_PATHS:
+            headers.update({"Content-Security-Policy": _DOCS_POLICY, "X-Frame-Options": "SAMEORIGIN"})
+        elif content_type.startswith("text/html"):
+            headers["Content-Security-Policy"] = self.page_policy
+            if self.page_frame_options:
+                headers["X-Frame-Options"] = self.page_frame_options
+        else:
+            headers["Content-Security-Policy"] = _RESOURCE_POLICY
+        return headers
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+
+        async def wrapped(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self._headers(path, headers.get("content-type", "")).items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, wrapped)

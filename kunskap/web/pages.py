@@ -84,7 +84,9 @@ def about(request: Request):
 @router.get("/inbaddning", response_class=HTMLResponse)
 def embed(request: Request):
     """How to put the search box on another site, with a live example."""
-    return _render(request, "embed.html", {"base_url": str(request.base_url).rstrip("/")})
+    # The snippet shows the configured public address, never the request's Host header (which
+    # any client sets); the live example calls the API on the same origin as the page.
+    return _render(request, "embed.html", {"base_url": request.app.state.settings.public_base_url})
 
 
 def _selected(filters: Filters) -> dict[str, set[str]]:

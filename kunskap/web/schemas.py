@@ -1,0 +1,239 @@
+"""The JSON API's response shapes, as pydantic models: they are the OpenAPI document, and the
+schemathesis run in the tests checks every response against them.
+
+Errors always have one shape, `{"error": {"code", "message", ...}}`; `errors(...)` declares
+the statuses an operation really answers with it (FastAPI's default 422 is never used: bad
+input is a 400, see web/errors.py, and web/openapi.py removes it from the document).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+# -- errors ------------------------------------------------------------------------------------
+class DuplicateInfo(BaseModel):
+    doc_id: str
+    title: str
+    organisation: str
+    reason: str
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stabil engelsk kod, t.ex. invalid_parameter, not_found, edit_conflict")
+    message: str = Field(description="Förklaring på svenska")
+    parameter: str | None = Field(None, description="Parametern eller fältet som var fel")
+    fields: dict[str, str] | None = Field(None, description="Fel per fält i ett dokument (invalid_document)")
+    duplicates: list[DuplicateInfo] | None = Field(None, description="Liknande dokument (possible_duplicate)")
+
+
+class ErrorResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={
+        "example": {"error": {"code": "invalid_parameter", "message": "Ogiltigt värde för parametern 'limit'.",
+                              "parameter": "limit"}}})
+
+    error: ErrorDetail
+
+
+ERROR_DESCRIPTIONS = {
+    400: "Ogiltig parameter eller ogiltigt innehåll (parameter eller fields säger vad)",
+    401: "En giltig API-nyckel krävs (Authorization: Bearer …)",
+    403: "Tjänsten är skrivskyddad (--read-only)",
+    404: "Finns inte",
+    409: "Konflikt: dokumentet har ändrats sedan base_version, eller liknar ett befintligt (possible_duplicate)",
+    429: "För många förfrågningar från samma adress; se Retry-After",
+    503: "Tjänsten är överbelastad just nu; se Retry-After",
+}
+RETRY_AFTER = {"Retry-After": {"description": "Sekunder att vänta", "schema": {"type": "integer"}}}
+
+
+def errors(*statuses: int, cached: bool = False) -> dict:
+    """OpenAPI responses for an /api operation: the given error statuses with the error shape,
+    429 (the rate limit covers all of /api) and, for public GETs with an ETag, 304."""
+    responses: dict = {}
+    for status in sorted({*statuses, 429}):
+        responses[status] = {"model": ErrorResponse, "description": ERROR_DESCRIPTIONS[status]}
+        if status in (429, 503):
+            responses[status]["headers"] = RETRY_AFTER
+        if status == 401:
+            responses[status]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+    if cached:
+        responses[304] = {"description": "Oförändrat sedan If-None-Match (ETag)"}
+    return responses
+
+
+# -- search and documents ------------------------------------------------------------------------
+class Theme(BaseModel):
+    slug: str
+    label: str
+
+
+class Result(BaseModel):
+    id: str
+    title: str
+    organisation: str
+    organisation_type: str | None
+    county: str | None
+    year: int | None
+    themes: list[Theme]
+    kind: str
+    summary: str | None
+    snippet: str
+    page: int | None
+    heading: str | None
+    score: float
+    url: str
+    member: bool
+
+
+class FacetValue(BaseModel):
+    value: str
+    label: str
+    count: int
+
+
+class SearchResponse(BaseModel):
+    query: str
+    searched_for: str | None
+    total: int
+    page: int
+    limit: int
+    results: list[Result]
+    facets: dict[str, list[FacetValue]]
+    hint: str | None
+    semantic_notice: str | None = Field(
+        None, description="Medan semantisk sökning byggs (första start): sökningen gick på orden.")
+
+
+class DocumentResponse(BaseModel):
+    id: str
+    title: str
+    organisation: str
+    organisation_type: str | None
+    county: str | None
+    kind: str
+    year: int | None
+    published: str | None
+    summary: str | None
+    themes: list[Theme]
+    tags: list[str]
+    source_url: str | None
+    contact: str | None
+    language: str
+    html: str
+    extra: dict
+    member: bool
+
+
+class SimilarResponse(BaseModel):
+    id: str
+    results: list[Result]
+
+
+class ThemeInfo(BaseModel):
+    slug: str
+    label: str
+    synonyms: list[str]
+
+
+class OrganisationInfo(BaseModel):
+    name: str
+    documents: int
+    county: str | None
+    type: str | None
+    member: bool
+
+
+class Health(BaseModel):
+    status: str
+
+
+class SemanticStatus(BaseModel):
+    state: str = Field(description="ready, building eller incomplete")
+    progress: float | None
+    message: str
+
+
+class Ready(BaseModel):
+    status: str
+    documents: int
+    chunks: int
+    vectors: int
+    model: str
+    semantic: SemanticStatus
+
+
+class NotReady(Ready):
+    """503 from /ready: the vectors are out of step with the chunks."""
+
+    problems: list[str]
+    error: ErrorDetail
+
+
+# -- curation ------------------------------------------------------------------------------------
+class DocumentSummary(BaseModel):
+    id: str
+    title: str
+    organisation: str
+    kind: str
+    status: str
+    year: int | None
+    updated_at: str | None
+
+
+class SavedDocument(BaseModel):
+    id: str
+    status: str
+    title: str
+    version: str = Field(description="Skicka tillbaka som base_version vid nästa ändring")
+    revision: int | None = Field(None, description="Versionen som skapades (vid POST)")
+
+
+class PendingSave(BaseModel):
+    """202 from an upload read in the background: follow it at `follow`."""
+
+    id: str
+    status: str
+    state: str = Field(description="pending")
+    revision: int
+    follow: str = Field(description="GET-adress som visar hur det går")
+
+
+class SaveState(BaseModel):
+    revision: int
+    id: str
+    action: str
+    state: str = Field(description="pending, done eller aborted")
+    error: str | None
+    created_at: str
+
+
+class DocumentVersion(BaseModel):
+    id: str
+    version: str
+
+
+class Deleted(BaseModel):
+    id: str
+    revision: int = Field(description="Återställ med POST /api/v1/revisions/{revision}/restore")
+
+
+class RevisionSummary(BaseModel):
+    id: int
+    doc_id: str
+    path: str
+    action: str
+    username: str
+    created_at: str
+    note: str | None
+
+
+class Revision(RevisionSummary):
+    text: str
+    diff: str
+
+
+class Restored(BaseModel):
+    id: str
+    restored_from: int
+    version: str
