@@ -125,3 +125,13 @@ def m003_save_journal(db: sqlite_utils.Database):
             PRIMARY KEY (revision_id, path)
         )"""
     )
+
+
+@migration
+def m004_fts_lexicon(db: sqlite_utils.Database):
+    """The decompounding lexicon the FTS rows were derived with, kept apart from the vocabulary:
+    live saves update the vocabulary (typo correction must know their words) but analyse with
+    this lexicon, and the next full ingest re-derives the FTS rows when the corpus's lexicon
+    differs from it. Seeded with the words the analyzer used so far (vocabulary count >= 2)."""
+    db["lexicon"].create({"word": str}, pk="word")
+    db.execute("INSERT INTO lexicon (word) SELECT word FROM vocabulary WHERE count >= 2")

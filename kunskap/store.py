@@ -368,6 +368,15 @@ class Store:
     def vocabulary(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT word, count FROM vocabulary").fetchall())
 
+    def replace_lexicon(self, words: Iterable[str]) -> None:
+        """The decompounding lexicon the FTS rows are derived with (changed by full ingests only)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM lexicon")
+            self.db.conn.executemany("INSERT INTO lexicon (word) VALUES (?)", [(w,) for w in words])
+
+    def lexicon(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT word FROM lexicon").fetchall()}
+
     def all_chunk_texts(self) -> Iterable[tuple[str, str]]:
         yield from self.db.execute(
             "SELECT d.title, c.text FROM chunks c JOIN documents d ON d.id = c.doc_id"
