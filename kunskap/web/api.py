@@ -14,7 +14,7 @@ from ..render import render_markdown
 from ..search import Filters, Searcher
 from ..serialize import facets_to_dict, hit_to_dict, result_to_dict
 from ..store import PUBLIC
-from .deps import YEAR_MAX, YEAR_MIN, kb_dependency, run_search, search_request, searcher_dependency
+from .deps import SearchParams, kb_dependency, run_search, searcher_dependency
 from .schemas import (
     DocumentResponse,
     FacetValue,
@@ -60,26 +60,12 @@ def ready(kb: KB):
 
 
 @router.get("/api/v1/search", response_model=SearchResponse, tags=["sök"], responses=errors(400, 503, cached=True))
-async def search(
-    request: Request,
-    kb: KB,
-    q: Annotated[str, Query(max_length=2000, description="Sökfråga, högst 2000 tecken")] = "",
-    organisation: Annotated[list[str], Query(description="Organisation, kan upprepas")] = [],
-    organisation_type: Annotated[list[str], Query(description="kommun eller region")] = [],
-    county: Annotated[list[str], Query(description="Län, kan upprepas")] = [],
-    theme: Annotated[list[str], Query(description="Tema (slug), kan upprepas")] = [],
-    kind: Annotated[list[str], Query(description="case-study, presentation, report, news")] = [],
-    year_from: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
-    year_to: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
-    page: Annotated[int, Query(ge=1, le=1000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    sort: Annotated[str, Query(description="relevance eller newest")] = "relevance",
-):
+async def search(request: Request, kb: KB, params: SearchParams):
     """Sök bland publicerade dokument. Okända filtervärden ger ett tomt resultat, inte ett fel."""
     # A repeated request is answered from the result cache on the event loop; anything that may
     # embed or touch SQLite runs in the thread pool. The dict already has the documented shape
     # (tests check it against the model), so it is not validated again on the hot path.
-    result = await run_search(request, search_request(request))
+    result = await run_search(request, params)
     return JSONResponse(result_to_dict(result, kb))
 
 

@@ -14,7 +14,7 @@ from ..reference import members
 from ..search import Filters
 from ..serialize import KIND_LABELS, facets_to_dict, hit_to_dict
 from .api import document_dict
-from .deps import get_kb, get_searcher, run_search, search_request
+from .deps import SearchParams, get_kb, get_searcher, run_search
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,9 +44,8 @@ def start(request: Request):
 
 
 @router.get("/sok", response_class=HTMLResponse)
-async def results(request: Request):
+async def results(request: Request, req: SearchParams):
     kb, searcher = get_kb(request), get_searcher(request)
-    req = search_request(request)
     if req.q.strip():
         result = await run_search(request, req)    # as the API: a Swedish 503 page, not a long queue
     else:
