@@ -1,5 +1,6 @@
-"""FastAPI dependencies: the knowledge base, searcher and admission control held on app.state,
-the parsing of search parameters, and the one way the API and the pages run a search."""
+"""FastAPI dependencies: what the app's lifespan built and holds on app.state (knowledge base,
+searcher, curator, accounts), the parsing of search parameters, and the one way the API and the
+pages run a search. The staff guards (session, CSRF, API token) are in web/auth.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BeforeValidator
 from pydantic_core import PydanticUseDefault
 
+from ..accounts import Accounts
+from ..curation import Curator
 from ..knowledgebase import KnowledgeBase
 from ..search import Filters, Searcher, SearchRequest, SearchResult
 from ..search.request import LIMIT_RANGE, MAX_QUERY_CHARS, PAGE_RANGE, YEAR_RANGE
@@ -21,21 +24,27 @@ SQLITE_MAX_INTEGER = 2**63 - 1
 RowId = Annotated[int, Path(ge=1, le=SQLITE_MAX_INTEGER, description="Versionens nummer")]
 
 
-def get_kb(request: Request) -> KnowledgeBase:
+# Async, so FastAPI does not hop to its thread pool just to read app.state.
+async def get_kb(request: Request) -> KnowledgeBase:
     return request.app.state.kb
 
 
-def get_searcher(request: Request) -> Searcher:
+async def get_searcher(request: Request) -> Searcher:
     return request.app.state.searcher
 
 
-# As dependencies: async, so FastAPI does not hop to its thread pool just to read app.state.
-async def kb_dependency(request: Request) -> KnowledgeBase:
-    return request.app.state.kb
+async def get_curator(request: Request) -> Curator:
+    return request.app.state.curator
 
 
-async def searcher_dependency(request: Request) -> Searcher:
-    return request.app.state.searcher
+async def get_accounts(request: Request) -> Accounts:
+    return request.app.state.accounts
+
+
+KnowledgeBaseDep = Annotated[KnowledgeBase, Depends(get_kb)]
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+CuratorDep = Annotated[Curator, Depends(get_curator)]
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 
 MAX_FILTER_VALUES = 50        # values per filter; more cannot be a real selection
@@ -66,7 +75,8 @@ def _filter_values(raw: list[str], split_commas: bool = True) -> list[str]:
 
 
 async def search_params(
-    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description=f"Sökfråga, högst {MAX_QUERY_CHARS} tecken")] = "",
+    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS,
+                            description=f"Sökfråga, högst {MAX_QUERY_CHARS} tecken")] = "",
     organisation: Annotated[list[str], Query(
         description="Organisation, kan upprepas (namnet tas helt, även med kommatecken)")] = [],
     organisation_type: Annotated[list[str], Query(
