@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -50,9 +51,19 @@ def _user(row) -> User:
 
 
 class Accounts:
-    def __init__(self, store: Store):
-        self.store = store
-        self.db = store.db
+    def __init__(self, store: Store | Callable[[], Store]):
+        # A Store, or a function giving the calling thread's Store (KnowledgeBase.store): the
+        # web app builds one Accounts and uses it from many threads, and an sqlite3 connection
+        # belongs to one thread.
+        self._store = store if callable(store) else (lambda: store)
+
+    @property
+    def store(self) -> Store:
+        return self._store()
+
+    @property
+    def db(self):
+        return self.store.db
 
     # -- users -----------------------------------------------------------------------------
     def add_user(self, username: str, password: str, display_name: str | None = None) -> User:

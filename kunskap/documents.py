@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DocumentError
-from .metadata import check_field, check_metadata
+from .metadata import CONTROL_CHARACTERS, check_field, check_metadata
 
 UNKNOWN_ORGANISATION = "okänd"
 
@@ -111,6 +111,8 @@ def build_document(
 
     # A file must name its title unless the format has one of its own; a case study must name
     # its organisation, an upload without one is flagged for curation instead.
+    if default_title:   # from the file's own metadata (PDF/PPTX/DOCX): cleaned, not refused
+        default_title = " ".join(CONTROL_CHARACTERS.sub(" ", default_title).split())
     required = set() if default_title else {"title"}
     if default_kind == "case-study":
         required.add("organisation")

@@ -31,6 +31,7 @@ URL_PATTERN = re.compile(r"^https?://[^\s/$.?#].[^\s]*$")
 # body allows tab and line breaks (BODY_CONTROL_CHARACTERS).
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 BODY_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+MULTILINE_FIELDS = frozenset({"summary"})   # written in a text area: line breaks and tabs are fine
 MIN_YEAR = 1900
 MAX_CHARS = {"title": 200, "summary": 400, "source_url": 1000, "contact": 200}
 MAX_TAG_CHARS = 60
@@ -120,7 +121,8 @@ def _text(field: str, value: Any) -> tuple[str | None, Problem | None]:
     text = str(value).replace("\r\n", "\n").strip()
     if not text:
         return None, None
-    if CONTROL_CHARACTERS.search(text):
+    pattern = BODY_CONTROL_CHARACTERS if field in MULTILINE_FIELDS else CONTROL_CHARACTERS
+    if pattern.search(text):
         return None, Problem(field, CONTROL_RULE)
     return text, None
 

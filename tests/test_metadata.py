@@ -26,11 +26,11 @@ BAD = [
     ("year", "year", "förra året", f"ska vara ett årtal mellan 1900 och {NEXT_YEAR}"),
     ("year", "year", "+2021", f"ska vara ett årtal mellan 1900 och {NEXT_YEAR}"),
     ("title", "title", "Å" * 201, "får vara högst 200 tecken"),
-    ("title", "title", "Cykel\x07banor", "får inte innehålla styrtecken"),
+    ("title", "title", "Cykel\x07banor", "får inte innehålla kontrolltecken"),
     ("title", "title", ["två", "rubriker"], "ska vara text, inte en lista eller tabell"),
     ("summary", "summary", "ö" * 401, "får vara högst 400 tecken"),
     ("contact", "contact", "x" * 201, "får vara högst 200 tecken"),
-    ("contact", "contact", "Anna\x00", "får inte innehålla styrtecken"),
+    ("contact", "contact", "Anna\x00", "får inte innehålla kontrolltecken"),
     ("source_url", "source_url", "javascript:alert(1)",
      "ska vara en fullständig webbadress som börjar med https:// (eller http://)"),
     ("source_url", "source_url", "vaxjo.se/cykel",
@@ -40,10 +40,10 @@ BAD = [
     ("status", "status", "hemlig",
      "ska vara published (publicerad), draft (utkast) eller unpublished (avpublicerad)"),
     ("kind", "kind", "blogg", "ska vara case-study, presentation, news eller report"),
-    ("language", "language", "sv\x1b", "får inte innehålla styrtecken"),
+    ("language", "language", "sv\x1b", "får inte innehålla kontrolltecken"),
     # A file's free tags and the form's own keywords follow one rule.
     ("themes", "other_tags", ["cykel", "c" * 61], "får vara högst 60 tecken långa, vart och ett"),
-    ("themes", "other_tags", ["cyk\x0bel"], "får inte innehålla styrtecken"),
+    ("themes", "other_tags", ["cyk\x0bel"], "får inte innehålla kontrolltecken"),
     ("themes", "other_tags", [["inbäddad"]], "får bara innehålla ord, inte listor eller tabeller"),
 ]
 
