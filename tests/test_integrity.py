@@ -386,3 +386,22 @@ def test_a_full_ingest_after_live_saves_gives_the_fts_rows_of_a_clean_build(corp
     assert fresh.analyzer.index_text("vätgasbussar") == clean.analyzer.index_text("vätgasbussar")
     for each in (kb, clean, fresh):
         each.store.close()
+
+
+def test_kunskap_ingest_finishes_a_save_that_a_crash_interrupted(corpus, kb_factory):
+    from click.testing import CliRunner
+
+    from kunskap.cli import cli
+
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    path = corpus / "malmo-energi.md"
+    previous = path.read_bytes()
+    new = previous.replace(b"energir\xc3\xa5dgivning", b"v\xc3\xa4rmepumpsr\xc3\xa5dgivning")
+    revision = crashed_save(kb, corpus, action="update", doc_id="malmo-energi", path=path, previous=previous,
+                            new=new, write_file=True)
+    result = CliRunner().invoke(cli, ["ingest", str(corpus), "--index", str(kb.settings.index), "--model", "hashing",
+                                      "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert f"Återhämtning: version {revision} (malmo-energi): slutförd" in result.output
+    assert kb.store.pending_revisions() == [] and Curator(kb).save_state(revision)["state"] == "done"

@@ -81,7 +81,7 @@ class SaveJournal:
         """Finish or undo saves that a crash interrupted (and deferred uploads not yet indexed):
         a pending revision whose files all have their new content is rolled forward (ingested and
         marked done); otherwise its files are put back and it is marked aborted. Returns one
-        Swedish line per revision handled. Run at start-up by `kunskap serve`."""
+        Swedish line per revision handled. Run at start-up by `kunskap serve` and `kunskap ingest`."""
         return [self.process_pending(row["id"]) for row in self.kb.store.pending_revisions()]
 
     def process_pending(self, revision_id: int) -> str:

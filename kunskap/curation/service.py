@@ -225,7 +225,7 @@ class Curator:
     # -- the save journal ------------------------------------------------------------------
     def recover(self) -> list[str]:
         """Finish or undo saves that a crash interrupted, and deferred uploads not yet indexed
-        (SaveJournal.recover). Run at start-up by `kunskap serve`."""
+        (SaveJournal.recover). Run at start-up by `kunskap serve` and `kunskap ingest`."""
         self._writable()
         return self.journal.recover()
 
