@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run   – install, build the index from corpus/ on first run (progress bar), serve on :8000
+#   make run   – install and serve on :8000 (first run: words at once, semantic search built in the background)
 #   make test  – install what the tests need (incl. Debian's chromium for the browser tests), run them
 PYTHON ?= python3
 VENV := .venv

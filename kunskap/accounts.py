@@ -11,12 +11,13 @@ import datetime as dt
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .errors import KunskapError, ValidationError
+from .errors import AuthError, ThrottledError, ValidationError
 from .storage import Store
 
 SESSION_HOURS = 12
@@ -26,14 +27,6 @@ MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "kk_"
 
 _hasher = PasswordHasher()
-
-
-class AuthError(KunskapError):
-    code = "unauthorized"
-
-
-class ThrottledError(KunskapError):
-    code = "too_many_attempts"
 
 
 @dataclass
@@ -58,8 +51,15 @@ def _user(row) -> User:
 
 
 class Accounts:
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(self, store: Store | Callable[[], Store]):
+        # A Store, or a function giving the calling thread's Store (KnowledgeBase.store): the
+        # web app builds one Accounts and uses it from many threads, and an sqlite3 connection
+        # belongs to one thread.
+        self._store = store if callable(store) else (lambda: store)
+
+    @property
+    def store(self) -> Store:
+        return self._store()
 
     # -- users -----------------------------------------------------------------------------
     def add_user(self, username: str, password: str, display_name: str | None = None) -> User:

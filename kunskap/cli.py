@@ -138,6 +138,11 @@ def ingest(corpus_dir, corpus, index, model, embed_threads, prune, rebuild, batc
     remove_stale_temp_files(settings)
     try:
         kb = KnowledgeBase(settings)
+        if kb.settings.database_path.exists():
+            from .curation import Curator
+
+            for line in Curator(kb).recover():   # saves a crash interrupted: finished or undone first
+                click.echo(f"Återhämtning: {line}", err=True)
         report = run_ingest(kb, settings.corpus, prune=prune, rebuild=rebuild, progress=not quiet)
     except KunskapError as exc:
         raise click.ClickException(exc.message) from None

@@ -60,6 +60,34 @@ class ReadOnlyError(KunskapError):
     code = "read_only"
 
 
+class ConflictError(KunskapError):
+    """The file changed since the editor opened it: saving would silently undo someone's work."""
+
+    code = "edit_conflict"
+
+
+class FormError(KunskapError):
+    """Validation errors by field, with Swedish messages for the form."""
+
+    code = "invalid_document"
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("Kontrollera fälten: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+class AuthError(KunskapError):
+    """Wrong or missing credentials: a login, session or API token that is not valid."""
+
+    code = "unauthorized"
+
+
+class ThrottledError(KunskapError):
+    """Too many failed logins for one account or address: wait before trying again."""
+
+    code = "too_many_attempts"
+
+
 class StorageUnavailableError(KunskapError):
     """The database cannot be reached or used. The message names it, with any password masked."""
 

@@ -288,11 +288,14 @@ def ingest_documents(
         rejected_paths = {e.path for e in report.rejected}
         with store.transaction():
             # The decompounding lexicon follows the corpus; FTS rows are re-derived if it changed.
+            # Compared with the lexicon the rows were derived with, not with the vocabulary, which
+            # live saves have updated since without re-deriving anything.
             counts = kb.count_words(f"{d.title}\n{d.text}" for d in documents)
-            old_vocabulary = store.vocabulary()
             store.replace_vocabulary(counts)
-            lexicon_changed = {w for w, c in counts.items() if c >= 2} != {w for w, c in old_vocabulary.items() if c >= 2}
+            lexicon = kb.lexicon_of(counts)
+            lexicon_changed = lexicon != store.lexicon()
             if lexicon_changed:
+                store.replace_lexicon(lexicon)
                 kb.refresh_analyzer()
             if rebuild:
                 for doc_id, state in store.document_states().items():
@@ -350,8 +353,9 @@ def ingest_files(kb: KnowledgeBase, corpus_root: Path, paths: list[Path], remove
                 remove_document(kb, doc_id, working)
             for document, chunks in prepared:
                 write_document(kb, document, working, chunks)
-            # Typo correction must know the new words; the decompounding lexicon follows at the
-            # next full ingest (it would re-derive every FTS row).
+            # Typo correction must know the new words; the decompounding lexicon (store.lexicon)
+            # follows at the next full ingest, which re-derives the FTS rows if it changed (here
+            # it would re-derive every row on every save).
             kb.store.replace_vocabulary(kb.count_words(f"{t}\n{x}" for t, x in kb.store.all_chunk_texts()))
             states = kb.store.document_states()
         kb.publish_vectors(working, corpus_hash=corpus_hash((k, v["content_hash"]) for k, v in states.items()))

@@ -82,8 +82,13 @@ class KnowledgeBase:
         return self._embedder
 
     def _make_analyzer(self) -> SwedishAnalyzer:
-        vocabulary = self.store.vocabulary()
-        return SwedishAnalyzer(w for w, c in vocabulary.items() if c >= LEXICON_MIN_COUNT)
+        # The lexicon the FTS rows were derived with, so that queries are analysed as the rows were.
+        return SwedishAnalyzer(self.store.lexicon())
+
+    @staticmethod
+    def lexicon_of(counts: Counter) -> set[str]:
+        """The decompounding lexicon of a corpus: its words that occur at least LEXICON_MIN_COUNT times."""
+        return {w for w, c in counts.items() if c >= LEXICON_MIN_COUNT}
 
     def refresh_analyzer(self) -> None:
         self.analyzer = self._make_analyzer()

@@ -57,6 +57,62 @@ def test_bad_parameters_are_400_with_the_parameter_named(client, params, field):
     assert error["code"] == "invalid_parameter" and error["parameter"] == field and error["message"]
 
 
+QUERY = "kommun region klimat"   # matches every sample document
+
+
+def _ids(client, path, params):
+    r = client.get(path, params={"q": QUERY, "limit": 50, **params})
+    assert r.status_code == 200, (path, params, r.text[:200])
+    if path.startswith("/api/"):
+        return sorted(hit["id"] for hit in r.json()["results"])
+    cards = BeautifulSoup(r.text, "html.parser").select("article.card h3 a")
+    return sorted(a["href"].removeprefix("/dokument/") for a in cards)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/search", "/sok"])
+def test_filters_repeat_or_are_comma_separated_the_same_on_the_api_and_the_page(client, path):
+    assert _ids(client, path, {"theme": "cykel,kollektivtrafik"}) == ["lund-cykel", "vaxjo-buss"]
+    assert _ids(client, path, {"theme": ["cykel", "kollektivtrafik"]}) == ["lund-cykel", "vaxjo-buss"]
+    assert _ids(client, path, {"county": "Kronobergs län, Västerbottens län"}) == ["umea-laddning", "vaxjo-buss"]
+    # An organisation's name is taken whole: a comma does not split it.
+    assert _ids(client, path, {"organisation": ["Lunds kommun", "Växjö kommun"]}) == ["lund-cykel", "vaxjo-buss"]
+    assert _ids(client, path, {"organisation": "Lunds kommun,Växjö kommun"}) == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/search", "/sok"])
+def test_an_empty_parameter_counts_as_left_out(client, path):
+    everything = _ids(client, path, {})
+    assert len(everything) == 5
+    assert _ids(client, path, {"page": "", "limit": "", "year_from": "", "year_to": "", "sort": "",
+                               "mode": "", "theme": ""}) == everything
+
+
+def test_the_openapi_document_declares_every_search_parameter_with_its_bounds(client):
+    from kunskap.search.request import LIMIT_RANGE, MAX_QUERY_CHARS, PAGE_RANGE, YEAR_RANGE
+
+    operation = client.get("/api/v1/openapi.json").json()["paths"]["/api/v1/search"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert list(parameters) == ["q", "organisation", "organisation_type", "county", "theme", "kind",
+                                "year_from", "year_to", "page", "limit", "sort", "mode"]
+    assert all(p["in"] == "query" and p["description"] for p in parameters.values())
+
+    def bounds(name):
+        schema = parameters[name]["schema"]
+        schema = next((s for s in schema.get("anyOf", []) if s.get("type") == "integer"), schema)
+        return schema["minimum"], schema["maximum"]
+
+    assert bounds("limit") == LIMIT_RANGE and bounds("page") == PAGE_RANGE
+    assert bounds("year_from") == bounds("year_to") == YEAR_RANGE
+    assert parameters["q"]["schema"]["maxLength"] == MAX_QUERY_CHARS
+    # Declared means enforced, on the API and on the results page alike.
+    for name, (low, high) in (("limit", LIMIT_RANGE), ("page", PAGE_RANGE), ("year_from", YEAR_RANGE)):
+        for value in (low - 1, high + 1):
+            for path in ("/api/v1/search", "/sok"):
+                r = client.get(path, params={"q": "cykel", name: value})
+                assert r.status_code == 400 and name in r.text, (path, name, value)
+        assert client.get("/api/v1/search", params={"q": "cykel", name: high}).status_code == 200
+
+
 def test_errors_have_one_shape(client):
     r = client.get("/api/v1/documents/finns-inte")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

@@ -9,7 +9,8 @@ import os
 import frontmatter
 import pytest
 
-from kunskap.curation import Curator, FormError
+from kunskap.curation import Curator, DocumentFiles
+from kunskap.errors import FormError
 from kunskap.ingest import ingest
 from kunskap.search import SearchRequest, Searcher
 
@@ -215,3 +216,53 @@ def test_control_characters_in_the_body_are_refused_but_tab_and_newline_are_fine
 def test_surrounding_whitespace_is_trimmed_not_refused(curator):
     saved = curator.save_case_study({**NEW, "title": "\tLastcyklar i Växjö\n"}, BODY, "anna")
     assert curator.document(saved.doc_id)["title"] == "Lastcyklar i Växjö"
+
+
+def test_a_change_to_an_uploads_metadata_can_be_restored(curator, corpus, tmp_path):
+    """Its revision records the sidecar's path; restoring must write that sidecar and ingest the
+    upload, not treat the sidecar as the document (which failed: "filtypen '.yml' stöds inte")."""
+    pdf = make_pdf(tmp_path / "x.pdf", ["Solceller på skolans tak i Lund", "Resultat: mer egen el"]).read_bytes()
+    doc_id = curator.upload("sol.pdf", pdf, {"title": "Solceller på skolor", "organisation": "Lunds kommun",
+                                             "status": "published"}, "anna").doc_id
+    values, body = curator.form_values(doc_id)
+    assert body is None and values["title"] == "Solceller på skolor"
+    curator.save_upload_metadata(doc_id, {**values, "title": "Solel på skolor"}, "anna")
+    change = curator.revisions(doc_id)[0]
+    assert change["action"] == "update" and curator.kb.store.get_document(doc_id)["title"] == "Solel på skolor"
+
+    curator.restore(change["id"], "anna")
+    assert curator.kb.store.get_document(doc_id)["title"] == "Solceller på skolor"
+    assert curator.form_values(doc_id)[0]["title"] == "Solceller på skolor"
+    assert sorted(p.name for p in (corpus / "presentationer").iterdir()) == [f"{doc_id}.pdf", f"{doc_id}.pdf.yml"]
+    assert [r["action"] for r in curator.revisions(doc_id)] == ["restore", "update", "upload"]
+
+
+def test_a_markdown_file_with_an_upper_case_suffix_is_edited_as_markdown(curator, corpus):
+    """The loader reads `.MD` as Markdown; curation took it for an upload with a sidecar."""
+    (corpus / "umea-laddning.md").rename(corpus / "Umea-laddning.MD")
+    ingest(curator.kb, corpus, prune=True)
+    [doc_id] = [d["id"] for d in curator.documents() if d["source_path"] == "Umea-laddning.MD"]
+    values, body = curator.form_values(doc_id)
+    assert "laddinfrastruktur" in body
+    curator.save_case_study({**values, "title": "Laddplatser i Umeå"}, body, "anna", doc_id=doc_id)
+    assert "title: Laddplatser i Umeå" in (corpus / "Umea-laddning.MD").read_text("utf-8")
+    assert not (corpus / "Umea-laddning.MD.yml").exists()
+    assert curator.kb.store.get_document(doc_id)["title"] == "Laddplatser i Umeå"
+
+
+def test_document_files_decide_markdown_or_upload_with_sidecar(tmp_path):
+    case = DocumentFiles.at(tmp_path, "fallstudier/lund-cykel.md")
+    assert case.markdown and case.sidecar is None and case.metadata_path == tmp_path / "fallstudier" / "lund-cykel.md"
+    assert case.version_columns == ("previous_content", "content")
+    assert DocumentFiles.at(tmp_path, "Lund-cykel.MD").markdown
+    # A revision of an upload's metadata records the sidecar's path: it is the same document.
+    for rel in ("presentationer/sol.pdf", "presentationer/sol.pdf.yml"):
+        upload = DocumentFiles.at(tmp_path, rel)
+        assert upload.path == tmp_path / "presentationer" / "sol.pdf" and not upload.markdown
+        assert upload.sidecar == upload.metadata_path == tmp_path / "presentationer" / "sol.pdf.yml"
+        assert upload.version_columns == ("previous_sidecar", "sidecar")
+        assert upload.rel() == "presentationer/sol.pdf"
+    assert upload.read_metadata() == ({}, None)                  # no sidecar yet: no metadata
+    upload.sidecar.parent.mkdir()
+    upload.sidecar.write_text("title: Solceller på förskolor\nstatus: draft\n", encoding="utf-8")
+    assert upload.read_metadata() == ({"title": "Solceller på förskolor", "status": "draft"}, None)

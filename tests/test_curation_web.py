@@ -113,6 +113,73 @@ def test_no_write_route_answers_without_staff_credentials(app_kb, client):
         assert anonymous.status_code == 303
 
 
+def route_objects(routes, prefix=""):
+    for route in routes:
+        nested = getattr(route, "original_router", None)
+        if nested is not None:
+            yield from route_objects(nested.routes, prefix + route.include_context.prefix)
+        elif isinstance(route, APIRoute):
+            yield prefix + route.path, route
+
+
+def guards_of(dependant) -> set:
+    """Every dependency a route runs, sub-dependencies included."""
+    found = set()
+    for sub in dependant.dependencies:
+        found.add(sub.call)
+        found |= guards_of(sub)
+    return found
+
+
+PUBLIC_API = {("GET", p) for p in ("/api/v1/search", "/api/v1/documents/{doc_id}", "/api/v1/documents/{doc_id}/similar",
+                                    "/api/v1/facets", "/api/v1/themes", "/api/v1/organisations")}
+
+
+def test_every_staff_route_is_guarded_by_a_dependency(app_kb):
+    """The guards are declared, not called by hand: a new route cannot forget them unnoticed."""
+    from kunskap.web.auth import bearer_user, check_login_csrf, csrf_checked, staff_session
+
+    app = app_kb[0]
+    checked = 0
+    for path, route in route_objects(app.routes):
+        guards = guards_of(route.dependant)
+        for method in route.methods:
+            if path == "/logga-in":
+                assert (check_login_csrf in guards) == (method == "POST"), (method, path)
+                assert staff_session not in guards
+            elif path.startswith("/kurera") or path == "/logga-ut":
+                assert staff_session in guards, (method, path)
+                assert (csrf_checked in guards) == (method == "POST"), (method, path)
+            elif path.startswith("/api/") and (method, path) not in PUBLIC_API:
+                assert bearer_user in guards, (method, path)
+            else:
+                assert not guards & {bearer_user, staff_session, csrf_checked}, (method, path)
+            checked += 1
+    assert checked >= 35
+    # Guards run before the route's own parameters are validated, on the pages as on the API.
+    with TestClient(app) as anonymous:
+        assert anonymous.get(f"/api/v1/revisions/{HUGE}").status_code == 401
+        r = anonymous.get(f"/kurera/versioner/{HUGE}", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/logga-in?next=")
+        login(anonymous)
+        assert anonymous.post(f"/kurera/versioner/{HUGE}/aterstall", data={"csrf": "fel"}).status_code == 403
+
+
+def test_curator_and_accounts_are_built_once_and_each_thread_gets_its_own_connection(app_kb):
+    app, kb, _ = app_kb
+    with TestClient(app) as c:
+        curator, accounts = app.state.curator, app.state.accounts
+        assert login(c).status_code == 303 and c.get("/kurera").status_code == 200
+        assert app.state.curator is curator and app.state.accounts is accounts
+        other = []
+        thread = threading.Thread(target=lambda: other.append(accounts.store))
+        thread.start()
+        thread.join()
+        # sqlite3 connections are per thread: the shared Accounts asks for the calling thread's.
+        assert accounts.store is kb.store and other[0] is not kb.store
+        assert other[0].path == kb.store.path
+
+
 def test_token_api_create_publish_update_delete_restore(client, app_kb):
     _, kb, token = app_kb
     auth = {"Authorization": f"Bearer {token}"}

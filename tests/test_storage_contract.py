@@ -351,6 +351,14 @@ def test_the_vocabulary_is_replaced_whole(store):
     assert store.vocabulary() == {"öar": 2}
 
 
+def test_the_lexicon_is_kept_apart_from_the_vocabulary(store):
+    store.replace_vocabulary(Counter({"älv": 3, "å": 1}))
+    store.replace_lexicon({"älv", "öar"})
+    assert store.lexicon() == {"älv", "öar"} and store.vocabulary() == {"älv": 3, "å": 1}
+    store.replace_vocabulary(Counter({"ny": 2}))
+    assert store.lexicon() == {"älv", "öar"}
+
+
 # -- the change generation -------------------------------------------------------------------
 def test_the_generation_rises_with_every_change_to_what_searches_read(stores):
     store, other = stores(), stores()
@@ -367,6 +375,8 @@ def test_the_generation_rises_with_every_change_to_what_searches_read(stores):
     store.set_status("a", "draft")
     assert changed()
     store.replace_vocabulary(Counter({"ett": 1}))
+    assert changed()
+    store.replace_lexicon({"ett"})
     assert changed()
     store.replace_lexical_rows([(store.chunk_ids()[0], "", "ett")])
     assert changed()
@@ -459,9 +469,7 @@ def test_the_cached_chunk_fingerprint_covers_the_embedded_chunks(store):
 
 
 def test_curation_reads_documents_titles_and_history(store):
-    """Curation's named reads (kunskap/curation); skipped where a backend does not have them yet."""
-    if not hasattr(store, "curation_documents"):
-        pytest.skip("this branch's store has no curation reads yet")
+    """Curation's named reads (kunskap/curation)."""
     put(store, "östersund", ["ett"], status="draft")
     put(store, "umeå", ["två"], title="Laddning i Umeå")
     assert [d["id"] for d in store.curation_documents(status="draft")] == ["östersund"]

@@ -20,7 +20,8 @@ BINARY_FORMATS = {
     ".pptx": (pptx, "presentation"),
     ".docx": (docx, "report"),
 }
-SUPPORTED_EXTENSIONS = (".md", *BINARY_FORMATS)
+MARKDOWN_SUFFIX = ".md"
+SUPPORTED_EXTENSIONS = (MARKDOWN_SUFFIX, *BINARY_FORMATS)
 SIDECAR_SUFFIX = ".yml"
 # Per file. A long municipal climate plan is ~300,000 characters (150 pages); the probe's 1 MB of
 # text in a 60 KB DOCX took 278 s to embed and slowed every search. Beyond these a file is
@@ -33,6 +34,12 @@ def is_ignored(path: Path) -> bool:
     """Files that are not documents: hidden, '_'-prefixed, and README files."""
     name = path.name
     return name.startswith((".", "_", "~$")) or name.lower() == "readme.md"
+
+
+def is_markdown(path: Path | str) -> bool:
+    """A Markdown case study (metadata in its front matter), as opposed to a PDF/PPTX/DOCX whose
+    metadata is a sidecar. The suffix decides, in any case (`.md`, `.MD`)."""
+    return Path(path).suffix.lower() == MARKDOWN_SUFFIX
 
 
 def is_sidecar(path: Path) -> bool:
@@ -62,7 +69,7 @@ def load_file(path: Path, root: Path | None = None) -> Document:
     except OSError as exc:
         raise DocumentError(shown, f"filen kan inte läsas ({exc.strerror})") from exc
 
-    if suffix == ".md":
+    if is_markdown(path):
         if len(data) > 4 * MAX_TEXT_CHARS:
             raise text_too_long(shown)
         meta, body, sections = markdown.parse(shown, data)

@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 
 from ..errors import ValidationError
 
+# The bounds of a search request, defined once: `validate_request` checks them for library
+# callers (the CLI), and the web layer's search parameters declare them (web/deps.py).
 MAX_QUERY_CHARS = 2000
+LIMIT_RANGE = (1, 100)      # results per page
+PAGE_RANGE = (1, 1000)
+YEAR_RANGE = (1900, 2100)   # year_from / year_to filters
 MODES = ("hybrid", "dense", "lexical")
 SORTS = ("relevance", "newest")
 
@@ -50,10 +55,9 @@ class SearchRequest:
 def validate_request(request: SearchRequest) -> None:
     if len(request.q) > MAX_QUERY_CHARS:
         raise ValidationError("q", f"Sökfrågan får vara högst {MAX_QUERY_CHARS} tecken")
-    if not 1 <= request.limit <= 100:
-        raise ValidationError("limit", "limit ska vara mellan 1 och 100")
-    if not 1 <= request.page <= 1000:
-        raise ValidationError("page", "page ska vara mellan 1 och 1000")
+    for name, (low, high) in (("limit", LIMIT_RANGE), ("page", PAGE_RANGE)):
+        if not low <= getattr(request, name) <= high:
+            raise ValidationError(name, f"{name} ska vara mellan {low} och {high}")
     if request.sort not in SORTS:
         raise ValidationError("sort", "sort ska vara relevance eller newest")
     if request.mode not in MODES:

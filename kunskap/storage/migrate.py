@@ -3,7 +3,7 @@
 Everything the SQLite file holds is copied in one PostgreSQL transaction: documents, chunks
 (with their ids, so nothing that names a chunk changes), the lexical rows as FTS5 holds them
 (counted into postings the way the PostgreSQL store counts them), the embedding cache,
-vocabulary, accounts, sessions, API tokens, login attempts and the revision history with any
+vocabulary, the decompounding lexicon, accounts, sessions, API tokens, login attempts and the revision history with any
 pending save. The target must be empty; a failure leaves it as it was. The vectors are then
 rebuilt from the copied embedding cache by the knowledge base (no text is embedded again).
 """
@@ -23,6 +23,7 @@ TABLES = [
     ("chunks", ("id", "doc_id", "ord", "text", "heading", "page", "embed_text", "embed_hash"), "id"),
     ("embeddings", ("model_id", "text_hash", "vector", "created_at"), None),
     ("vocabulary", ("word", "count"), None),
+    ("lexicon", ("word",), None),
     ("users", ("id", "username", "display_name", "password_hash", "active", "created_at", "updated_at"), "id"),
     ("sessions", ("token_hash", "user_id", "csrf_token", "created_at", "expires_at"), None),
     ("api_tokens", ("id", "token_hash", "name", "user_id", "created_at", "last_used_at", "revoked"), "id"),

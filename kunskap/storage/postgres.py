@@ -459,6 +459,19 @@ class PostgresStore:
     def vocabulary(self) -> dict[str, int]:
         return dict(self._all("SELECT word, count FROM vocabulary"))
 
+    def replace_lexicon(self, words: Iterable[str]) -> None:
+        """The decompounding lexicon the lexical rows are derived with (changed by full ingests
+        only). Queries are analysed with it, so other servers must see the change."""
+        with self.transaction(), self._conn() as conn:
+            conn.execute("DELETE FROM lexicon")
+            with conn.cursor() as cursor, cursor.copy("COPY lexicon (word) FROM STDIN") as copy:
+                for word in words:
+                    copy.write_row((word,))
+            self._changed(conn)
+
+    def lexicon(self) -> set[str]:
+        return {r[0] for r in self._all("SELECT word FROM lexicon")}
+
     # -- lexical ---------------------------------------------------------------------------------
     @staticmethod
     def _insert_lexical(conn, rows: Sequence[tuple[int, str, str]]) -> None:

@@ -83,6 +83,8 @@ def m001_initial(conn) -> None:
             PRIMARY KEY (model_id, text_hash)
         )""")
     conn.execute("CREATE TABLE vocabulary (word text PRIMARY KEY, count integer NOT NULL)")
+    # The decompounding lexicon the lexical rows were derived with (see SQLite's m004_fts_lexicon).
+    conn.execute("CREATE TABLE lexicon (word text PRIMARY KEY)")
     # The vector index's manifest: which model and chunker the chunk_vectors table holds (that
     # table is created with the model's dimension when the index is first built).
     conn.execute("""

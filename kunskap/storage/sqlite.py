@@ -306,6 +306,38 @@ class SQLiteStore:
                                   [revision_id]))
         return rows[0] if rows else None
 
+    # -- curation's reads: document list, titles, revision history ---------------------------
+    def curation_documents(self, status: str | None = None) -> list[dict]:
+        """Every document (or those with `status`) as curation lists them, last changed first."""
+        where, params = ("status = ?", [status]) if status else ("1", [])
+        return [self._decode(row) for row in self.db.query(
+            "SELECT id, title, organisation, kind, status, year, themes, curation_notes, updated_at, source_path "
+            f"FROM documents WHERE {where} ORDER BY updated_at DESC, id", params)]
+
+    def document_titles(self) -> list[dict]:
+        """{id, title, organisation} of every document, by id (what the duplicate checks compare)."""
+        return list(self.db.query("SELECT id, title, organisation FROM documents ORDER BY id"))
+
+    def revisions_of(self, doc_id: str) -> list[dict]:
+        """A document's history, newest first; aborted saves never took effect and are left out."""
+        return list(self.db.query(
+            "SELECT id, doc_id, path, action, username, created_at, note, state FROM revisions WHERE doc_id = ? "
+            "AND state != 'aborted' ORDER BY id DESC", [doc_id]))
+
+    def get_revision(self, revision_id: int) -> dict | None:
+        """One revision with the file contents it recorded (before and after)."""
+        rows = list(self.db.query("SELECT * FROM revisions WHERE id = ?", [revision_id]))
+        return rows[0] if rows else None
+
+    def deletions_not_undone(self) -> list[dict]:
+        """Completed deletes with no later revision of the same document (other than an aborted
+        one), newest first: the candidates for undo."""
+        return list(self.db.query(
+            "SELECT r.id, r.doc_id, r.path, r.username, r.created_at FROM revisions r WHERE r.action = 'delete' "
+            "AND r.state = 'done' AND NOT EXISTS (SELECT 1 FROM revisions later WHERE later.doc_id = r.doc_id "
+            "AND later.id > r.id AND later.state != 'aborted') "
+            "ORDER BY r.id DESC"))
+
     # -- vocabulary (decompounding lexicon, typo correction) -------------------------------
     def replace_vocabulary(self, counts: Counter) -> None:
         with self.transaction():
@@ -315,6 +347,16 @@ class SQLiteStore:
 
     def vocabulary(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT word, count FROM vocabulary").fetchall())
+
+    def replace_lexicon(self, words: Iterable[str]) -> None:
+        """The decompounding lexicon the FTS rows are derived with (changed by full ingests only)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM lexicon")
+            self.db.conn.executemany("INSERT INTO lexicon (word) VALUES (?)", [(w,) for w in words])
+            self._bump_generation()   # queries are analysed with it
+
+    def lexicon(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT word FROM lexicon").fetchall()}
 
     def all_chunk_texts(self) -> Iterable[tuple[str, str]]:
         yield from self.db.execute(

@@ -128,7 +128,17 @@ def m003_save_journal(db: sqlite_utils.Database):
 
 
 @migration
-def m004_change_generation(db: sqlite_utils.Database):
+def m004_fts_lexicon(db: sqlite_utils.Database):
+    """The decompounding lexicon the FTS rows were derived with, kept apart from the vocabulary:
+    live saves update the vocabulary (typo correction must know their words) but analyse with
+    this lexicon, and the next full ingest re-derives the FTS rows when the corpus's lexicon
+    differs from it. Seeded with the words the analyzer used so far (vocabulary count >= 2)."""
+    db["lexicon"].create({"word": str}, pk="word")
+    db.execute("INSERT INTO lexicon (word) SELECT word FROM vocabulary WHERE count >= 2")
+
+
+@migration
+def m005_change_generation(db: sqlite_utils.Database):
     """A counter raised by every write to the searchable contents (`Store.change_generation`)."""
     db.execute("CREATE TABLE change_generation (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL)")
     db.execute("INSERT INTO change_generation (id, generation) VALUES (1, 0)")

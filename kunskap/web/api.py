@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from ..errors import NotFoundError
 from ..knowledgebase import KnowledgeBase
 from ..reference import members, organisations
 from ..render import render_markdown
-from ..search import Filters, Searcher
+from ..search import Filters
 from ..serialize import facets_to_dict, hit_to_dict, result_to_dict
 from ..storage import PUBLIC
-from .deps import YEAR_MAX, YEAR_MIN, kb_dependency, run_search, search_request, searcher_dependency
+from .deps import KnowledgeBaseDep, SearcherDep, SearchParams, run_search
 from .schemas import (
     DocumentResponse,
     FacetValue,
@@ -29,8 +29,6 @@ from .schemas import (
 )
 
 router = APIRouter()
-KB = Annotated[KnowledgeBase, Depends(kb_dependency)]
-SEARCHER = Annotated[Searcher, Depends(searcher_dependency)]
 
 
 @router.get("/health", tags=["drift"], response_model=Health)
@@ -41,7 +39,7 @@ def health():
 
 @router.get("/ready", tags=["drift"], response_model=Ready,
             responses={503: {"model": NotReady, "description": "Vektorerna stämmer inte med avsnitten"}})
-def ready(kb: KB):
+def ready(kb: KnowledgeBaseDep):
     """Readiness: index loaded and in step with the database, with counts and model. 503 with
     the problems (in Swedish) when the vectors do not match the chunks."""
     body = {
@@ -60,32 +58,18 @@ def ready(kb: KB):
 
 
 @router.get("/api/v1/search", response_model=SearchResponse, tags=["sök"], responses=errors(400, 503, cached=True))
-async def search(
-    request: Request,
-    kb: KB,
-    q: Annotated[str, Query(max_length=2000, description="Sökfråga, högst 2000 tecken")] = "",
-    organisation: Annotated[list[str], Query(description="Organisation, kan upprepas")] = [],
-    organisation_type: Annotated[list[str], Query(description="kommun eller region")] = [],
-    county: Annotated[list[str], Query(description="Län, kan upprepas")] = [],
-    theme: Annotated[list[str], Query(description="Tema (slug), kan upprepas")] = [],
-    kind: Annotated[list[str], Query(description="case-study, presentation, report, news")] = [],
-    year_from: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
-    year_to: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
-    page: Annotated[int, Query(ge=1, le=1000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    sort: Annotated[str, Query(description="relevance eller newest")] = "relevance",
-):
+async def search(request: Request, kb: KnowledgeBaseDep, params: SearchParams):
     """Sök bland publicerade dokument. Okända filtervärden ger ett tomt resultat, inte ett fel."""
     # A repeated request is answered from the result cache on the event loop; anything that may
     # embed or touch SQLite runs in the thread pool. The dict already has the documented shape
     # (tests check it against the model), so it is not validated again on the hot path.
-    result = await run_search(request, search_request(request))
+    result = await run_search(request, params)
     return JSONResponse(result_to_dict(result, kb))
 
 
 @router.get("/api/v1/documents/{doc_id}", response_model=DocumentResponse, tags=["dokument"],
             responses=errors(404, cached=True))
-def document(doc_id: str, kb: KB):
+def document(doc_id: str, kb: KnowledgeBaseDep):
     return document_dict(kb, doc_id)
 
 
@@ -113,8 +97,8 @@ def document_dict(kb: KnowledgeBase, doc_id: str) -> dict:
             responses=errors(400, 404, cached=True))
 def similar(
     doc_id: str,
-    kb: KB,
-    searcher: SEARCHER,
+    kb: KnowledgeBaseDep,
+    searcher: SearcherDep,
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
     other_organisations: bool = True,
 ):
@@ -125,19 +109,19 @@ def similar(
 
 @router.get("/api/v1/facets", tags=["sök"], response_model=dict[str, list[FacetValue]],
             responses=errors(cached=True))
-def facets(kb: KB, searcher: SEARCHER):
+def facets(kb: KnowledgeBaseDep, searcher: SearcherDep):
     """Antal publicerade dokument per tema, organisation, län, typ och år."""
     return facets_to_dict(searcher.browse(Filters(), limit=1).facets, kb)
 
 
 @router.get("/api/v1/themes", tags=["sök"], response_model=list[ThemeInfo], responses=errors(cached=True))
-def themes(kb: KB):
+def themes(kb: KnowledgeBaseDep):
     return [{"slug": t.slug, "label": t.label, "synonyms": t.synonyms} for t in kb.themes.themes]
 
 
 @router.get("/api/v1/organisations", tags=["sök"], response_model=list[OrganisationInfo],
             responses=errors(cached=True))
-def organisation_list(kb: KB, searcher: SEARCHER):
+def organisation_list(kb: KnowledgeBaseDep, searcher: SearcherDep):
     """Organisationer med publicerade dokument (antal, län, medlemskap)."""
     counts = dict(searcher.browse(Filters(), limit=1).facets["organisation"])
     known = organisations()

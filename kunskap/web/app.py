@@ -37,6 +37,7 @@ def web_dir() -> Path:
 def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        from ..accounts import Accounts
         from ..curation import Curator, DeferredSaves
         from ..knowledgebase import KnowledgeBase
         from ..search import Searcher
@@ -52,9 +53,12 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         app.state.kb = kb
         app.state.searcher = Searcher(kb)
         app.state.admission = Admission(kb.settings.max_pending_searches)
+        # Built once and shared by every request: both hold no per-request state, and Accounts
+        # reaches the calling thread's database connection through kb.store.
+        app.state.curator = curator = Curator(kb)
+        app.state.accounts = Accounts(lambda: kb.store)
         app.state.deferred_saves = None
         if not settings.read_only:
-            curator = Curator(kb)
             for line in curator.recover():   # saves a crash interrupted: finished or undone
                 log.warning("kunskap: återhämtning: %s", line)
             app.state.deferred_saves = DeferredSaves(curator)

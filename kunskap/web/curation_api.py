@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ..accounts import User
 from ..curation import MAX_UPLOAD_BYTES, Curator
 from ..errors import ValidationError
-from .auth import bearer_user
-from .deps import RowId
+from .auth import TokenUser
+from .deps import CuratorDep, RowId
 from .schemas import (
     Deleted,
     DocumentSummary,
@@ -27,7 +27,6 @@ from .schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["kurering"])
-STAFF = Annotated[User, Depends(bearer_user)]
 
 
 class ThemeRef(BaseModel):
@@ -94,10 +93,6 @@ class DocumentPatch(BaseModel):
     base_version: str | None = VERSION_FIELD
 
 
-def _curator(request: Request) -> Curator:
-    return Curator(request.app.state.kb)
-
-
 def _form(fields: dict) -> dict:
     """API field values -> Curator form values (themes as slugs, year as text)."""
     values = {k: v for k, v in fields.items() if k not in ("id", "body", "confirm_duplicates", "base_version")}
@@ -113,16 +108,15 @@ def _check_id(doc_id: str, given: str | None) -> None:
         raise ValidationError("id", f"id i innehållet ('{given[:80]}') är inte dokumentets id ('{doc_id[:80]}').")
 
 
-def _save(request: Request, user: User, doc_id: str, values: dict, body: str | None, base_version: str | None):
+def _save(curator: Curator, user: User, doc_id: str, values: dict, body: str | None, base_version: str | None):
     """Save an existing document from complete form values: Markdown, or an upload's sidecar."""
-    curator = _curator(request)
-    if curator.document(doc_id)["source_path"].endswith(".md"):
+    if curator.files(doc_id).markdown:
         curator.save_case_study(values, body, user.username, doc_id=doc_id, base_version=base_version)
     else:
         if body:   # an upload's text is the file itself
             raise ValidationError("body", "Dokumentet är en uppladdad fil: bara dess metadata kan ändras, inte texten.")
         curator.save_upload_metadata(doc_id, values, user.username, base_version=base_version)
-    return _saved(request, doc_id)
+    return _saved(curator, doc_id)
 
 
 def _current(curator: Curator, doc_id: str) -> tuple[str, dict, str | None]:
@@ -136,8 +130,7 @@ def _current(curator: Curator, doc_id: str) -> tuple[str, dict, str | None]:
     return version, values, body
 
 
-def _saved(request: Request, doc_id: str, status: int = 200, revision: int | None = None):
-    curator = _curator(request)
+def _saved(curator: Curator, doc_id: str, status: int = 200, revision: int | None = None):
     row = curator.document(doc_id)
     body = {"id": doc_id, "status": row["status"], "title": row["title"], "version": curator.version(doc_id)}
     if revision is not None:
@@ -146,20 +139,19 @@ def _saved(request: Request, doc_id: str, status: int = 200, revision: int | Non
 
 
 @router.get("/curation/documents", response_model=list[DocumentSummary], responses=errors(401))
-def all_documents(request: Request, user: STAFF, status: str | None = None):
+def all_documents(user: TokenUser, curator: CuratorDep, status: str | None = None):
     """Alla dokument, även utkast och avpublicerade."""
     return [{k: r[k] for k in ("id", "title", "organisation", "kind", "status", "year", "updated_at")}
-            for r in _curator(request).documents(status)]
+            for r in curator.documents(status)]
 
 
 @router.post("/documents", status_code=201, response_model=SavedDocument, responses=errors(400, 401, 403, 409))
-def create(request: Request, user: STAFF, document: DocumentIn,
+def create(user: TokenUser, curator: CuratorDep, document: DocumentIn,
            idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
     """Skapa en fallstudie. Liknar den ett befintligt dokument svarar API:t 409 med dubbletterna,
     om inte confirm_duplicates är satt. Skicka gärna `Idempotency-Key`: ett nytt försök med samma
     nyckel (t.ex. efter ett avbrutet svar) ger samma dokument i stället för ett nytt."""
-    curator = _curator(request)
-    replayed = _replay(request, curator, user, idempotency_key)
+    replayed = _replay(curator, user, idempotency_key)
     if replayed is not None:
         return replayed
     values = _form(document.model_dump())
@@ -171,64 +163,65 @@ def create(request: Request, user: STAFF, document: DocumentIn,
     if not result.saved:
         return JSONResponse({"error": {"code": "possible_duplicate", "message": "Liknande exempel finns redan.",
                                        "duplicates": [d.__dict__ for d in result.duplicates]}}, status_code=409)
-    return _saved(request, result.doc_id, 201)
+    return _saved(curator, result.doc_id, 201)
 
 
 @router.put("/documents/{doc_id}", response_model=SavedDocument, responses=errors(400, 401, 403, 404, 409))
-def update(request: Request, user: STAFF, doc_id: str, document: DocumentIn):
+def update(user: TokenUser, curator: CuratorDep, doc_id: str, document: DocumentIn):
     """Ersätt dokumentets metadata (och text). Tar emot det GET /api/v1/documents/{id} ger; body,
     status, other_tags, kind och language behålls om de utelämnas."""
     _check_id(doc_id, document.id)
-    version, current, body = _current(_curator(request), doc_id)
+    version, current, body = _current(curator, doc_id)
     values = _form(document.model_dump())
     for key in ("status", "other_tags", "kind", "language"):
         if values[key] is None:
             values[key] = current.get(key)
     if document.body is not None:
         body = document.body
-    return _save(request, user, doc_id, values, body, document.base_version or version)
+    return _save(curator, user, doc_id, values, body, document.base_version or version)
 
 
 @router.patch("/documents/{doc_id}", response_model=SavedDocument, responses=errors(400, 401, 403, 404, 409))
-def patch(request: Request, user: STAFF, doc_id: str, change: DocumentPatch):
+def patch(user: TokenUser, curator: CuratorDep, doc_id: str, change: DocumentPatch):
     """Ändra bara de fält som skickas (null tömmer ett fält); resten behålls som det är i filen.
     Fungerar för fallstudier och för uppladdade filers metadata."""
     _check_id(doc_id, change.id)
-    version, values, body = _current(_curator(request), doc_id)
+    version, values, body = _current(curator, doc_id)
     sent = change.model_dump(exclude_unset=True)
     values.update(_form(sent))
     if "body" in sent:
         body = sent["body"] or ""
-    return _save(request, user, doc_id, values, body, change.base_version or version)
+    return _save(curator, user, doc_id, values, body, change.base_version or version)
 
 
 @router.get("/documents/{doc_id}/version", response_model=DocumentVersion, responses=errors(401, 404))
-def version(request: Request, user: STAFF, doc_id: str):
+def version(user: TokenUser, curator: CuratorDep, doc_id: str):
     """Filens nuvarande version, att skicka som base_version vid PUT."""
-    return {"id": doc_id, "version": _curator(request).version(doc_id)}
+    return {"id": doc_id, "version": curator.version(doc_id)}
 
 
 @router.delete("/documents/{doc_id}", response_model=Deleted, responses=errors(401, 403, 404))
-def delete(request: Request, user: STAFF, doc_id: str):
+def delete(user: TokenUser, curator: CuratorDep, doc_id: str):
     """Ta bort (kan ångras: POST /revisions/{revision}/restore)."""
-    return {"id": doc_id, "revision": _curator(request).delete(doc_id, user.username)}
+    return {"id": doc_id, "revision": curator.delete(doc_id, user.username)}
 
 
 @router.post("/documents/{doc_id}/publish", response_model=SavedDocument, responses=errors(401, 403, 404))
-def publish(request: Request, user: STAFF, doc_id: str):
-    _curator(request).set_status(doc_id, "published", user.username)
-    return _saved(request, doc_id)
+def publish(user: TokenUser, curator: CuratorDep, doc_id: str):
+    curator.set_status(doc_id, "published", user.username)
+    return _saved(curator, doc_id)
 
 
 @router.post("/documents/{doc_id}/unpublish", response_model=SavedDocument, responses=errors(401, 403, 404))
-def unpublish(request: Request, user: STAFF, doc_id: str):
-    _curator(request).set_status(doc_id, "unpublished", user.username)
-    return _saved(request, doc_id)
+def unpublish(user: TokenUser, curator: CuratorDep, doc_id: str):
+    curator.set_status(doc_id, "unpublished", user.username)
+    return _saved(curator, doc_id)
 
 
 @router.post("/uploads", status_code=201, response_model=SavedDocument, responses={
     **errors(400, 401, 403), 202: {"model": PendingSave, "description": "Stor fil: läses in i bakgrunden"}})
-def upload(request: Request, user: STAFF, file: Annotated[UploadFile | None, File()] = None,
+def upload(request: Request, user: TokenUser, curator: CuratorDep,
+           file: Annotated[UploadFile | None, File()] = None,
            title: Annotated[str, Form()] = "", organisation: Annotated[str, Form()] = "",
            kind: Annotated[str, Form()] = "presentation", themes: Annotated[list[str], Form()] = [],
            year: Annotated[str, Form()] = "", summary: Annotated[str, Form()] = "",
@@ -238,8 +231,7 @@ def upload(request: Request, user: STAFF, file: Annotated[UploadFile | None, Fil
     organisation blir den ett utkast. En stor fil läses in i bakgrunden: svaret är då 202 med
     `state: pending`, och GET /api/v1/saves/{revision} visar när den är klar. Skicka gärna
     `Idempotency-Key`: ett nytt försök med samma nyckel skapar inget nytt dokument."""
-    curator = _curator(request)
-    replayed = _replay(request, curator, user, idempotency_key)
+    replayed = _replay(curator, user, idempotency_key)
     if replayed is not None:
         return replayed
     data = file.file.read(MAX_UPLOAD_BYTES + 1) if file is not None else b""
@@ -250,7 +242,7 @@ def upload(request: Request, user: STAFF, file: Annotated[UploadFile | None, Fil
     if result.pending:
         request.app.state.deferred_saves.submit(result.revision_id)
         return _pending(result.doc_id, result.revision_id, status)
-    return _saved(request, result.doc_id, 201, revision=result.revision_id)
+    return _saved(curator, result.doc_id, 201, revision=result.revision_id)
 
 
 def _pending(doc_id: str, revision_id: int, status: str) -> JSONResponse:
@@ -258,42 +250,40 @@ def _pending(doc_id: str, revision_id: int, status: str) -> JSONResponse:
                          "follow": f"/api/v1/saves/{revision_id}"}, status_code=202)
 
 
-def _replay(request: Request, curator: Curator, user: User, key: str | None):
+def _replay(curator: Curator, user: User, key: str | None):
     """The answer to an earlier request with the same Idempotency-Key (a client's retry)."""
     earlier = curator.replay(user.username, key)
     if earlier is None:
         return None
     if earlier["state"] == "pending":
         return _pending(earlier["doc_id"], earlier["id"], "")
-    response = _saved(request, earlier["doc_id"], 201, revision=earlier["id"])
+    response = _saved(curator, earlier["doc_id"], 201, revision=earlier["id"])
     response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
 @router.get("/saves/{revision_id}", response_model=SaveState, responses=errors(400, 401, 404))
-def save_state(request: Request, user: STAFF, revision_id: RowId):
+def save_state(user: TokenUser, curator: CuratorDep, revision_id: RowId):
     """Hur det går för en sparning (t.ex. en stor uppladdning): pending, done eller aborted (med orsak)."""
-    row = _curator(request).save_state(revision_id)
+    row = curator.save_state(revision_id)
     return {"revision": row["id"], "id": row["doc_id"], "action": row["action"], "state": row["state"],
             "error": row["error"], "created_at": row["created_at"]}
 
 
 @router.get("/documents/{doc_id}/revisions", response_model=list[RevisionSummary], responses=errors(401))
-def revisions(request: Request, user: STAFF, doc_id: str):
-    return _curator(request).revisions(doc_id)
+def revisions(user: TokenUser, curator: CuratorDep, doc_id: str):
+    return curator.revisions(doc_id)
 
 
 @router.get("/revisions/{revision_id}", response_model=Revision, responses=errors(400, 401, 404))
-def revision(request: Request, user: STAFF, revision_id: RowId):
-    curator = _curator(request)
+def revision(user: TokenUser, curator: CuratorDep, revision_id: RowId):
     row = curator.revision(revision_id)
     return {**{k: row[k] for k in ("id", "doc_id", "path", "action", "username", "created_at", "note")},
             "text": curator.revision_text(revision_id), "diff": curator.diff(revision_id)}
 
 
 @router.post("/revisions/{revision_id}/restore", response_model=Restored, responses=errors(400, 401, 403, 404))
-def restore(request: Request, user: STAFF, revision_id: RowId, version: str = "before"):
-    curator = _curator(request)
+def restore(user: TokenUser, curator: CuratorDep, revision_id: RowId, version: str = "before"):
     row = curator.revision(revision_id)
     curator.restore(revision_id, user.username, version=version)
     return {"id": row["doc_id"], "restored_from": revision_id, "version": version}

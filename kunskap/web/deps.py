@@ -1,83 +1,124 @@
-"""FastAPI dependencies: the knowledge base, searcher and admission control held on app.state,
-the parsing of search parameters, and the one way the API and the pages run a search."""
+"""FastAPI dependencies: what the app's lifespan built and holds on app.state (knowledge base,
+searcher, curator, accounts), the parsing of search parameters, and the one way the API and the
+pages run a search. The staff guards (session, CSRF, API token) are in web/auth.py."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BeforeValidator
+from pydantic_core import PydanticUseDefault
 
-from ..errors import ValidationError
+from ..accounts import Accounts
+from ..curation import Curator
 from ..knowledgebase import KnowledgeBase
 from ..search import Filters, Searcher, SearchRequest, SearchResult
+from ..search.request import LIMIT_RANGE, MAX_QUERY_CHARS, PAGE_RANGE, YEAR_RANGE
 
 
 # SQLite integers are signed 64-bit: a larger id cannot name a row, and binding it raises
 # OverflowError (a 500). Declared on the route, so it is a 400 and part of the OpenAPI document.
 SQLITE_MAX_INTEGER = 2**63 - 1
 RowId = Annotated[int, Path(ge=1, le=SQLITE_MAX_INTEGER, description="Versionens nummer")]
-YEAR_MIN, YEAR_MAX = 1900, 2100
 
 
-def get_kb(request: Request) -> KnowledgeBase:
+# Async, so FastAPI does not hop to its thread pool just to read app.state.
+async def get_kb(request: Request) -> KnowledgeBase:
     return request.app.state.kb
 
 
-def get_searcher(request: Request) -> Searcher:
+async def get_searcher(request: Request) -> Searcher:
     return request.app.state.searcher
 
 
-# As dependencies: async, so FastAPI does not hop to its thread pool just to read app.state.
-async def kb_dependency(request: Request) -> KnowledgeBase:
-    return request.app.state.kb
+async def get_curator(request: Request) -> Curator:
+    return request.app.state.curator
 
 
-async def searcher_dependency(request: Request) -> Searcher:
-    return request.app.state.searcher
+async def get_accounts(request: Request) -> Accounts:
+    return request.app.state.accounts
 
 
-def _int(value: str | None, name: str, low: int, high: int) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValidationError(name, f"Parametern '{name}' ska vara ett heltal.") from None
-    if not low <= number <= high:
-        raise ValidationError(name, f"Parametern '{name}' ska vara mellan {low} och {high}.")
-    return number
+KnowledgeBaseDep = Annotated[KnowledgeBase, Depends(get_kb)]
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+CuratorDep = Annotated[Curator, Depends(get_curator)]
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
 
-def _many(request: Request, name: str) -> list[str]:
+MAX_FILTER_VALUES = 50        # values per filter; more cannot be a real selection
+MAX_FILTER_VALUE_CHARS = 200  # longer than any organisation name or slug
+
+
+def _blank_is_default(value):
+    """An empty value (`?page=`, what a form sends for an empty field) counts as left out, as
+    it always did on the results page and for the API's text parameters; anything else is
+    validated."""
+    if value == "":
+        raise PydanticUseDefault()
+    return value
+
+
+# After Query(...) in Annotated, so the bounds still appear as minimum/maximum in the OpenAPI.
+BlankIsDefault = BeforeValidator(_blank_is_default)
+
+
+def _filter_values(raw: list[str], split_commas: bool = True) -> list[str]:
     """A repeatable filter: `theme=a&theme=b`, or comma-separated `theme=a,b` (not for
     organisation names, which are taken whole)."""
     values: list[str] = []
-    for raw in request.query_params.getlist(name):
-        parts = [raw] if name == "organisation" else raw.split(",")
+    for item in raw:
+        parts = item.split(",") if split_commas else [item]
         values.extend(p.strip() for p in parts)
-    return [v[:200] for v in values if v][:50]
+    return [v[:MAX_FILTER_VALUE_CHARS] for v in values if v][:MAX_FILTER_VALUES]
 
 
-def search_request(request: Request, default_limit: int = 10) -> SearchRequest:
-    params = request.query_params
-    filters = Filters(
-        organisation=_many(request, "organisation"),
-        organisation_type=_many(request, "organisation_type"),
-        county=_many(request, "county"),
-        theme=_many(request, "theme"),
-        kind=_many(request, "kind"),
-        year_from=_int(params.get("year_from"), "year_from", YEAR_MIN, YEAR_MAX),
-        year_to=_int(params.get("year_to"), "year_to", YEAR_MIN, YEAR_MAX),
-    )
+async def search_params(
+    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS,
+                            description=f"Sökfråga, högst {MAX_QUERY_CHARS} tecken")] = "",
+    organisation: Annotated[list[str], Query(
+        description="Organisation, kan upprepas (namnet tas helt, även med kommatecken)")] = [],
+    organisation_type: Annotated[list[str], Query(
+        description="kommun eller region, kan upprepas eller kommaseparerade")] = [],
+    county: Annotated[list[str], Query(description="Län, kan upprepas eller kommaseparerade")] = [],
+    theme: Annotated[list[str], Query(description="Tema (slug), kan upprepas eller kommaseparerade")] = [],
+    kind: Annotated[list[str], Query(
+        description="case-study, presentation, report, news; kan upprepas eller kommaseparerade")] = [],
+    year_from: Annotated[int | None, Query(ge=YEAR_RANGE[0], le=YEAR_RANGE[1], description="Från och med år"),
+                         BlankIsDefault] = None,
+    year_to: Annotated[int | None, Query(ge=YEAR_RANGE[0], le=YEAR_RANGE[1], description="Till och med år"),
+                       BlankIsDefault] = None,
+    page: Annotated[int, Query(ge=PAGE_RANGE[0], le=PAGE_RANGE[1], description="Sida i träfflistan"),
+                    BlankIsDefault] = 1,
+    limit: Annotated[int, Query(ge=LIMIT_RANGE[0], le=LIMIT_RANGE[1], description="Träffar per sida"),
+                     BlankIsDefault] = 10,
+    sort: Annotated[str, Query(description="relevance eller newest"), BlankIsDefault] = "relevance",
+    mode: Annotated[str, Query(description="Rankning: hybrid (standard), dense eller lexical"),
+                    BlankIsDefault] = "hybrid",
+) -> SearchRequest:
+    """The search parameters of the API and the results page, declared (and so validated and
+    documented) once. Bad values are a 400 naming the parameter (web/errors.py); sort, mode and
+    year_from <= year_to are checked by the search itself (`validate_request`)."""
     return SearchRequest(
-        q=params.get("q", ""),
-        filters=filters,
-        page=_int(params.get("page"), "page", 1, 1000) or 1,
-        limit=_int(params.get("limit"), "limit", 1, 100) or default_limit,
-        sort=params.get("sort") or "relevance",
-        mode=params.get("mode") or "hybrid",
+        q=q,
+        filters=Filters(
+            organisation=_filter_values(organisation, split_commas=False),
+            organisation_type=_filter_values(organisation_type),
+            county=_filter_values(county),
+            theme=_filter_values(theme),
+            kind=_filter_values(kind),
+            year_from=year_from,
+            year_to=year_to,
+        ),
+        page=page,
+        limit=limit,
+        sort=sort,
+        mode=mode,
     )
+
+
+SearchParams = Annotated[SearchRequest, Depends(search_params)]
 
 
 async def run_search(request: Request, parsed: SearchRequest) -> SearchResult:

@@ -45,8 +45,7 @@ def install(app: FastAPI) -> None:
 
     from fastapi.responses import RedirectResponse
 
-    from ..accounts import AuthError, ThrottledError
-    from ..curation import ConflictError, FormError, ReadOnlyError
+    from ..errors import AuthError, ConflictError, FormError, ReadOnlyError, ThrottledError
     from .auth import CsrfError, LoginRequired, Unauthorized
 
     @app.exception_handler(LoginRequired)

@@ -14,7 +14,7 @@ from ..reference import members
 from ..search import Filters
 from ..serialize import KIND_LABELS, facets_to_dict, hit_to_dict
 from .api import document_dict
-from .deps import get_kb, get_searcher, run_search, search_request
+from .deps import KnowledgeBaseDep, SearcherDep, SearchParams, run_search
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,8 +34,7 @@ def _render(request: Request, name: str, context: dict, status: int = 200) -> HT
 
 
 @router.get("/", response_class=HTMLResponse)
-def start(request: Request):
-    kb = get_kb(request)
+def start(request: Request, kb: KnowledgeBaseDep):
     themes = [(t.slug, t.label) for t in kb.themes.themes]
     focus = [(s, kb.themes.label(s)) for s in FOCUS_THEMES if s in kb.themes.by_slug]
     return _render(request, "start.html", {
@@ -44,9 +43,7 @@ def start(request: Request):
 
 
 @router.get("/sok", response_class=HTMLResponse)
-async def results(request: Request):
-    kb, searcher = get_kb(request), get_searcher(request)
-    req = search_request(request)
+async def results(request: Request, kb: KnowledgeBaseDep, searcher: SearcherDep, req: SearchParams):
     if req.q.strip():
         result = await run_search(request, req)    # as the API: a Swedish 503 page, not a long queue
     else:
@@ -70,16 +67,14 @@ async def results(request: Request):
 
 
 @router.get("/dokument/{doc_id}", response_class=HTMLResponse)
-def document_page(request: Request, doc_id: str):
-    kb, searcher = get_kb(request), get_searcher(request)
+def document_page(request: Request, doc_id: str, kb: KnowledgeBaseDep, searcher: SearcherDep):
     document = document_dict(kb, doc_id)
     similar = [hit_to_dict(h, kb) for h in searcher.similar(doc_id, limit=5)]
     return _render(request, "document.html", {"doc": document, "similar": similar})
 
 
 @router.get("/om", response_class=HTMLResponse)
-def about(request: Request):
-    kb = get_kb(request)
+def about(request: Request, kb: KnowledgeBaseDep):
     return _render(request, "about.html", {"count": kb.store.count_documents(public_only=True),
                                            "members": len(members())})
 
