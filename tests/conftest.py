@@ -172,16 +172,25 @@ def start_server(env: dict, timeout: float = 240):
 
 # -- PostgreSQL (pgserver: PostgreSQL 16 + pgvector in a wheel) ----------------------------------
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory):
-    """One real PostgreSQL server for the test session, on a Unix socket in a temp folder."""
+def postgres_server():
+    """One real PostgreSQL server for the test session, on a Unix socket in a temp folder.
+
+    Not under pytest's tmp_path: pgserver runs PostgreSQL as a system user of its own (root may
+    not), and every pytest session resets /tmp/pytest-of-<user> to mode 0700, which would lock
+    that user out of a server started by another session."""
+    import shutil
+    import tempfile
+
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    pgdata = tempfile.mkdtemp(prefix="kunskap-test-pg-")
+    server = pgserver.get_server(pgdata, cleanup_mode="stop")
     # A throwaway server: durability buys nothing here and fsync made each test ~0.5 s slower.
     server.psql("ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off; SELECT pg_reload_conf();"
                 "CREATE EXTENSION IF NOT EXISTS vector SCHEMA public;")
     yield server
     server.cleanup()
+    shutil.rmtree(pgdata, ignore_errors=True)
 
 
 @pytest.fixture

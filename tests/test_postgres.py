@@ -315,8 +315,7 @@ def test_a_server_that_loses_its_database_answers_503_and_recovers(corpus, tmp_p
 
     from .conftest import start_server
 
-    # A server of its own, to crash. Not under pytest's tmp_path: the server's system user may
-    # not enter that (pg_ctl run again as that user is refused).
+    # A server of its own, to crash; not under pytest's tmp_path (see conftest.postgres_server).
     pgdata = Path(tempfile.mkdtemp(prefix="kunskap-pg-"))
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     process = None
