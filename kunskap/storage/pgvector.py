@@ -31,13 +31,14 @@ from .postgres import CHANGES_CHANNEL, WRITE_LOCK, PostgresStore
 
 log = logging.getLogger("kunskap")
 
-# Measured with bench/pgvector_exact.py (384 dimensions, PostgreSQL 16 + pgvector 0.6 from
-# pgserver, 2 shared cores; the table is in eval/README.md): an exact scan costs ~0.8 ms per
-# 1,000 vectors (10k: 7–9 ms) and HNSW (ef_search 400) 7 ms at 10k with recall@200 0.90 on
-# random vectors, so below EXACT_MAX_VECTORS every search scans exactly — and no HNSW index is
-# kept (maintaining one while loading cost ~9 ms per inserted vector; building it afterwards
-# takes 6.5 s for 10k). Above it, HNSW answers unfiltered and weakly filtered searches.
-EXACT_MAX_VECTORS = 20_000
+# Measured with bench/pgvector_exact.py (384 dimensions, k = 200, PostgreSQL 16 + pgvector 0.6
+# from pgserver, 2 cores shared with other work, load average 9–11): an exact scan of all took
+# 11 ms at 3k, 23 ms at 10k, 93 ms at 30k and 108 ms at 60k vectors; HNSW with ef_search 1000
+# took 21, 83, 125 and 64 ms (recall@200 on random vectors, its worst case: 1.0, 0.99, 0.87,
+# 0.70). Up to EXACT_MAX_VECTORS every search scans exactly, and no HNSW index is kept (keeping
+# one while a corpus loads cost ~9 ms per inserted vector; building it afterwards took 13 s for
+# 10k and 4 min for 60k). Above it, HNSW answers unfiltered and weakly filtered searches.
+EXACT_MAX_VECTORS = 50_000
 # HNSW with a filter keeps only the allowed rows among its ef_search candidates: used only when
 # most rows are allowed, and the result is checked (fewer than asked -> exact scan).
 HNSW_MIN_ALLOWED_SHARE = 0.5
