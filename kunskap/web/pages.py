@@ -14,7 +14,9 @@ from ..reference import members
 from ..search import Filters
 from ..serialize import KIND_LABELS, facets_to_dict, hit_to_dict
 from .api import document_dict
-from .deps import KnowledgeBaseDep, SearcherDep, SearchParams, run_search
+from .charts import counties_geometry
+from .deps import KnowledgeBaseDep, OverviewDep, SearcherDep, SearchParams, run_search
+from .overview_pages import map_for, member_link
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,6 +29,7 @@ FOCUS_THEMES = ["rattvis-omstallning", "transporteffektivt-samhalle", "livsmedel
 def configure_templates(templates: Jinja2Templates) -> None:
     templates.env.globals["kind_label"] = lambda k: KIND_LABELS.get(k, k)
     templates.env.filters["safe_snippet"] = lambda s: Markup(s)  # snippets are escaped by search
+    templates.env.globals["member_link"] = member_link
 
 
 def _render(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
@@ -34,11 +37,12 @@ def _render(request: Request, name: str, context: dict, status: int = 200) -> HT
 
 
 @router.get("/", response_class=HTMLResponse)
-def start(request: Request, kb: KnowledgeBaseDep):
+def start(request: Request, kb: KnowledgeBaseDep, overview: OverviewDep):
     themes = [(t.slug, t.label) for t in kb.themes.themes]
     focus = [(s, kb.themes.label(s)) for s in FOCUS_THEMES if s in kb.themes.by_slug]
     return _render(request, "start.html", {
         "themes": themes, "focus": focus, "count": kb.store.count_documents(public_only=True),
+        "map": map_for(overview, "Exempel per län"),
     })
 
 
@@ -76,7 +80,8 @@ def document_page(request: Request, doc_id: str, kb: KnowledgeBaseDep, searcher:
 @router.get("/om", response_class=HTMLResponse)
 def about(request: Request, kb: KnowledgeBaseDep):
     return _render(request, "about.html", {"count": kb.store.count_documents(public_only=True),
-                                           "members": len(members())})
+                                           "members": len(members()),
+                                           "map_attribution": counties_geometry()["attribution"]})
 
 
 @router.get("/inbaddning", response_class=HTMLResponse)
