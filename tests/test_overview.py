@@ -220,3 +220,102 @@ def test_the_overview_pages_have_no_inline_script_or_style(client):
         assert [s for s in page.find_all("script") if not s.get("src")] == [], path
         for tag in page.find_all(True):
             assert "style" not in tag.attrs and not any(a.startswith("on") for a in tag.attrs), (path, tag.name)
+
+
+# -- kommungrupp: filter, facet, similar municipalities ------------------------------------------
+def test_the_kommungrupp_filter_and_facet_in_the_api(client):
+    # B3 (större stad): Lund ×2, Växjö, Umeå; Malmö is A1, Lomma A2, Region Skåne none.
+    body = client.get("/api/v1/search", params={"q": "kommunen", "kommungrupp": "B3", "limit": 20}).json()
+    assert {r["organisation"] for r in body["results"]} <= {"Lunds kommun", "Växjö kommun", "Umeå kommun"}
+    assert body["results"]
+    assert body["facets"]["kommungrupp"] == [{"value": "B3", "label": "B3 Större stad", "count": body["total"]}]
+    # Without the filter the facet counts every group over the hit set, in A1..C9 order.
+    browse = client.get("/api/v1/facets").json()["kommungrupp"]
+    assert [(f["value"], f["count"]) for f in browse] == [("A1", 1), ("A2", 1), ("B3", 4)]
+    # Repeated or comma-separated, any case; an unknown group is empty, not an error.
+    both = client.get("/api/v1/search", params={"q": "kommunen", "kommungrupp": "a1,b3", "limit": 20}).json()
+    assert {r["organisation"] for r in both["results"]} >= {"Malmö stad"}
+    unknown = client.get("/api/v1/search", params={"q": "kommunen", "kommungrupp": "Z9"})
+    assert unknown.status_code == 200 and unknown.json()["total"] == 0
+    organisations_ = {o["name"]: o for o in client.get("/api/v1/organisations").json()}
+    assert organisations_["Lunds kommun"]["id"] == "lunds-kommun"
+    assert organisations_["Lunds kommun"]["kommungrupp"] == "B3" and organisations_["Region Skåne"]["kommungrupp"] is None
+
+
+def test_the_kommungrupp_facet_and_filter_on_the_results_page(client):
+    page = soup_of(client, "/sok")
+    facet = next(s for s in page.select("section.facet") if s.h3.text == "Kommungrupp")
+    links = {a.get_text(" ", strip=True): a["href"] for a in facet.select("a")}
+    href = links["B3 Större stad (4 exempel )"]
+    assert query(href) == {"kommungrupp": ["B3"]}
+    filtered = soup_of(client, href)
+    assert filtered.select_one(".count-line").text.split()[0] == "4"
+    metas = filtered.select("article.card .meta a")
+    assert {a.text for a in metas} == {"Lunds kommun", "Växjö kommun", "Umeå kommun"}
+    assert "B3 Större stad" in filtered.select_one(".active-filters").text
+
+
+def test_similar_municipalities_api(client):
+    body = client.get("/api/v1/organisations/lunds-kommun/similar-municipalities").json()
+    assert body["organisation"] == "Lunds kommun" and body["kommungrupp"] == "B3"
+    assert body["population"] == 131590 and body["population_year"] == "2024"
+    assert body["population_bands"] == ["50\u00a0000–99\u00a0999 invånare", "100\u00a0000–199\u00a0999 invånare",
+                                        "minst 200\u00a0000 invånare"]
+    names = [m["organisation"] for m in body["municipalities"]]
+    assert names[:2] == ["Umeå kommun", "Växjö kommun"]
+    assert "Helsingborgs stad" in names and "Malmö stad" not in names and "Lunds kommun" not in names
+    table = municipalities()
+    assert all(table[n]["kommungrupp"] == "B3" and table[n]["population"] >= 50_000 for n in names)
+    umea = body["municipalities"][0]
+    assert umea["themes_not_here"] == [{"slug": "fossilfria-fordon", "label": "Fossilfria fordon och drivmedel"}]
+    assert umea["documents"] == 1 and umea["id"] == "umea-kommun"
+    # By name or municipality code too; a region or an unknown id is a Swedish 404.
+    assert client.get("/api/v1/organisations/1281/similar-municipalities").json()["organisation"] == "Lunds kommun"
+    assert client.get("/api/v1/organisations/Lunds kommun/similar-municipalities").json()["id"] == "lunds-kommun"
+    region = client.get("/api/v1/organisations/region-skane/similar-municipalities")
+    assert region.status_code == 404 and "inte en kommun" in region.json()["error"]["message"]
+    missing = client.get("/api/v1/organisations/finns-inte/similar-municipalities")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+# -- stats --------------------------------------------------------------------------------------
+def test_stats_api_counts_per_year_theme_county_and_kommungrupp(client):
+    body = client.get("/api/v1/stats").json()
+    assert body["total"] == 7 and body["organisations"] == 6
+    assert body["per_year"] == [{"year": y, "count": n} for y, n in
+                                [(2018, 1), (2019, 1), (2020, 1), (2021, 2), (2022, 1), (2023, 1)]]
+    assert {"value": "cykel", "label": "Cykel", "count": 3} in body["per_theme"]
+    assert body["per_county"][0] == {"value": "Skåne län", "label": "Skåne län", "count": 5}
+    assert body["per_kommungrupp"] == [{"value": "A1", "label": "A1 Storstäder", "count": 1},
+                                       {"value": "A2", "label": "A2 Pendlingskommun nära storstad", "count": 1},
+                                       {"value": "B3", "label": "B3 Större stad", "count": 4}]
+    cykel = client.get("/api/v1/stats", params={"theme": "cykel", "county": "Skåne län"}).json()
+    assert cykel["filters"] == {"theme": ["cykel"], "county": ["Skåne län"], "kommungrupp": []}
+    assert cykel["total"] == 3 and [c["value"] for c in cykel["per_county"]] == ["Skåne län"]
+    b3 = client.get("/api/v1/stats", params={"kommungrupp": "b3"}).json()
+    assert b3["total"] == 4 and b3["filters"]["kommungrupp"] == ["B3"]
+    assert client.get("/api/v1/stats", params={"theme": "finns-inte"}).json()["total"] == 0
+
+
+def test_stats_are_the_numbers_of_the_charts_and_the_map(client):
+    stats = client.get("/api/v1/stats", params={"theme": "cykel"}).json()
+    page = soup_of(client, "/tema/cykel")
+    chart_rows = page.select("section[aria-labelledby=per-ar] table tbody tr")
+    assert [(int(r.th.text), int(r.td.get_text(" ", strip=True).split()[0])) for r in chart_rows] == [
+        (y["year"], y["count"]) for y in stats["per_year"]]
+    map_counts = {a["aria-label"].split(": ")[0]: int(a["aria-label"].split(": ")[1].split()[0])
+                  for a in page.select("figure.county-map svg a")}
+    assert {k: v for k, v in map_counts.items() if v} == {c["value"]: c["count"] for c in stats["per_county"]}
+
+
+def test_overviews_follow_a_change_of_the_knowledge_base(client, corpus):
+    before = client.get("/api/v1/stats", params={"theme": "cykel"}).json()["total"]
+    assert soup_of(client, "/tema/cykel").select_one(".key-figures a strong").text == str(before)
+    write_case(corpus, "vaxjo-cykel.md", "Cykelpendling i Växjö", "Växjö kommun", "Cykelstråk till jobbet.",
+               themes="[cykel]", county="Kronobergs län", year=2024, organisation_type="kommun")
+    ingest(client.app.state.kb, corpus)
+    assert client.get("/api/v1/stats", params={"theme": "cykel"}).json()["total"] == before + 1
+    assert soup_of(client, "/tema/cykel").select_one(".key-figures a strong").text == str(before + 1)
+    lund = client.get("/api/v1/organisations/lunds-kommun/similar-municipalities").json()
+    vaxjo = next(m for m in lund["municipalities"] if m["organisation"] == "Växjö kommun")
+    assert vaxjo["documents"] == 2 and [t["slug"] for t in vaxjo["themes_not_here"]] == ["kollektivtrafik"]

@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
 
 from ..config import Settings, load_settings
-from . import api, curation_api, curation_pages, docs, errors, openapi, overview_pages, pages
+from . import api, curation_api, curation_pages, docs, errors, openapi, overview_api, overview_pages, pages
 from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware, SecurityHeadersMiddleware
 from .ratelimit import RateLimitMiddleware
 
@@ -91,6 +91,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     pages.configure_templates(app.state.templates)
     app.mount("/static", StaticFiles(directory=str(base / "static")), name="static")
     app.include_router(api.router)
+    app.include_router(overview_api.router)
     app.include_router(curation_api.router)
     app.include_router(pages.router)
     app.include_router(overview_pages.router)

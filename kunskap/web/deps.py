@@ -91,6 +91,8 @@ async def search_params(
     theme: Annotated[list[str], Query(description="Tema (slug), kan upprepas eller kommaseparerade")] = [],
     kind: Annotated[list[str], Query(
         description="case-study, presentation, report, news; kan upprepas eller kommaseparerade")] = [],
+    kommungrupp: Annotated[list[str], Query(
+        description="SKR:s kommungrupp (A1–C9), kan upprepas eller kommaseparerade")] = [],
     year_from: Annotated[int | None, Query(ge=YEAR_RANGE[0], le=YEAR_RANGE[1], description="Från och med år"),
                          BlankIsDefault] = None,
     year_to: Annotated[int | None, Query(ge=YEAR_RANGE[0], le=YEAR_RANGE[1], description="Till och med år"),
@@ -114,6 +116,7 @@ async def search_params(
             county=_filter_values(county),
             theme=_filter_values(theme),
             kind=_filter_values(kind),
+            kommungrupp=[v.upper() for v in _filter_values(kommungrupp)],
             year_from=year_from,
             year_to=year_to,
         ),

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from ..reference import members
 from ..search import Filters
-from ..serialize import KIND_LABELS, facets_to_dict, hit_to_dict
+from ..serialize import KIND_LABELS, facet_label, facets_to_dict, hit_to_dict
 from .api import document_dict
 from .charts import counties_geometry
 from .deps import KnowledgeBaseDep, OverviewDep, SearcherDep, SearchParams, run_search
@@ -21,7 +21,7 @@ from .overview_pages import map_for, member_link
 router = APIRouter(include_in_schema=False)
 
 FACET_TITLES = [("theme", "Tema"), ("organisation", "Kommun/region"), ("county", "Län"),
-                ("kind", "Typ"), ("year", "År")]
+                ("kind", "Typ"), ("kommungrupp", "Kommungrupp"), ("year", "År")]
 FOCUS_THEMES = ["rattvis-omstallning", "transporteffektivt-samhalle", "livsmedelsforsorjning",
                 "fornybar-energi", "fossilfria-fordon", "klimatanpassning"]
 
@@ -96,6 +96,7 @@ def _selected(filters: Filters) -> dict[str, set[str]]:
     return {
         "theme": set(filters.theme), "organisation": set(filters.organisation), "county": set(filters.county),
         "kind": set(filters.kind), "organisation_type": set(filters.organisation_type),
+        "kommungrupp": set(filters.kommungrupp),
         "year": {str(filters.year_from)} if filters.year_from is not None and filters.year_from == filters.year_to else set(),
     }
 
@@ -120,9 +121,9 @@ def _toggle_link(request: Request, name: str, value: str) -> str:
 
 def _remove_links(request: Request, filters: Filters, kb) -> list[tuple[str, str]]:
     links = []
-    for name in ("theme", "organisation", "county", "kind", "organisation_type"):
+    for name in ("theme", "organisation", "county", "kind", "organisation_type", "kommungrupp"):
         for value in getattr(filters, name):
-            label = kb.themes.label(value) if name == "theme" else KIND_LABELS.get(value, value)
+            label = facet_label(name, value, kb)
             links.append((label, _toggle_link(request, name, value)))
     if filters.year_from is not None:
         pairs = [(k, v) for k, v in _query_pairs(request, {"page", "year_from", "year_to"})]
