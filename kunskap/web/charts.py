@@ -13,10 +13,10 @@ from importlib import resources
 MAP_BORDER = "#1d2327"
 MAP_STEPS = (   # (lowest count of the step, fill, legend label)
     (0, "#f4f6f1", "0"),
-    (1, "#d9ecd2", "1–2"),
-    (3, "#b5dba8", "3–5"),
-    (6, "#8fc982", "6–10"),
-    (11, "#6db35f", "fler än 10"),
+    (1, "#c6e4b8", "1–2"),
+    (3, "#8cc67a", "3–5"),
+    (6, "#57a545", "6–10"),
+    (11, "#3d8b2e", "fler än 10"),
 )
 BAR_FILL = "#1f5e3a"   # the accent colour: 7.9:1 against the page background
 
