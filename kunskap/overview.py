@@ -216,6 +216,22 @@ class Overview:
             "municipalities": similar,
         }
 
+    def from_similar_municipalities(self, organisation: str, themes: list[str], exclude: str,
+                                    limit: int = 5) -> list[dict]:
+        """Examples sharing a theme with a document, from the municipalities similar to its
+        organisation (a document page's "Från kommuner som liknar …"), newest first."""
+        if organisation not in municipalities() or not themes:
+            return []
+        wanted = set(themes)
+        rows = {r["id"]: r for r in self._rows()}
+        names = {m["organisation"] for m in self.similar_municipalities(organisation)["municipalities"]
+                 if m["documents"]}
+        picked = [d for name in sorted(names) for d in self.stats(StatsFilter(organisation=(name,))).document_ids
+                  if d != exclude and wanted & set(rows[d]["themes"])]
+        picked.sort(key=lambda d: (-(rows[d].get("year") or 0), d))
+        documents = self.kb.store.get_documents(picked[:limit])
+        return [_brief(documents[d]) for d in picked[:limit] if d in documents]
+
 
 def _brief(document: dict) -> dict:
     """What a list of examples shows of a document."""

@@ -319,3 +319,16 @@ def test_overviews_follow_a_change_of_the_knowledge_base(client, corpus):
     lund = client.get("/api/v1/organisations/lunds-kommun/similar-municipalities").json()
     vaxjo = next(m for m in lund["municipalities"] if m["organisation"] == "Växjö kommun")
     assert vaxjo["documents"] == 2 and [t["slug"] for t in vaxjo["themes_not_here"]] == ["kollektivtrafik"]
+
+
+def test_a_document_page_shows_examples_from_similar_municipalities(client, corpus):
+    # Växjö (B3, like Lund) gets a cycling example: Lund's cycling page lists it, Malmö's (A1) does not.
+    write_case(corpus, "vaxjo-cykel.md", "Cykelpendling i Växjö", "Växjö kommun", "Cykelstråk till jobbet.",
+               themes="[cykel]", county="Kronobergs län", year=2024, organisation_type="kommun")
+    ingest(client.app.state.kb, corpus)
+    page = soup_of(client, "/dokument/lund-cykel")
+    section = page.select_one("section[aria-labelledby=fran-liknande]")
+    assert section.h2.text == "Från kommuner som liknar Lunds kommun"
+    assert [a["href"] for a in section.select("li > a:first-child")] == ["/dokument/vaxjo-cykel"]
+    assert soup_of(client, "/dokument/malmo-energi").select_one("section[aria-labelledby=fran-liknande]") is None
+    assert soup_of(client, "/dokument/skane-mat").select_one("section[aria-labelledby=fran-liknande]") is None

@@ -71,10 +71,14 @@ async def results(request: Request, kb: KnowledgeBaseDep, searcher: SearcherDep,
 
 
 @router.get("/dokument/{doc_id}", response_class=HTMLResponse)
-def document_page(request: Request, doc_id: str, kb: KnowledgeBaseDep, searcher: SearcherDep):
+def document_page(request: Request, doc_id: str, kb: KnowledgeBaseDep, searcher: SearcherDep,
+                  overview: OverviewDep):
     document = document_dict(kb, doc_id)
     similar = [hit_to_dict(h, kb) for h in searcher.similar(doc_id, limit=5)]
-    return _render(request, "document.html", {"doc": document, "similar": similar})
+    peers = overview.from_similar_municipalities(document["organisation"], [t["slug"] for t in document["themes"]],
+                                                 document["id"])
+    return _render(request, "document.html", {"doc": document, "similar": similar, "peers": peers,
+                                              "theme_label": kb.themes.label})
 
 
 @router.get("/om", response_class=HTMLResponse)
