@@ -369,3 +369,16 @@ def test_new_pages_have_no_serious_accessibility_violations(page, server, path):
     violations = axe_violations(page)
     shot(page, "axe" + path.replace("/", "_").replace("?", "_")[:60])
     assert violations == [], violations
+
+
+@pytest.mark.parametrize("path", ["/", "/tema/cykel", "/medlem/lunds-kommun"])
+def test_overview_pages_fit_a_phone(browser, server, path):
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    violations: list[str] = []
+    watch_csp(context, violations)
+    page = context.new_page()
+    page.goto(server + path)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(page, "mobile" + path.replace("/", "_"))
+    context.close()
+    assert violations == []
