@@ -417,6 +417,8 @@ class Store:
                 f"EXISTS (SELECT 1 FROM json_each(documents.themes) WHERE value IN ({','.join('?' * len(filters.theme))}))"
             )
             params.extend(filters.theme)
+        if filters.kommungrupp:
+            Store._kommungrupp_clause(filters.kommungrupp, clauses, params)
         if filters.year_from is not None:
             clauses.append("year >= ?")
             params.append(filters.year_from)
@@ -446,3 +448,17 @@ class Store:
             marks = ",".join("?" * len(part))
             ids.extend(r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", part))
         return np.asarray(ids, dtype=np.int64)
+
+    # -- overview pages: kommungrupp filter --------------------------------------------------
+    @staticmethod
+    def _kommungrupp_clause(codes: Sequence[str], clauses: list, params: list) -> None:
+        """kommungrupp (A1..C9) as the organisations in those groups (reference data, not a
+        column: a municipality's group changes when SKR revises it, not when a document does)."""
+        from .reference import organisations_in_kommungrupper
+
+        names = organisations_in_kommungrupper(codes)
+        if not names:
+            clauses.append("0")
+            return
+        clauses.append(f"organisation IN ({','.join('?' * len(names))})")
+        params.extend(names)

@@ -306,3 +306,79 @@ def test_staff_pages_cannot_be_framed_but_public_pages_can_by_member_sites(page,
     assert staff.evaluate("document.querySelector('form[action=\\'/logga-in\\']') === null")
     assert any("frame-ancestors 'none'" in v for v in csp_violations), csp_violations
     csp_violations.clear()                                          # the one violation this test provokes
+
+
+# -- overview pages: theme, member, the county map ------------------------------------------------
+def test_the_county_map_by_keyboard(page, server):
+    """Tab reaches the county links (in alphabetical order, after the theme list); each has the
+    accessible name "<län>: N exempel", a visible focus, and Enter follows it to the filtered search."""
+    page.goto(server + "/")
+    labels = []
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        label = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
+        if label.endswith("exempel") and page.evaluate("document.activeElement.closest('svg.map') !== null"):
+            labels.append(label)
+            if label.startswith("Skåne län"):
+                break
+    assert labels[:2] == ["Blekinge län: 0 exempel", "Dalarnas län: 0 exempel"]
+    assert labels[-1] == "Skåne län: 3 exempel"   # Lund, Malmö, Region Skåne
+    stroke = page.evaluate("getComputedStyle(document.activeElement.querySelector('path')).stroke")
+    assert stroke == "rgb(179, 38, 30)"   # the focus colour, not the border
+    shot(page, "map-keyboard-focus")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/sok?county=*")
+    assert page.locator(".count-line").inner_text().startswith("3 träffar")
+    metas = page.locator("article.card .meta").all_inner_texts()
+    assert len(metas) == 3 and all("Skåne län" in m for m in metas)
+
+
+def test_theme_page_in_the_browser(page, server):
+    page.goto(server + "/")
+    page.get_by_role("link", name="Cykel", exact=True).first.click()
+    page.wait_for_url("**/tema/cykel")
+    assert page.locator("h1").inner_text() == "Cykel"
+    assert page.get_by_role("img", name="Exempel per år inom Cykel: 2019 1").count() == 1
+    page.locator("details.chart-data summary").click()
+    assert page.locator("details.chart-data table").is_visible()
+    assert axe_violations(page) == []
+    shot(page, "theme-page")
+    page.get_by_role("link", name="Skåne län: 1 exempel").click()
+    page.wait_for_url("**/sok?theme=cykel&county=*")
+    assert page.locator("article.card h3 a").first.inner_text() == "Cykelvägar och cykelpendling i Lund"
+
+
+def test_member_page_in_the_browser(page, server):
+    page.goto(server + "/dokument/lund-cykel")
+    page.locator(".doc-meta").get_by_role("link", name="Lunds kommun").click()
+    page.wait_for_url("**/medlem/lunds-kommun")
+    assert page.locator("h1").inner_text() == "Lunds kommun"
+    assert "B3 Större stad" in page.locator(".doc-meta").inner_text()
+    similar = page.locator("ul.similar-list > li > a:first-child").all_inner_texts()
+    assert similar == ["Umeå kommun", "Växjö kommun"]
+    assert axe_violations(page) == []
+    shot(page, "member-page")
+    page.goto(server + "/medlem/region-skane")
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("path", ["/tema/klimatanpassning", "/tema/finns-inte", "/medlem/habo-kommun-0643",
+                                  "/sok?kommungrupp=B3"])
+def test_new_pages_have_no_serious_accessibility_violations(page, server, path):
+    page.goto(server + path)
+    violations = axe_violations(page)
+    shot(page, "axe" + path.replace("/", "_").replace("?", "_")[:60])
+    assert violations == [], violations
+
+
+@pytest.mark.parametrize("path", ["/", "/tema/cykel", "/medlem/lunds-kommun"])
+def test_overview_pages_fit_a_phone(browser, server, path):
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    violations: list[str] = []
+    watch_csp(context, violations)
+    page = context.new_page()
+    page.goto(server + path)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(page, "mobile" + path.replace("/", "_"))
+    context.close()
+    assert violations == []
