@@ -25,6 +25,7 @@ from ..loaders import BINARY_FORMATS
 from .corpus_files import DocumentFiles, case_study_path, check_file, render_case_file, render_sidecar, upload_path
 from .duplicates import Duplicate, find_duplicates, near_duplicate_pairs
 from .revisions import SaveJournal, version_at
+from .suggest import Suggestion, ThemeSuggester, draft_text
 from .validation import FORM_FIELDS, clean_text, form_metadata, status_problem
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -52,6 +53,7 @@ class Curator:
         self.kb = kb
         self.corpus = Path(kb.settings.corpus)
         self.journal = SaveJournal(kb)
+        self.suggester = ThemeSuggester(kb)
 
     def _writable(self) -> None:
         if self.kb.settings.read_only:
@@ -119,6 +121,10 @@ class Curator:
     def duplicates(self, title: str, text: str, exclude: str | None = None) -> list[Duplicate]:
         """Existing documents very close to a new one (embedding similarity or title)."""
         return find_duplicates(self.kb, title, text, exclude)
+
+    def suggest_themes(self, title: str = "", summary: str = "", body: str = "") -> list[Suggestion]:
+        """The three curated themes a draft's text is most about (suggest.py), for the editor to confirm."""
+        return self.suggester.suggest(draft_text(title, summary, body))
 
     # -- writing ---------------------------------------------------------------------------
     def new_id(self, title: str, organisation: str) -> str:

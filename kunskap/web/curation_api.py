@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Header, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -287,3 +287,21 @@ def restore(user: TokenUser, curator: CuratorDep, revision_id: RowId, version: s
     row = curator.revision(revision_id)
     curator.restore(revision_id, user.username, version=version)
     return {"id": row["doc_id"], "restored_from": revision_id, "version": version}
+
+
+class SuggestedTheme(BaseModel):
+    slug: str
+    label: str
+    score: float = Field(description="Likhet med temats beskrivning och med dokument som redan har temat")
+
+
+class ThemeSuggestions(BaseModel):
+    themes: list[SuggestedTheme]
+
+
+@router.get("/themes/suggest", response_model=ThemeSuggestions, responses=errors(400, 401))
+def suggest_themes(user: TokenUser, curator: CuratorDep,
+                   text: Annotated[str, Query(min_length=1, max_length=20_000,
+                                              description="Rubrik, sammanfattning och brödtext")]):
+    """De tre teman som en text mest handlar om, som förslag att bekräfta (inget sparas)."""
+    return {"themes": [s.__dict__ for s in curator.suggester.suggest(text)]}

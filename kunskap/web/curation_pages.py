@@ -117,8 +117,9 @@ def undo_delete(revision_id: RowId, staff: CsrfChecked, curator: CuratorDep):
 
 # -- create / edit -----------------------------------------------------------------------------
 def _form_context(kb, staff: StaffSession, values, body, doc_id=None, errors=None, duplicates=None, preview=None,
-                  message=None, upload=False):
+                  message=None, upload=False, suggested=None):
     return {
+        "suggested": {s.slug: s.score for s in suggested or []},
         "user": staff.user, "csrf": staff.csrf, "values": values, "body": body, "doc_id": doc_id,
         "errors": errors or {}, "duplicates": duplicates or [], "preview": preview, "message": message,
         "upload": upload,
@@ -153,10 +154,19 @@ def save(request: Request, staff: CsrfChecked, curator: CuratorDep, kb: Knowledg
     values = _values(title, organisation, kind, themes, other_tags, year, published, summary, source_url, contact, status)
     values["language"] = language
     upload = bool(doc_id) and not curator.files(doc_id).markdown
+    suggested = None
+    # A new document gets theme suggestions once it has text: asked for, or at its first preview
+    # when no theme is ticked yet. They are only pre-ticked; the editor saves what they choose.
+    if doc_id is None and (action == "suggest" or (action == "preview" and not themes)):
+        suggested = curator.suggest_themes(title, summary, body)
+        values["themes"] = [s.slug for s in suggested]
+    if action == "suggest":
+        return _page(request, "curate_form.html", _form_context(kb, staff, values, body, doc_id, suggested=suggested))
     if action == "preview":
         return _page(request, "curate_form.html", _form_context(
             kb, staff, values, body, doc_id, preview=render_markdown(body),
-            duplicates=curator.duplicates(title, body, exclude=doc_id) if title else [], upload=upload))
+            duplicates=curator.duplicates(title, body, exclude=doc_id) if title else [], upload=upload,
+            suggested=suggested))
     try:
         if upload:
             curator.save_upload_metadata(doc_id, values, staff.user.username, base_version=version or None)
