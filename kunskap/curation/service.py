@@ -25,6 +25,9 @@ from ..loaders import BINARY_FORMATS
 from .corpus_files import DocumentFiles, case_study_path, check_file, render_case_file, render_sidecar, upload_path
 from .duplicates import Duplicate, find_duplicates, near_duplicate_pairs
 from .revisions import SaveJournal, version_at
+from .domains import hosts_of_documents, organisation_for_url
+from .fetch import FetchError, allow_private_from_env, fetch
+from .intake import PDF_TYPES, PageDraft, extract_page, pdf_filename
 from .suggest import Suggestion, ThemeSuggester, draft_text
 from .validation import FORM_FIELDS, clean_text, form_metadata, status_problem
 
@@ -39,6 +42,18 @@ class UploadResult:
     doc_id: str
     revision_id: int
     pending: bool = False      # stored; being indexed in the background
+
+
+@dataclass
+class IntakeResult:
+    """What intake made of a page: the draft values, and the saved draft or why it is not saved
+    (duplicates; no organisation known or form errors: the editor completes the form; a page
+    that is mostly a PDF link: offered as an upload)."""
+
+    draft: PageDraft
+    saved: "SaveResult | None" = None
+    errors: dict = field(default_factory=dict)
+    suggestions: list = field(default_factory=list)
 
 
 @dataclass
@@ -125,6 +140,43 @@ class Curator:
     def suggest_themes(self, title: str = "", summary: str = "", body: str = "") -> list[Suggestion]:
         """The three curated themes a draft's text is most about (suggest.py), for the editor to confirm."""
         return self.suggester.suggest(draft_text(title, summary, body))
+
+    def guess_organisation(self, url: str) -> str | None:
+        rows = self.kb.store.get_documents([r["id"] for r in self.kb.store.document_titles()]).values()
+        return organisation_for_url(url, hosts_of_documents(list(rows)))
+
+    # -- intake from the web -------------------------------------------------------------------
+    def intake_page(self, url: str, username: str, organisation: str | None = None,
+                    confirm_duplicates: bool = False) -> IntakeResult:
+        """Fetch a web page and save it as a draft case study (never published here). Fetch
+        failures raise FetchError (a ValidationError on `url`) and store nothing."""
+        self._writable()
+        draft = extract_page(fetch(url, allow_private=allow_private_from_env()))
+        draft.organisation = organisation or self.guess_organisation(draft.url) or self.guess_organisation(url)
+        suggestions = self.suggest_themes(draft.title, draft.summary, draft.body)
+        draft.themes = [s.slug for s in suggestions]
+        result = IntakeResult(draft=draft, suggestions=suggestions)
+        if draft.mostly_pdf:
+            return result
+        values = {"title": draft.title, "organisation": draft.organisation or "", "themes": draft.themes,
+                  "year": draft.year, "summary": draft.summary, "source_url": url.strip(), "status": "draft",
+                  "kind": "case-study"}
+        try:
+            result.saved = self.save_case_study(values, draft.body, username, confirm_duplicates=confirm_duplicates)
+        except FormError as exc:
+            result.errors = exc.errors
+        return result
+
+    def intake_pdf(self, url: str, username: str, organisation: str | None = None) -> UploadResult:
+        """Fetch a PDF (e.g. the one a page links to) and store it as a draft upload."""
+        self._writable()
+        fetched = fetch(url, allow_private=allow_private_from_env(), max_bytes=MAX_UPLOAD_BYTES)
+        if fetched.content_type not in PDF_TYPES and fetched.data[:5] != b"%PDF-":
+            raise FetchError("Adressen gav ingen PDF-fil.")
+        organisation = organisation or self.guess_organisation(url)
+        values = {"source_url": url.strip(), "status": "draft", "organisation": organisation or "",
+                  "title": Path(pdf_filename(url)).stem.replace("-", " ").replace("_", " ") if organisation else ""}
+        return self.upload(pdf_filename(url), fetched.data, values, username)
 
     # -- writing ---------------------------------------------------------------------------
     def new_id(self, title: str, organisation: str) -> str:

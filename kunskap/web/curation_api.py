@@ -305,3 +305,63 @@ def suggest_themes(user: TokenUser, curator: CuratorDep,
                                               description="Rubrik, sammanfattning och brödtext")]):
     """De tre teman som en text mest handlar om, som förslag att bekräfta (inget sparas)."""
     return {"themes": [s.__dict__ for s in curator.suggester.suggest(text)]}
+
+
+class IntakeIn(BaseModel):
+    url: str = Field(max_length=2000, description="Webbsidan (http/https) att hämta som utkast")
+    organisation: str | None = Field(None, max_length=200,
+                                     description="Kommun eller region; utan den gissas den från adressens domän")
+    as_upload: bool = Field(False, description="Hämta adressen som en PDF-uppladdning (utkast) i stället")
+    confirm_duplicates: bool = False
+
+
+class IntakeDraft(BaseModel):
+    id: str | None = Field(None, description="Utkastets id; saknas när inget sparades")
+    saved: bool
+    status: str = "draft"
+    title: str
+    body: str = ""
+    source_url: str
+    organisation: str | None = None
+    year: str | None = None
+    themes: list[SuggestedTheme] = Field([], description="Föreslagna teman (förbockade i utkastet)")
+    pdf_links: list[str] = Field([], description="PDF-länkar på sidan (hämtas med as_upload)")
+    message: str | None = None
+    version: str | None = None
+
+
+@router.post("/intake", status_code=201, response_model=IntakeDraft, responses={
+    **errors(400, 401, 403, 409), 200: {"model": IntakeDraft, "description": "Sidan är mest en PDF-länk: inget sparat"}})
+def intake(user: TokenUser, curator: CuratorDep, request_body: IntakeIn):
+    """Hämta en webbsida och spara den som ett utkast till fallstudie (publiceras aldrig här): rubrik,
+    brödtext under våra rubriker där sidan visar vilka, källa, organisation gissad från domänen,
+    år om sidan anger det och föreslagna teman. En sida som mest är en länk till en PDF svarar
+    200 med `pdf_links`; skicka då PDF-adressen med `as_upload: true`. Ogiltiga, interna, för
+    stora eller för långsamma adresser ger 400 och sparar inget."""
+    if request_body.as_upload:
+        result = curator.intake_pdf(request_body.url, user.username, organisation=request_body.organisation)
+        row = curator.document(result.doc_id)
+        return JSONResponse({"id": result.doc_id, "saved": True, "status": row["status"], "title": row["title"],
+                             "source_url": request_body.url, "organisation": row["organisation"] or None,
+                             "themes": [], "pdf_links": [], "version": curator.version(result.doc_id)},
+                            status_code=201)
+    result = curator.intake_page(request_body.url, user.username, organisation=request_body.organisation,
+                                 confirm_duplicates=request_body.confirm_duplicates)
+    draft = result.draft
+    answer = {"saved": False, "title": draft.title, "body": draft.body, "source_url": request_body.url,
+              "organisation": draft.organisation, "year": draft.year or None,
+              "themes": [s.__dict__ for s in result.suggestions], "pdf_links": draft.pdf_links}
+    if draft.mostly_pdf:
+        return JSONResponse({**answer, "message": "Sidan är mest en länk till en PDF. Skicka PDF-adressen med "
+                                                  "as_upload: true för att hämta den som uppladdning."})
+    if result.errors:
+        field, message = next(iter(result.errors.items()))
+        if field == "organisation" and not request_body.organisation:
+            message = "Organisationen gick inte att avgöra från adressen: ange organisation (kommun eller region)."
+        raise ValidationError(field, message)
+    if not result.saved.saved:
+        return JSONResponse({"error": {"code": "possible_duplicate", "message": "Liknande exempel finns redan.",
+                                       "duplicates": [d.__dict__ for d in result.saved.duplicates]}}, status_code=409)
+    doc_id = result.saved.doc_id
+    return JSONResponse({**answer, "id": doc_id, "saved": True, "status": "draft",
+                         "version": curator.version(doc_id)}, status_code=201)

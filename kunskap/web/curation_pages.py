@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from ..curation import (
     MAX_UPLOAD_BYTES,
     STATUS_LABELS,
+    Suggestion,
 )
-from ..errors import AuthError, ConflictError, FormError, ThrottledError
+from ..errors import AuthError, ConflictError, FormError, ThrottledError, ValidationError
 from ..reference import organisations
 from ..render import render_markdown
 from .auth import (
@@ -191,12 +192,14 @@ def save(request: Request, staff: CsrfChecked, curator: CuratorDep, kb: Knowledg
 
 @router.get("/kurera/dokument/{doc_id}", response_class=HTMLResponse)
 def edit_form(request: Request, doc_id: str, staff: Staff, curator: CuratorDep, kb: KnowledgeBaseDep,
-              meddelande: str = ""):
+              meddelande: str = "", forslag: str = ""):
     row = curator.document(doc_id)
     values, body = curator.form_values(doc_id)
     values["other_tags"] = ", ".join(values.get("other_tags") or [])
+    # `forslag`: the themes intake suggested (and pre-ticked), marked as suggestions on the form.
+    suggested = [Suggestion(s, kb.themes.label(s), 0.0) for s in forslag.split(",")[:10] if s in kb.themes.by_slug]
     context = _form_context(kb, staff, values, body or "", doc_id, message=meddelande[:200],
-                            upload=not curator.files(doc_id).markdown)
+                            upload=not curator.files(doc_id).markdown, suggested=suggested)
     context["row"] = row
     context["version"] = curator.version(doc_id)
     return _page(request, "curate_form.html", context)
@@ -269,3 +272,58 @@ def restore(revision_id: RowId, staff: CsrfChecked, curator: CuratorDep, version
     curator.restore(revision_id, staff.user.username, version=version)
     return RedirectResponse(f"/kurera/dokument/{quote(row['doc_id'])}?meddelande=" + quote("Versionen är återställd."),
                             status_code=303)
+
+
+# -- intake from a web page ----------------------------------------------------------------------
+def _intake_page(request, kb, staff, values, errors=None, pdf_links=None, duplicates=None, status=200):
+    context = _form_context(kb, staff, values, "", errors=errors, duplicates=duplicates)
+    context["pdf_links"] = pdf_links or []
+    return _page(request, "curate_intake.html", context, status=status)
+
+
+@router.get("/kurera/hamta", response_class=HTMLResponse)
+def intake_form(request: Request, staff: Staff, kb: KnowledgeBaseDep):
+    return _intake_page(request, kb, staff, {})
+
+
+@router.post("/kurera/hamta", response_class=HTMLResponse)
+def intake(request: Request, staff: CsrfChecked, curator: CuratorDep, kb: KnowledgeBaseDep,
+           url: Annotated[str, Form()] = "", organisation: Annotated[str, Form()] = "",
+           action: Annotated[str, Form()] = "page", confirm_duplicates: Annotated[str, Form()] = ""):
+    values = {"url": url[:2000], "organisation": organisation}
+    try:
+        if action == "pdf":
+            upload = curator.intake_pdf(url, staff.user.username, organisation=organisation or None)
+            if upload.pending:
+                request.app.state.deferred_saves.submit(upload.revision_id)
+            return RedirectResponse(f"/kurera/dokument/{quote(upload.doc_id)}?meddelande=" + quote(
+                "PDF-filen är hämtad och sparad som utkast. Granska uppgifterna innan du publicerar."), status_code=303)
+        result = curator.intake_page(url, staff.user.username, organisation=organisation or None,
+                                     confirm_duplicates=bool(confirm_duplicates))
+    except FormError as exc:
+        return _intake_page(request, kb, staff, values, errors={"url": " ".join(exc.errors.values())}, status=400)
+    except ValidationError as exc:
+        return _intake_page(request, kb, staff, values, errors={"url": exc.message}, status=400)
+    draft = result.draft
+    if draft.mostly_pdf:
+        return _intake_page(request, kb, staff, {**values, "organisation": draft.organisation or organisation},
+                            pdf_links=draft.pdf_links)
+    if result.errors:
+        # Not enough to save (typically no organisation could be guessed): the new-document form,
+        # filled in with what the page gave; nothing is stored until the editor saves.
+        form_values = {"title": draft.title, "organisation": draft.organisation or "", "themes": draft.themes,
+                       "year": draft.year, "summary": draft.summary, "source_url": url.strip(), "status": "draft",
+                       "kind": "case-study"}
+        errors = dict(result.errors)
+        if "organisation" in errors:
+            errors["organisation"] = "Organisationen gick inte att avgöra från adressen: välj kommun eller region."
+        context = _form_context(kb, staff, form_values, draft.body, errors=errors, suggested=result.suggestions,
+                                message="Sidan är hämtad men inte sparad: komplettera och spara utkastet.")
+        return _page(request, "curate_form.html", context, status=200)
+    if not result.saved.saved:
+        return _intake_page(request, kb, staff, values, duplicates=result.saved.duplicates, status=409)
+    doc_id = result.saved.doc_id
+    return RedirectResponse(
+        f"/kurera/dokument/{quote(doc_id)}?forslag={quote(','.join(draft.themes))}&meddelande=" + quote(
+            "Sidan är hämtad och sparad som utkast. Granska text, organisation och föreslagna teman innan du publicerar."),
+        status_code=303)
