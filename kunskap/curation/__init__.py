@@ -5,7 +5,9 @@ decides where a document's files are and whether it is Markdown or an upload wit
 validation.py turns form values into front matter with the corpus contract's rules (metadata.py);
 duplicates.py is the duplicate guard and the near-duplicate scan; revisions.py is the save
 journal (every save a revision, crash recovery, deferred uploads, history, diffs); suggest.py
-proposes themes for a draft from the theme vocabulary and the documents already tagged.
+proposes themes for a draft from the theme vocabulary and the documents already tagged;
+fetch.py, intake.py and domains.py turn a web page into a draft; spreadsheet.py and imports.py
+turn a spreadsheet's rows into drafts.
 """
 
 from ..errors import ConflictError, FormError

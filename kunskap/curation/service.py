@@ -27,6 +27,7 @@ from .duplicates import Duplicate, find_duplicates, near_duplicate_pairs
 from .revisions import SaveJournal, version_at
 from .domains import hosts_of_documents, organisation_for_url
 from .fetch import FetchError, allow_private_from_env, fetch
+from . import imports
 from .intake import PDF_TYPES, PageDraft, extract_page, pdf_filename
 from .suggest import Suggestion, ThemeSuggester, draft_text
 from .validation import FORM_FIELDS, clean_text, form_metadata, status_problem
@@ -177,6 +178,16 @@ class Curator:
         values = {"source_url": url.strip(), "status": "draft", "organisation": organisation or "",
                   "title": Path(pdf_filename(url)).stem.replace("-", " ").replace("_", " ") if organisation else ""}
         return self.upload(pdf_filename(url), fetched.data, values, username)
+
+    # -- bulk import ---------------------------------------------------------------------------
+    def import_preview(self, filename: str, data: bytes, mapping: dict | None = None) -> imports.ImportPreview:
+        """A spreadsheet read, mapped and validated row by row (imports.py); nothing is stored."""
+        return imports.preview(self, filename, data, mapping)
+
+    def import_rows(self, filename: str, data: bytes, username: str,
+                    mapping: dict | None = None) -> imports.ImportPreview:
+        """The valid rows of a spreadsheet saved as drafts; existing ones are not duplicated."""
+        return imports.apply(self, filename, data, username, mapping)
 
     # -- writing ---------------------------------------------------------------------------
     def new_id(self, title: str, organisation: str) -> str:
