@@ -154,3 +154,71 @@ def test_ten_thousand_rows_are_previewed_and_more_are_refused(curator):
     rows.append(["En rad för mycket", "Växjö kommun", "2020", "x", "", ""])
     with pytest.raises(FormError, match="högst 10 000"):
         curator.import_preview("for-stor.csv", csv_bytes(rows))
+
+
+# -- through the web ---------------------------------------------------------------------------
+from bs4 import BeautifulSoup  # noqa: E402
+
+from .test_curation_web import app_kb, client, csrf_of, login  # noqa: E402,F401  (fixtures)
+
+
+def test_import_pages_preview_change_mapping_and_import(client, app_kb):  # noqa: F811
+    kb = app_kb[1]
+    login(client)
+    page = client.get("/kurera/importera")
+    assert page.status_code == 200
+    csrf = csrf_of(page.text)
+    count = kb.store.count_documents()
+    data = csv_bytes([HEADERS, *ROWS], "cp1252")
+    r = client.post("/kurera/importera", data={"csrf": csrf}, files={"file": ("exempel.csv", data, "text/csv")})
+    assert r.status_code == 200
+    soup = BeautifulSoup(r.text, "html.parser")
+    assert soup.select_one("#map-organisation option[selected]").text == "Kommun"
+    assert soup.select_one("#map-summary option[selected]").text == "Kort beskrivning"
+    cells = [[c.text.strip() for c in tr.select("th, td")] for tr in soup.select("table.import-preview tbody tr")]
+    assert cells[0][:3] == ["2", "OK", "Solceller på förskolor"] and cells[2][1] == "Fel"
+    assert "Rad 4, kolumn ”Kommun”: Välj en kommun eller region ur listan." in soup.select_one(".row-errors").text
+    assert kb.store.count_documents() == count
+    action = soup.select_one("form[action^='/kurera/importera/']")["action"]
+    mapping = {s["name"]: (s.select_one("option[selected]") or {"value": ""})["value"] for s in soup.select("select")}
+    # Change the mapping: no theme column any more.
+    r = client.post(action, data={"csrf": csrf, **mapping, "map_themes": "", "action": "preview"})
+    soup = BeautifulSoup(r.text, "html.parser")
+    assert soup.select_one("#map-themes option[selected]") is None or soup.select_one("#map-themes option[selected]")["value"] == ""
+    assert "Teman" not in [th.text for th in soup.select("table.import-preview thead th")]
+    r = client.post(action, data={"csrf": csrf, **mapping, "action": "import"})
+    soup = BeautifulSoup(r.text, "html.parser")
+    assert "Importen är klar" in soup.text and "2 importerade som utkast" in soup.select_one(".import-counts").text
+    assert kb.store.count_documents() == count + 2
+    # The staged file is gone after the import; a replay is refused clearly and stores nothing.
+    r = client.post(action, data={"csrf": csrf, **mapping, "action": "import"})
+    assert r.status_code == 400 and "Ladda upp den igen" in r.text
+    assert client.post(action, data={"csrf": "fel", "action": "import"}).status_code == 403
+    r = client.post("/kurera/importera", data={"csrf": csrf}, files={"file": ("x.xlsx", b"trasig", "application/zip")})
+    assert r.status_code == 400 and "XLSX" in BeautifulSoup(r.text, "html.parser").select_one(".form-errors").text
+
+
+def test_import_api_dry_run_then_apply(client, app_kb):  # noqa: F811
+    kb = app_kb[1]
+    auth = {"Authorization": f"Bearer {app_kb[2]}"}
+    data = xlsx_bytes([HEADERS, *ROWS])
+    files = {"file": ("exempel.xlsx", data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
+    assert client.post("/api/v1/imports", files=files).status_code == 401
+    count = kb.store.count_documents()
+    r = client.post("/api/v1/imports", files=files, headers=auth)
+    assert r.status_code == 200
+    answer = r.json()
+    assert answer["dry_run"] and answer["mapping"]["organisation"] == 1 and answer["counts"]["valid"] == 2
+    assert answer["rows"][2]["errors"] == ["Rad 4, kolumn ”Kommun”: Välj en kommun eller region ur listan."]
+    assert kb.store.count_documents() == count
+    r = client.post("/api/v1/imports", files=files, data={"dry_run": "false"}, headers=auth)
+    assert r.status_code == 200 and r.json()["counts"]["imported"] == 2
+    ids = [row["id"] for row in r.json()["rows"] if row["outcome"] == "imported"]
+    assert all(kb.store.get_document(i)["status"] == "draft" for i in ids) and len(ids) == 2
+    r = client.post("/api/v1/imports", files=files, data={"dry_run": "false"}, headers=auth)
+    assert r.json()["counts"]["imported"] == 0 and r.json()["counts"]["exists"] == 2
+    assert kb.store.count_documents() == count + 2
+    r = client.post("/api/v1/imports", files=files, data={"mapping": "{\"title\": 0}"}, headers=auth)
+    assert r.status_code == 400 and "mapping" in r.json()["error"]["fields"]
+    r = client.post("/api/v1/imports", files=files, data={"mapping": "inte json"}, headers=auth)
+    assert r.status_code == 400 and r.json()["error"]["parameter"] == "mapping"

@@ -111,3 +111,47 @@ def apply(curator, filename: str, data: bytes, username: str, mapping: dict | No
             row.errors.append(f"Rad {row.number}: liknar ”{saved.duplicates[0].title}” som redan finns "
                               f"({saved.duplicates[0].reason}); importerades inte.")
     return result
+
+
+# -- staging: the uploaded file between the preview and the import (pages only) ---------------
+STAGE_FOLDER = "imports"
+STAGE_TTL_SECONDS = 24 * 3600
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def stage(index_dir, filename: str, data: bytes) -> str:
+    """Keep an uploaded spreadsheet for the preview -> import steps; returns its token. Files
+    older than a day are removed here (an abandoned preview leaves nothing for long)."""
+    import json
+    import secrets
+    import time
+    from pathlib import Path
+
+    folder = Path(index_dir) / STAGE_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        if old.stat().st_mtime < time.time() - STAGE_TTL_SECONDS:
+            old.unlink(missing_ok=True)
+    token = secrets.token_urlsafe(18)
+    (folder / f"{token}.data").write_bytes(data)
+    (folder / f"{token}.json").write_text(json.dumps({"filename": filename}), "utf-8")
+    return token
+
+
+def staged(index_dir, token: str) -> tuple[str, bytes]:
+    import json
+    from pathlib import Path
+
+    folder = Path(index_dir) / STAGE_FOLDER
+    if not _TOKEN.match(token or "") or not (folder / f"{token}.data").is_file():
+        raise FormError({"file": "Den uppladdade filen finns inte längre. Ladda upp den igen."})
+    meta = json.loads((folder / f"{token}.json").read_text("utf-8"))
+    return meta["filename"], (folder / f"{token}.data").read_bytes()
+
+
+def unstage(index_dir, token: str) -> None:
+    from pathlib import Path
+
+    if _TOKEN.match(token or ""):
+        for suffix in (".data", ".json"):
+            (Path(index_dir) / STAGE_FOLDER / f"{token}{suffix}").unlink(missing_ok=True)

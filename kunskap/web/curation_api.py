@@ -365,3 +365,52 @@ def intake(user: TokenUser, curator: CuratorDep, request_body: IntakeIn):
     doc_id = result.saved.doc_id
     return JSONResponse({**answer, "id": doc_id, "saved": True, "status": "draft",
                          "version": curator.version(doc_id)}, status_code=201)
+
+
+class ImportRow(BaseModel):
+    row: int = Field(description="Radnumret i kalkylbladet")
+    outcome: str = Field(description="valid, error, exists, imported eller duplicate")
+    id: str | None = Field(None, description="Det importerade eller redan befintliga dokumentets id")
+    title: str
+    organisation: str
+    errors: list[str] = []
+
+
+class ImportResult(BaseModel):
+    dry_run: bool
+    columns: list[str]
+    mapping: dict[str, int | None] = Field(description="Vårt fält -> kolumnens index (0 = första)")
+    counts: dict[str, int]
+    rows: list[ImportRow]
+
+
+@router.post("/imports", response_model=ImportResult, responses=errors(400, 401, 403))
+def import_spreadsheet(user: TokenUser, curator: CuratorDep, file: Annotated[UploadFile | None, File()] = None,
+                       dry_run: Annotated[bool, Form(description="true: bara förhandsvisning (standard)")] = True,
+                       mapping: Annotated[str, Form(max_length=2000, description=(
+                           "JSON {fält: kolumnindex}; utan den gissas kolumnerna från rubrikerna"))] = ""):
+    """Importera ett kalkylblad (XLSX eller CSV, en rad per exempel, högst 10 000 rader). Med
+    `dry_run=true` (standard) visas kolumnmappningen och felen per rad utan att något sparas; med
+    `dry_run=false` blir giltiga rader utkast. Rader som redan finns (samma rubrik och organisation)
+    importeras inte igen."""
+    import json
+
+    from ..curation.spreadsheet import MAX_BYTES
+
+    chosen = None
+    if mapping.strip():
+        try:
+            chosen = json.loads(mapping)
+        except ValueError:
+            raise ValidationError("mapping", "mapping ska vara JSON, t.ex. {\"title\": 0, \"organisation\": 1}.") from None
+        if not isinstance(chosen, dict):
+            raise ValidationError("mapping", "mapping ska vara ett JSON-objekt {fält: kolumnindex}.")
+    data = file.file.read(MAX_BYTES + 1) if file is not None else b""
+    filename = file.filename if file is not None else ""
+    if dry_run:
+        result = curator.import_preview(filename, data, chosen)
+    else:
+        result = curator.import_rows(filename, data, user.username, chosen)
+    return {"dry_run": dry_run, "columns": result.table.headers, "mapping": result.mapping, "counts": result.counts(),
+            "rows": [{"row": r.number, "outcome": r.outcome, "id": r.doc_id or None, "title": r.values["title"],
+                      "organisation": r.values["organisation"], "errors": r.errors} for r in result.rows]}

@@ -327,3 +327,61 @@ def intake(request: Request, staff: CsrfChecked, curator: CuratorDep, kb: Knowle
         f"/kurera/dokument/{quote(doc_id)}?forslag={quote(','.join(draft.themes))}&meddelande=" + quote(
             "Sidan är hämtad och sparad som utkast. Granska text, organisation och föreslagna teman innan du publicerar."),
         status_code=303)
+
+
+# -- bulk import of a spreadsheet ----------------------------------------------------------------
+def _import_page(request, staff, context: dict, status: int = 200) -> HTMLResponse:
+    from ..curation.imports import SHOWN_ROWS
+    from ..curation.spreadsheet import FIELDS, MAX_ROWS
+
+    return _page(request, "curate_import.html", {
+        "user": staff.user, "csrf": staff.csrf, "fields": FIELDS, "max_rows": MAX_ROWS, "shown_rows": SHOWN_ROWS,
+        "errors": {}, "preview": None, "token": "", "done": False, **context}, status=status)
+
+
+@router.get("/kurera/importera", response_class=HTMLResponse)
+def import_form(request: Request, staff: Staff):
+    return _import_page(request, staff, {})
+
+
+@router.post("/kurera/importera", response_class=HTMLResponse)
+def import_upload(request: Request, staff: CsrfChecked, curator: CuratorDep,
+                  file: Annotated[UploadFile | None, File()] = None):
+    from ..curation import imports
+    from ..curation.spreadsheet import MAX_BYTES
+
+    data = file.file.read(MAX_BYTES + 1) if file is not None else b""
+    filename = file.filename if file is not None else ""
+    try:
+        result = curator.import_preview(filename, data)
+    except FormError as exc:
+        return _import_page(request, staff, {"errors": exc.errors}, status=400)
+    token = imports.stage(curator.kb.settings.index, filename, data)
+    return _import_page(request, staff, {"preview": result, "token": token})
+
+
+@router.post("/kurera/importera/{token}", response_class=HTMLResponse)
+async def import_step(request: Request, token: str, staff: CsrfChecked, curator: CuratorDep):
+    from fastapi.concurrency import run_in_threadpool
+
+    from ..curation import imports
+    from ..curation.spreadsheet import FIELDS
+
+    form = await request.form()
+    mapping = {name: str(form.get(f"map_{name}", "")) for name in FIELDS}
+    action = str(form.get("action", "preview"))
+
+    def run():
+        filename, data = imports.staged(curator.kb.settings.index, token)
+        if action == "import":
+            result = curator.import_rows(filename, data, staff.user.username, mapping)
+            imports.unstage(curator.kb.settings.index, token)
+            return result, True
+        return curator.import_preview(filename, data, mapping), False
+
+    try:
+        result, done = await run_in_threadpool(run)
+    except FormError as exc:
+        return _import_page(request, staff, {"errors": exc.errors, "token": token if "file" not in exc.errors else ""},
+                            status=400)
+    return _import_page(request, staff, {"preview": result, "token": "" if done else token, "done": done})
