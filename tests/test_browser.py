@@ -53,7 +53,9 @@ def server(tmp_path_factory, embed_origin):
     for name, (title, org, body, meta) in SAMPLE.items():
         write_case(corpus, name, title, org, body, **meta)
     env = {**os.environ, "KUNSKAP_CORPUS": str(corpus), "KUNSKAP_INDEX": str(root / "index"),
-           "KUNSKAP_CORS_ORIGINS": embed_origin[1]}
+           "KUNSKAP_CORS_ORIGINS": embed_origin[1],
+           # The intake test fetches pages from its own server on 127.0.0.1.
+           "KUNSKAP_INTAKE_ALLOW_PRIVATE": "true"}
     subprocess.run([sys.executable, "-m", "kunskap", "user", "add", "kansli", "--name", "Kansliet"], env=env,
                    input=STAFF_PASSWORD + "\n", text=True, check=True, capture_output=True)
     process, base = start_server(env)
@@ -382,3 +384,81 @@ def test_overview_pages_fit_a_phone(browser, server, path):
     shot(page, "mobile" + path.replace("/", "_"))
     context.close()
     assert violations == []
+
+
+@pytest.fixture(scope="module")
+def intake_site(tmp_path_factory):
+    from .files import make_pdf
+    from .intake_server import serve
+
+    pdf = make_pdf(tmp_path_factory.mktemp("pdf") / "strategi.pdf", ["Klimatstrategi 2030: utsläppen ska halveras."])
+    site = serve(pdf.read_bytes())
+    yield f"http://127.0.0.1:{site.server_address[1]}"
+    site.shutdown()
+
+
+def staff_login(page, server) -> None:
+    page.goto(server + "/logga-in?next=/kurera")
+    page.get_by_label("Användarnamn").fill("kansli")
+    page.get_by_label("Lösenord").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.wait_for_url("**/kurera")
+
+
+def test_staff_intake_from_a_web_page(page, server, intake_site):
+    staff_login(page, server)
+    page.get_by_role("link", name="Hämta från webbsida").click()
+    page.wait_for_url("**/kurera/hamta")
+    assert axe_violations(page) == []
+    page.get_by_label("Webbadress").fill(intake_site + "/fel")
+    page.get_by_label("Kommun eller region").select_option("Växjö kommun")
+    page.get_by_role("button", name="Hämta", exact=True).click()
+    assert "fel 500" in page.locator(".form-errors").inner_text()
+    assert axe_violations(page) == []
+    page.get_by_label("Webbadress").fill(intake_site + "/nyhet.html")
+    page.get_by_role("button", name="Hämta", exact=True).click()
+    page.wait_for_url("**/kurera/dokument/*")
+    assert "sparad som utkast" in page.locator("p.notice").inner_text()
+    assert page.get_by_label("Rubrik").input_value() == "Solceller på skolans tak sänker elräkningen"
+    assert "## Vad gjordes" in page.get_by_label("Brödtext", exact=False).input_value()
+    assert page.locator("input[name=themes][data-suggested]:checked").count() == 3
+    assert "utkast" in page.locator(".doc-actions").inner_text()
+    shot(page, "intake-draft")
+    assert axe_violations(page) == []
+    # A page that is mostly a PDF link: the offer, then the PDF as a draft upload.
+    page.goto(server + "/kurera/hamta")
+    page.get_by_label("Webbadress").fill(intake_site + "/pdf-sida.html")
+    page.get_by_label("Kommun eller region").select_option("Umeå kommun")
+    page.get_by_role("button", name="Hämta", exact=True).click()
+    assert page.locator("#pdf-erbjudande").is_visible()
+    shot(page, "intake-pdf-offer")
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Hämta PDF som uppladdning").click()
+    page.wait_for_url("**/kurera/dokument/*")
+    assert "PDF-filen är hämtad" in page.locator("p.notice").inner_text()
+
+
+def test_staff_import_preview_and_import(page, server):
+    staff_login(page, server)
+    page.get_by_role("link", name="Importera kalkylblad").click()
+    page.wait_for_url("**/kurera/importera")
+    assert axe_violations(page) == []
+    rows = ["Projektnamn;Kommun;År;Kort beskrivning;Tema",
+            "Cykelgarage vid resecentrum;Lund;2023;Ett låst cykelgarage med 500 platser vid stationen.;cykel",
+            "Ett exempel från ingenstans;Atlantis;2020;Text.;",
+            "Matsvinnet halverat i skolköken;Malmö stad;2022;Skolköken vägde svinnet varje dag.;mat"]
+    page.get_by_label("Kalkylblad (XLSX eller CSV)").set_input_files(
+        files=[{"name": "exempel.csv", "mimeType": "text/csv", "buffer": "\r\n".join(rows).encode("cp1252")}])
+    page.get_by_role("button", name="Förhandsgranska").click()
+    table = page.locator("table.import-preview")
+    assert table.locator("tbody tr").count() == 3
+    assert "Rad 3, kolumn ”Kommun”" in page.locator(".row-errors").inner_text()
+    assert page.get_by_label("Kommun eller region").input_value() == "1"
+    shot(page, "import-preview")
+    assert axe_violations(page) == []
+    page.get_by_label("Teman").select_option("")
+    page.get_by_role("button", name="Uppdatera förhandsvisningen").click()
+    assert page.locator("table.import-preview thead th", has_text="Teman").count() == 0
+    page.get_by_role("button", name="Importera 2 rader som utkast").click()
+    assert "2 importerade som utkast" in page.locator(".import-counts").inner_text()
+    assert axe_violations(page) == []
