@@ -1,5 +1,7 @@
 """Dense candidates: the query embedding (an LRU by text, since it does not depend on the
-index), FAISS over the allowed chunks only (exact filters), the best chunk per document."""
+index), FAISS over the allowed chunks only (exact filters), the best chunk per document, and
+pseudo-relevance feedback (the query moved towards the mean vectors of its best documents and
+searched again; RankingParams.dense, eval/README.md "Generalising ranking")."""
 
 from __future__ import annotations
 
