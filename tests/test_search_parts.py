@@ -250,6 +250,7 @@ def test_dense_document_scores_blend_the_second_chunk_and_feedback_moves_the_que
     assert moved == pytest.approx({"near": 0.7071, "mid": 0.9899, "far": 0.7071}, abs=1e-3)
     assert means.cosines(query, ["near", "unknown"]) == {"near": pytest.approx(0.6)}
     # The document mean blended in: (1 − w)·chunk score + w·cos(query, mean); one chunk each here.
-    half, _ = dense_candidates(index, lambda text: query, "q", None, docs, DenseWeights(centroid=0.5, prf_docs=0), lambda: means)
+    half, _ = dense_candidates(index, lambda text: query, "q", None, docs, DenseWeights(centroid=0.5, prf_docs=0),
+                               lambda: means)
     assert half == pytest.approx(plain)
     assert means.mean_of(["near", "far"]) == pytest.approx(np.array([0.5, 0.5]))
