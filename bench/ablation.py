@@ -1,70 +1,158 @@
 """Ablation of the ranking on the Swedish dev sets and our climate set.
 
 Prints nDCG@10 (and per query type for sets that label types) for lexical only, dense only,
-reciprocal rank fusion, normalised-score sums, and the calibrated fusion we ship, with parts of
-the Swedish query analysis switched off. The indexes are kept under index/eval-<set>/ so the embedding cache is
+reciprocal rank fusion, normalised-score sums, the calibrated fusion we ship and the candidates
+of "Generalising ranking" (eval/README.md): generic words out of the lexical evidence, dense
+evidence at several granularities, query-type-aware weights and dense pseudo-relevance feedback.
+The summary at the end gives each variant's mean over the sets and its worst margin, over the
+sets and the query types, against the better of dense only and lexical only.
+
+The indexes are kept under <work>-<set>/ (default index/eval-<set>/) so the embedding cache is
 reused between runs (the first run embeds every set: ~8 minutes for SweQUAD-MC on 2 cores).
+Query embeddings are shared between the variants of a set.
 
     .venv/bin/python bench/ablation.py ../shared/eval/swefaq ../shared/eval/swequad_mc eval/climate
+    .venv/bin/python bench/ablation.py --work /tmp/rk --only "a: generic w0.5;shipped (current default)" eval/climate
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import dataclasses
 import time
 from pathlib import Path
 
 from kunskap.config import load_settings
 from kunskap.evaluation import build_set_index, evaluate_queries, read_jsonl, read_qrels
 from kunskap.search import Searcher
-from kunskap.search.ranking import ExpansionWeights, FusionWeights, RankingParams
+from kunskap.search.dense import QueryVectors
+from kunskap.search.ranking import DenseWeights, ExpansionWeights, FusionWeights, RankingParams
+
+BEFORE = RankingParams(expansion=ExpansionWeights(generic=False), dense=DenseWeights(),
+                       long_query_words=0, long_query_factor=1.0)   # the ranking before issue 11
 
 
-def fusion(**weights) -> RankingParams:
-    return RankingParams(fusion=FusionWeights(**weights))
+def fusion(base: RankingParams = BEFORE, **weights) -> RankingParams:
+    return dataclasses.replace(base, fusion=FusionWeights(**weights))
+
+
+def variant(base: RankingParams = BEFORE, expansion: dict | None = None, dense: dict | None = None,
+            **params) -> RankingParams:
+    """`base` with some expansion, dense or top-level weights changed."""
+    changed = dict(params)
+    if expansion is not None:
+        changed["expansion"] = dataclasses.replace(base.expansion, **expansion)
+    if dense is not None:
+        changed["dense"] = dataclasses.replace(base.dense, **dense)
+    return dataclasses.replace(base, **changed)
 
 
 VARIANTS = {
-    "lexical only": (RankingParams(), "lexical"),
-    "dense only": (RankingParams(), "dense"),
+    "lexical only": (BEFORE, "lexical"),
+    "dense only": (BEFORE, "dense"),   # the plain dense baseline: best chunk, no feedback
     "rrf (k=60)": (fusion(method="rrf"), "hybrid"),
     "min-max sum": (fusion(method="sum", lexical_weight=0.5), "hybrid"),
     "min-max + evidence": (fusion(method="evidence", lexical_weight=0.5), "hybrid"),
     "convex by evidence+margin": (fusion(method="adaptive", lexical_weight=0.6, evidence_power=3.0,
                                          margin_weight=0.5), "hybrid"),
     "calibrated, no evidence": (fusion(evidence_power=0.0), "hybrid"),
-    "calibrated (shipped)": (RankingParams(), "hybrid"),
-    "shipped, no compound parts": (RankingParams(expansion=ExpansionWeights(part_weight=0.0)), "hybrid"),
-    "shipped, no synonyms": (RankingParams(expansion=ExpansionWeights(synonym_weight=0.0)), "hybrid"),
+    "before (calibrated)": (BEFORE, "hybrid"),
+    "before, no compound parts": (variant(expansion={"part_weight": 0.0}), "hybrid"),
+    "before, no synonyms": (variant(expansion={"synonym_weight": 0.0}), "hybrid"),
+    # (a) generic words: out of the evidence, at several BM25 weights
+    "a: generic not evidence": (variant(expansion={"generic": True}), "hybrid"),
+    "a: generic w0.5": (variant(expansion={"generic": True, "generic_weight": 0.5}), "hybrid"),
+    "a: generic w0.2": (variant(expansion={"generic": True, "generic_weight": 0.2}), "hybrid"),
+    "a: generic dropped": (variant(expansion={"generic": True, "generic_weight": 0.0}), "hybrid"),
+    # (b) dense granularity
+    "b: second chunk 0.5": (variant(dense={"second_chunk": 0.5}), "hybrid"),
+    "b: top-2 mean": (variant(dense={"second_chunk": 1.0}), "hybrid"),
+    "b: doc mean 0.3": (variant(dense={"centroid": 0.3}), "hybrid"),
+    "b: doc mean 0.5": (variant(dense={"centroid": 0.5}), "hybrid"),
+    # (c) query-type-aware: long descriptive queries lean on meaning
+    "c: >=5 words x0.5": (variant(long_query_words=5, long_query_factor=0.5), "hybrid"),
+    "c: >=6 words x0.3": (variant(long_query_words=6, long_query_factor=0.3), "hybrid"),
+    # (d) dense pseudo-relevance feedback
+    "d: prf 3 docs 0.3": (variant(dense={"prf_docs": 3, "prf_weight": 0.3}), "hybrid"),
+    "d: prf 5 docs 0.5": (variant(dense={"prf_docs": 5, "prf_weight": 0.5}), "hybrid"),
+    "d: prf 2 docs 0.3": (variant(dense={"prf_docs": 2, "prf_weight": 0.3}), "hybrid"),
+    "d: prf 3 docs 0.3, dense only": (variant(dense={"prf_docs": 3, "prf_weight": 0.3}), "dense"),
+    # combinations
+    "a+d: generic, prf 3 0.3": (variant(expansion={"generic": True}, dense={"prf_docs": 3, "prf_weight": 0.3}),
+                                "hybrid"),
+    "a+d: generic w0.5, prf 3 0.3": (variant(expansion={"generic": True, "generic_weight": 0.5},
+                                             dense={"prf_docs": 3, "prf_weight": 0.3}), "hybrid"),
+    "b+d: doc mean 0.2, prf 3 0.3": (variant(dense={"centroid": 0.2, "prf_docs": 3, "prf_weight": 0.3}), "hybrid"),
+    "shipped (current default)": (RankingParams(), "hybrid"),
+    "shipped, dense only": (RankingParams(), "dense"),
+    "shipped, lexical only": (RankingParams(), "lexical"),
 }
 
 
-def main(set_dirs: list[str]) -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sets", nargs="*", default=["../shared/eval/swefaq", "../shared/eval/swequad_mc"])
+    parser.add_argument("--work", default="index/eval", help="work dirs are <work>-<set name>")
+    parser.add_argument("--only", default="", help="variant names separated by ; "
+                        "(lexical only, dense only and the before row are always run)")
+    args = parser.parse_args()
+    wanted = [w.strip() for w in args.only.split(";") if w.strip()]
+    variants = {name: v for name, v in VARIANTS.items()
+                if not wanted or name in ("lexical only", "dense only", "before (calibrated)") or name in wanted}
     settings = load_settings()
-    for set_dir in map(Path, set_dirs):
+    results: dict[str, dict[str, dict]] = {}   # set -> variant -> report
+    for set_dir in map(Path, args.sets):
         queries = read_jsonl(set_dir / "queries.jsonl")
         qrels = read_qrels(set_dir / "qrels.tsv")
-        work = Path("index") / f"eval-{set_dir.name}"
+        work = Path(f"{args.work}-{set_dir.name}")
         started = time.perf_counter()
         kb, back = build_set_index(set_dir, settings, work, progress=True)
         print(f"\n{set_dir.name}: {len(queries)} queries, index ready in {time.perf_counter() - started:.0f} s")
-        rows = []
-        types: list[str] = []
-        for name, (params, mode) in VARIANTS.items():
-            report = evaluate_queries(Searcher(kb, params), queries, qrels, back, modes=(mode,))[mode]
-            types = sorted(report["by_type"])
-            rows.append((name, report))
-        header = f"{'variant':<28} {'nDCG@10':>8} {'R@10':>6} {'MRR':>6}"
-        if len(types) > 1:
-            header += "".join(f" {t[:10]:>10}" for t in types)
-        print(header)
-        for name, report in rows:
-            o = report["overall"]
-            line = f"{name:<28} {o['ndcg']:>8.3f} {o['recall']:>6.3f} {o['mrr']:>6.3f}"
-            if len(types) > 1:
-                line += "".join(f" {report['by_type'][t]['ndcg']:>10.3f}" for t in types)
-            print(line)
+        vectors = QueryVectors(lambda texts: kb.embedder.encode_queries(texts), 4096)
+        rows = {}
+        for name, (params, mode) in variants.items():
+            searcher = Searcher(kb, params)
+            searcher.query_vector = vectors   # the same query embeddings for every variant
+            searcher.hit_set = lambda request: set()   # ranking only: the hit set would search twice
+            rows[name] = evaluate_queries(searcher, queries, qrels, back, modes=(mode,))[mode]
+            print_row(name, rows[name], header=len(rows) == 1)   # as it comes: SweQUAD-MC is slow
+        results[set_dir.name] = rows
+    print_summary(results)
+
+
+def print_row(name: str, report: dict, header: bool) -> None:
+    types = sorted(report["by_type"])
+    if header:
+        line = f"{'variant':<28} {'nDCG@10':>8} {'R@10':>6} {'MRR':>6}"
+        print(line + ("".join(f" {t[:10]:>10}" for t in types) if len(types) > 1 else ""))
+    o = report["overall"]
+    line = f"{name:<28} {o['ndcg']:>8.3f} {o['recall']:>6.3f} {o['mrr']:>6.3f}"
+    if len(types) > 1:
+        line += "".join(f" {report['by_type'][t]['ndcg']:>10.3f}" for t in types)
+    print(line, flush=True)
+
+
+def margins(rows: dict[str, dict], name: str) -> dict[str, float]:
+    """nDCG@10 of a variant minus the better of dense only and lexical only: overall and per type."""
+    out = {}
+    report, dense, lexical = rows[name], rows["dense only"], rows["lexical only"]
+    out["all"] = report["overall"]["ndcg"] - max(dense["overall"]["ndcg"], lexical["overall"]["ndcg"])
+    if len(report["by_type"]) > 1:
+        for t, m in report["by_type"].items():
+            out[t] = m["ndcg"] - max(dense["by_type"][t]["ndcg"], lexical["by_type"][t]["ndcg"])
+    return out
+
+
+def print_summary(results: dict[str, dict[str, dict]]) -> None:
+    sets = list(results)
+    names = list(next(iter(results.values())))
+    print(f"\n{'variant':<28}" + "".join(f" {s[:10]:>10}" for s in sets) + f" {'mean':>7} {'worst margin':>24}")
+    for name in names:
+        values = [results[s][name]["overall"]["ndcg"] for s in sets]
+        worst = min(((m, f"{s[:8]}/{t}") for s in sets for t, m in margins(results[s], name).items()))
+        print(f"{name:<28}" + "".join(f" {v:>10.3f}" for v in values) + f" {sum(values) / len(values):>7.3f}"
+              f" {worst[0]:>+7.3f} {worst[1]:>16}", flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["../shared/eval/swefaq", "../shared/eval/swequad_mc"])
+    main()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from .knowledgebase import KnowledgeBase
-from .reference import members
+from .reference import kommungrupper, members
 from .search import Hit, SearchResult
 
 FACET_NAMES = {
     "theme": "tema", "organisation": "organisation", "organisation_type": "organisationstyp",
-    "county": "län", "kind": "typ", "year": "år",
+    "county": "län", "kind": "typ", "year": "år", "kommungrupp": "kommungrupp",
 }
 KIND_LABELS = {"case-study": "Fallstudie", "presentation": "Presentation", "report": "Rapport", "news": "Nyhet"}
 
@@ -34,15 +34,20 @@ def hit_to_dict(hit: Hit, kb: KnowledgeBase) -> dict:
     }
 
 
+def facet_label(name: str, value: str, kb: KnowledgeBase) -> str:
+    if name == "theme":
+        return kb.themes.label(value)
+    if name == "kind":
+        return KIND_LABELS.get(value, value)
+    if name == "kommungrupp":
+        group = kommungrupper().get(value)
+        return f"{value} {group['name']}" if group else value
+    return value
+
+
 def facets_to_dict(facets: dict, kb: KnowledgeBase) -> dict:
-    out = {}
-    for name, values in facets.items():
-        out[name] = [
-            {"value": value, "label": kb.themes.label(value) if name == "theme" else KIND_LABELS.get(value, value)
-             if name == "kind" else value, "count": count}
-            for value, count in values
-        ]
-    return out
+    return {name: [{"value": value, "label": facet_label(name, value, kb), "count": count} for value, count in values]
+            for name, values in facets.items()}
 
 
 def result_to_dict(result: SearchResult, kb: KnowledgeBase) -> dict:

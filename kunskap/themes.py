@@ -19,6 +19,7 @@ class Theme:
     slug: str
     label: str
     synonyms: list[str] = field(default_factory=list)
+    description: str = ""    # one sentence in Swedish, shown on the theme's page
 
 
 class ThemeVocabulary:
@@ -63,5 +64,6 @@ def parse_theme_table(text: str) -> list[Theme]:
         if len(cells) < 2 or cells[0] in ("slug", "") or set(cells[0]) <= set("-: "):
             continue
         synonyms = [s.strip() for s in cells[2].split(",") if s.strip()] if len(cells) > 2 else []
-        themes.append(Theme(slug=cells[0], label=cells[1], synonyms=synonyms))
+        description = cells[3] if len(cells) > 3 else ""
+        themes.append(Theme(slug=cells[0], label=cells[1], synonyms=synonyms, description=description))
     return themes

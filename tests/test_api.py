@@ -26,7 +26,7 @@ def test_search_json_shape(client):
     first = body["results"][0]
     assert {"id", "title", "organisation", "county", "year", "themes", "kind", "snippet", "score", "page"} <= set(first)
     assert first["themes"] == [{"slug": "cykel", "label": "Cykel"}]
-    assert set(body["facets"]) == {"theme", "organisation", "organisation_type", "county", "kind", "year"}
+    assert set(body["facets"]) == {"theme", "organisation", "organisation_type", "county", "kind", "year", "kommungrupp"}
     from kunskap.web.api import SearchResponse
 
     SearchResponse.model_validate(body)   # the documented OpenAPI shape
@@ -92,7 +92,7 @@ def test_the_openapi_document_declares_every_search_parameter_with_its_bounds(cl
 
     operation = client.get("/api/v1/openapi.json").json()["paths"]["/api/v1/search"]["get"]
     parameters = {p["name"]: p for p in operation["parameters"]}
-    assert list(parameters) == ["q", "organisation", "organisation_type", "county", "theme", "kind",
+    assert list(parameters) == ["q", "organisation", "organisation_type", "county", "theme", "kind", "kommungrupp",
                                 "year_from", "year_to", "page", "limit", "sort", "mode"]
     assert all(p["in"] == "query" and p["description"] for p in parameters.values())
 

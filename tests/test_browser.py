@@ -53,7 +53,9 @@ def server(tmp_path_factory, embed_origin):
     for name, (title, org, body, meta) in SAMPLE.items():
         write_case(corpus, name, title, org, body, **meta)
     env = {**os.environ, "KUNSKAP_CORPUS": str(corpus), "KUNSKAP_INDEX": str(root / "index"),
-           "KUNSKAP_CORS_ORIGINS": embed_origin[1]}
+           "KUNSKAP_CORS_ORIGINS": embed_origin[1],
+           # The intake test fetches pages from its own server on 127.0.0.1.
+           "KUNSKAP_INTAKE_ALLOW_PRIVATE": "true"}
     subprocess.run([sys.executable, "-m", "kunskap", "user", "add", "kansli", "--name", "Kansliet"], env=env,
                    input=STAFF_PASSWORD + "\n", text=True, check=True, capture_output=True)
     process, base = start_server(env)
@@ -306,3 +308,157 @@ def test_staff_pages_cannot_be_framed_but_public_pages_can_by_member_sites(page,
     assert staff.evaluate("document.querySelector('form[action=\\'/logga-in\\']') === null")
     assert any("frame-ancestors 'none'" in v for v in csp_violations), csp_violations
     csp_violations.clear()                                          # the one violation this test provokes
+
+
+# -- overview pages: theme, member, the county map ------------------------------------------------
+def test_the_county_map_by_keyboard(page, server):
+    """Tab reaches the county links (in alphabetical order, after the theme list); each has the
+    accessible name "<län>: N exempel", a visible focus, and Enter follows it to the filtered search."""
+    page.goto(server + "/")
+    labels = []
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        label = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
+        if label.endswith("exempel") and page.evaluate("document.activeElement.closest('svg.map') !== null"):
+            labels.append(label)
+            if label.startswith("Skåne län"):
+                break
+    assert labels[:2] == ["Blekinge län: 0 exempel", "Dalarnas län: 0 exempel"]
+    assert labels[-1] == "Skåne län: 3 exempel"   # Lund, Malmö, Region Skåne
+    stroke = page.evaluate("getComputedStyle(document.activeElement.querySelector('path')).stroke")
+    assert stroke == "rgb(179, 38, 30)"   # the focus colour, not the border
+    shot(page, "map-keyboard-focus")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/sok?county=*")
+    assert page.locator(".count-line").inner_text().startswith("3 träffar")
+    metas = page.locator("article.card .meta").all_inner_texts()
+    assert len(metas) == 3 and all("Skåne län" in m for m in metas)
+
+
+def test_theme_page_in_the_browser(page, server):
+    page.goto(server + "/")
+    page.get_by_role("link", name="Cykel", exact=True).first.click()
+    page.wait_for_url("**/tema/cykel")
+    assert page.locator("h1").inner_text() == "Cykel"
+    assert page.get_by_role("img", name="Exempel per år inom Cykel: 2019 1").count() == 1
+    page.locator("details.chart-data summary").click()
+    assert page.locator("details.chart-data table").is_visible()
+    assert axe_violations(page) == []
+    shot(page, "theme-page")
+    page.get_by_role("link", name="Skåne län: 1 exempel").click()
+    page.wait_for_url("**/sok?theme=cykel&county=*")
+    assert page.locator("article.card h3 a").first.inner_text() == "Cykelvägar och cykelpendling i Lund"
+
+
+def test_member_page_in_the_browser(page, server):
+    page.goto(server + "/dokument/lund-cykel")
+    page.locator(".doc-meta").get_by_role("link", name="Lunds kommun").click()
+    page.wait_for_url("**/medlem/lunds-kommun")
+    assert page.locator("h1").inner_text() == "Lunds kommun"
+    assert "B3 Större stad" in page.locator(".doc-meta").inner_text()
+    similar = page.locator("ul.similar-list > li > a:first-child").all_inner_texts()
+    assert similar == ["Umeå kommun", "Växjö kommun"]
+    assert axe_violations(page) == []
+    shot(page, "member-page")
+    page.goto(server + "/medlem/region-skane")
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("path", ["/tema/klimatanpassning", "/tema/finns-inte", "/medlem/habo-kommun-0643",
+                                  "/sok?kommungrupp=B3"])
+def test_new_pages_have_no_serious_accessibility_violations(page, server, path):
+    page.goto(server + path)
+    violations = axe_violations(page)
+    shot(page, "axe" + path.replace("/", "_").replace("?", "_")[:60])
+    assert violations == [], violations
+
+
+@pytest.mark.parametrize("path", ["/", "/tema/cykel", "/medlem/lunds-kommun"])
+def test_overview_pages_fit_a_phone(browser, server, path):
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    violations: list[str] = []
+    watch_csp(context, violations)
+    page = context.new_page()
+    page.goto(server + path)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(page, "mobile" + path.replace("/", "_"))
+    context.close()
+    assert violations == []
+
+
+@pytest.fixture(scope="module")
+def intake_site(tmp_path_factory):
+    from .files import make_pdf
+    from .intake_server import serve
+
+    pdf = make_pdf(tmp_path_factory.mktemp("pdf") / "strategi.pdf", ["Klimatstrategi 2030: utsläppen ska halveras."])
+    site = serve(pdf.read_bytes())
+    yield f"http://127.0.0.1:{site.server_address[1]}"
+    site.shutdown()
+
+
+def staff_login(page, server) -> None:
+    page.goto(server + "/logga-in?next=/kurera")
+    page.get_by_label("Användarnamn").fill("kansli")
+    page.get_by_label("Lösenord").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.wait_for_url("**/kurera")
+
+
+def test_staff_intake_from_a_web_page(page, server, intake_site):
+    staff_login(page, server)
+    page.get_by_role("link", name="Hämta från webbsida").click()
+    page.wait_for_url("**/kurera/hamta")
+    assert axe_violations(page) == []
+    page.get_by_label("Webbadress").fill(intake_site + "/fel")
+    page.get_by_label("Kommun eller region").select_option("Växjö kommun")
+    page.get_by_role("button", name="Hämta", exact=True).click()
+    assert "fel 500" in page.locator(".form-errors").inner_text()
+    assert axe_violations(page) == []
+    page.get_by_label("Webbadress").fill(intake_site + "/nyhet.html")
+    page.get_by_role("button", name="Hämta", exact=True).click()
+    page.wait_for_url("**/kurera/dokument/*")
+    assert "sparad som utkast" in page.locator("p.notice").inner_text()
+    assert page.get_by_label("Rubrik").input_value() == "Solceller på skolans tak sänker elräkningen"
+    assert "## Vad gjordes" in page.get_by_label("Brödtext", exact=False).input_value()
+    assert page.locator("input[name=themes][data-suggested]:checked").count() == 3
+    assert "utkast" in page.locator(".doc-actions").inner_text()
+    shot(page, "intake-draft")
+    assert axe_violations(page) == []
+    # A page that is mostly a PDF link: the offer, then the PDF as a draft upload.
+    page.goto(server + "/kurera/hamta")
+    page.get_by_label("Webbadress").fill(intake_site + "/pdf-sida.html")
+    page.get_by_label("Kommun eller region").select_option("Umeå kommun")
+    page.get_by_role("button", name="Hämta", exact=True).click()
+    assert page.locator("#pdf-erbjudande").is_visible()
+    shot(page, "intake-pdf-offer")
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Hämta PDF som uppladdning").click()
+    page.wait_for_url("**/kurera/dokument/*")
+    assert "PDF-filen är hämtad" in page.locator("p.notice").inner_text()
+
+
+def test_staff_import_preview_and_import(page, server):
+    staff_login(page, server)
+    page.get_by_role("link", name="Importera kalkylblad").click()
+    page.wait_for_url("**/kurera/importera")
+    assert axe_violations(page) == []
+    rows = ["Projektnamn;Kommun;År;Kort beskrivning;Tema",
+            "Cykelgarage vid resecentrum;Lund;2023;Ett låst cykelgarage med 500 platser vid stationen.;cykel",
+            "Ett exempel från ingenstans;Atlantis;2020;Text.;",
+            "Matsvinnet halverat i skolköken;Malmö stad;2022;Skolköken vägde svinnet varje dag.;mat"]
+    page.get_by_label("Kalkylblad (XLSX eller CSV)").set_input_files(
+        files=[{"name": "exempel.csv", "mimeType": "text/csv", "buffer": "\r\n".join(rows).encode("cp1252")}])
+    page.get_by_role("button", name="Förhandsgranska").click()
+    table = page.locator("table.import-preview")
+    assert table.locator("tbody tr").count() == 3
+    assert "Rad 3, kolumn ”Kommun”" in page.locator(".row-errors").inner_text()
+    assert page.get_by_label("Kommun eller region").input_value() == "1"
+    shot(page, "import-preview")
+    assert axe_violations(page) == []
+    page.get_by_label("Teman").select_option("")
+    page.get_by_role("button", name="Uppdatera förhandsvisningen").click()
+    assert page.locator("table.import-preview thead th", has_text="Teman").count() == 0
+    page.get_by_role("button", name="Importera 2 rader som utkast").click()
+    assert "2 importerade som utkast" in page.locator(".import-counts").inner_text()
+    assert axe_violations(page) == []

@@ -132,7 +132,8 @@ def guards_of(dependant) -> set:
 
 
 PUBLIC_API = {("GET", p) for p in ("/api/v1/search", "/api/v1/documents/{doc_id}", "/api/v1/documents/{doc_id}/similar",
-                                    "/api/v1/facets", "/api/v1/themes", "/api/v1/organisations")}
+                                    "/api/v1/facets", "/api/v1/themes", "/api/v1/organisations",
+                                    "/api/v1/organisations/{org_id}/similar-municipalities", "/api/v1/stats")}
 
 
 def test_every_staff_route_is_guarded_by_a_dependency(app_kb):

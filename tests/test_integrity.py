@@ -16,6 +16,23 @@ from .conftest import write_case
 from .test_curation import BODY, NEW
 
 
+def staff_token(kb) -> dict:
+    """A staff account and the Authorization header of its API token."""
+    from kunskap.accounts import Accounts
+
+    accounts = Accounts(kb.store)
+    accounts.add_user("anna", "ett långt lösenord 123")
+    return {"Authorization": f"Bearer {accounts.create_token('anna', 't')}"}
+
+
+def app_client(kb):
+    from fastapi.testclient import TestClient
+
+    from kunskap.web.app import create_app
+
+    return TestClient(create_app(kb.settings, knowledge_base=kb))
+
+
 def saved_index_ids(kb: KnowledgeBase) -> list[int]:
     """The chunk ids in the FAISS file on disk (what the next process to start will load)."""
     manifest = read_manifest(kb.index_dir)
@@ -165,20 +182,13 @@ def test_an_upload_without_metadata_is_a_draft_and_cannot_be_published(corpus, k
 
 
 def test_api_upload_with_status_draft_answers_draft(corpus, kb_factory, tmp_path):
-    from fastapi.testclient import TestClient
-
-    from kunskap.accounts import Accounts
-    from kunskap.web.app import create_app
-
     from .files import make_pdf
 
     kb = kb_factory(corpus)
     ingest(kb, corpus)
-    accounts = Accounts(kb.store)
-    accounts.add_user("anna", "ett långt lösenord 123")
-    auth = {"Authorization": f"Bearer {accounts.create_token('anna', 't')}"}
+    auth = staff_token(kb)
     pdf = make_pdf(tmp_path / "x.pdf", ["Solceller på förskolans tak", "Egen el"]).read_bytes()
-    with TestClient(create_app(kb.settings, knowledge_base=kb)) as client:
+    with app_client(kb) as client:
         answer = client.post("/api/v1/uploads", headers=auth, data={"status": "draft"},
                              files={"file": ("sol.pdf", pdf, "application/pdf")})
         assert answer.status_code == 201 and answer.json()["status"] == "draft"
@@ -236,20 +246,14 @@ def test_recover_undoes_a_save_that_never_wrote_its_file(corpus, kb_factory):
 
 def test_a_create_retried_after_a_crash_is_not_duplicated(corpus, kb_factory):
     """The probe: a POST whose file was written when the server died, then the client's retry."""
-    from fastapi.testclient import TestClient
-
-    from kunskap.accounts import Accounts
     from kunskap.curation import render_case_file
-    from kunskap.web.app import create_app
 
     kb = kb_factory(corpus)
     ingest(kb, corpus)
-    accounts = Accounts(kb.store)
-    accounts.add_user("anna", "ett långt lösenord 123")
-    auth = {"Authorization": f"Bearer {accounts.create_token('anna', 't')}"}
+    auth = staff_token(kb)
     payload = {"title": NEW["title"], "organisation": NEW["organisation"], "themes": NEW["themes"], "body": BODY,
                "status": "published"}
-    with TestClient(create_app(kb.settings, knowledge_base=kb)) as client:
+    with app_client(kb) as client:
         first = client.post("/api/v1/documents", headers={**auth, "Idempotency-Key": "k-1"}, json=payload)
         assert first.status_code == 201
         again = client.post("/api/v1/documents", headers={**auth, "Idempotency-Key": "k-1"}, json=payload)
@@ -264,7 +268,7 @@ def test_a_create_retried_after_a_crash_is_not_duplicated(corpus, kb_factory):
                                 "organisation": "Lunds kommun", "status": "published"}, body)
     crashed_save(kb, corpus, action="create", doc_id="lund-solceller-pa-skolor", path=path, previous=None,
                  new=content, write_file=True)
-    with TestClient(create_app(kb.settings, knowledge_base=kb)) as client:
+    with app_client(kb) as client:
         assert kb.store.get_document("lund-solceller-pa-skolor")["title"] == "Solceller på skolor"
         # ... and the client's retry without a key meets the duplicate guard, not a "-2" copy.
         retry = client.post("/api/v1/documents", headers=auth, json={
@@ -322,22 +326,16 @@ def test_an_office_file_with_a_huge_xml_part_is_refused_before_parsing(tmp_path)
 def test_a_large_upload_answers_at_once_and_is_indexed_in_the_background(corpus, kb_factory, tmp_path):
     import time
 
-    from fastapi.testclient import TestClient
-
-    from kunskap.accounts import Accounts
     from kunskap.curation import INLINE_UPLOAD_CHUNKS
-    from kunskap.web.app import create_app
 
     from .files import make_pdf
 
     kb = kb_factory(corpus)
     ingest(kb, corpus)
-    accounts = Accounts(kb.store)
-    accounts.add_user("anna", "ett långt lösenord 123")
-    auth = {"Authorization": f"Bearer {accounts.create_token('anna', 't')}"}
+    auth = staff_token(kb)
     page = " ".join(f"Sida om laddinfrastruktur och elbussar i Borås, avsnitt {i}." for i in range(30))
     pdf = make_pdf(tmp_path / "plan.pdf", [page] * (INLINE_UPLOAD_CHUNKS + 20)).read_bytes()
-    with TestClient(create_app(kb.settings, knowledge_base=kb)) as client:
+    with app_client(kb) as client:
         answer = client.post("/api/v1/uploads", headers=auth, files={"file": ("plan.pdf", pdf, "application/pdf")},
                              data={"title": "Laddplan för Borås", "organisation": "Borås stad", "status": "published"})
         assert answer.status_code == 202, answer.text

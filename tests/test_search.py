@@ -185,3 +185,22 @@ def test_a_query_naming_a_theme_lifts_the_documents_tagged_with_it(corpus, kb_fa
     plain = Searcher(kb, RankingParams(theme_boost=0.0)).search(SearchRequest(q="nyinflyttade"))
     shipped = Searcher(kb).search(SearchRequest(q="nyinflyttade"))
     assert plain.hits and [h.score for h in shipped.hits] == [h.score for h in plain.hits]
+
+
+def test_the_shipped_dense_side_searches_again_with_feedback(corpus, kb_factory):
+    """Dense pseudo-relevance feedback is on by default and reaches the search: the query moved
+    towards its best documents changes the dense cosines; without it they are the plain ones."""
+    from kunskap.search import RankingParams
+    from kunskap.search.ranking import DenseWeights
+
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    assert RankingParams().dense.prf_docs > 0 and RankingParams().dense.prf_weight > 0
+    request = SearchRequest(q="laddning av elbilar", mode="dense")
+    plain = Searcher(kb, RankingParams(dense=DenseWeights(prf_docs=0))).search(request)
+    shipped = Searcher(kb).search(request)
+    assert plain.hits and shipped.hits
+    old = {h.doc_id: h.score for h in plain.hits}
+    assert any(abs(h.score - old.get(h.doc_id, -1.0)) > 1e-4 for h in shipped.hits)
+    # Feedback follows the best documents: the best one stays first.
+    assert shipped.hits[0].doc_id == plain.hits[0].doc_id

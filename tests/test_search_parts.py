@@ -180,3 +180,77 @@ def test_snippet_marks_inflections_and_compounds_and_escapes(analyzer):
     assert shown.startswith("… ")                                  # the window moved to the hits
     assert "<mark>cyklar</mark>" in shown and "<mark>cykelvägar</mark>" in shown
     assert "&lt;b&gt;" in shown and "&amp;" in shown and "<b>" not in shown
+
+
+# -- generalising ranking (issue 11): generic words, dense granularity, feedback ------------------
+
+def test_generic_words_are_searched_weakly_and_never_count_as_evidence(analyzer):
+    from kunskap.search.lexical import lexical_candidates
+    from kunskap.search.planner import generic_stems
+
+    generic = generic_stems(analyzer)
+    assert analyzer.word_terms("hjälpa")[0] in generic and analyzer.word_terms("enkel")[0] in generic
+    assert analyzer.word_terms("laddstolpar")[0] not in generic
+    weights = ExpansionWeights(generic=True, generic_weight=0.5)
+    vocabulary = Vocabulary({})
+    plan = QueryPlanner(analyzer, vocabulary, [], lambda term: 1, weights, generic).plan("enkel hjälp med laddstolpar")
+    enkel, stolpe = analyzer.word_terms("enkel")[0], analyzer.word_terms("laddstolpar")[0]
+    assert enkel in plan.generic and enkel in plan.typed
+    assert plan.terms[enkel] == 0.5 and plan.terms[stolpe] == 1.0
+
+    class Index:   # chunk 1 holds only the generic word, chunk 2 only the content word
+        def fts_term(self, term, title_weight, limit):
+            return {enkel: [(1, 5.0)], stolpe: [(2, 1.0)]}.get(term, [])
+
+    doc_evidence = {}
+    scores, _, evidence = lexical_candidates(Index(), plan, {1: "only-generic", 2: "on-topic"}, None, 2.0,
+                                             doc_evidence=doc_evidence)
+    assert scores["only-generic"] == 2.5   # weighted BM25: found, but weaker
+    assert doc_evidence["only-generic"] == 0.0 and doc_evidence["on-topic"] == 1.0
+    assert evidence == 1.0
+    # Without the generic list every typed word is evidence: the generic-only chunk holds some.
+    plain = QueryPlanner(analyzer, vocabulary, [], lambda term: 1).plan("enkel hjälp med laddstolpar")
+    doc_evidence = {}
+    lexical_candidates(Index(), plain, {1: "only-generic", 2: "on-topic"}, None, 2.0, doc_evidence=doc_evidence)
+    assert doc_evidence["only-generic"] > 0.0 and doc_evidence["on-topic"] < 1.0
+    # A query of generic words only is searched for what it says.
+    only = QueryPlanner(analyzer, vocabulary, [], lambda term: 1, weights, generic).plan("enkel hjälp")
+    assert only.generic == frozenset() and only.terms[enkel] == 1.0
+
+
+def test_dense_document_scores_blend_the_second_chunk_and_feedback_moves_the_query():
+    import numpy as np
+
+    from kunskap.search.dense import DocumentMeans, dense_candidates, document_scores
+    from kunskap.search.ranking import DenseWeights
+    from kunskap.vectors import VectorIndex
+
+    ids = np.array([1, 2, 3, 4], np.int64)
+    scores = np.array([0.9, 0.7, 0.8, 0.5], np.float32)
+    chunk_docs = {1: "a", 2: "a", 3: "b", 4: "c"}
+    best_only, best = document_scores(ids, scores, chunk_docs, 0.0)
+    assert best_only == pytest.approx({"a": 0.9, "b": 0.8, "c": 0.5}) and best["a"] == (1, pytest.approx(0.9))
+    blended, _ = document_scores(ids, scores, chunk_docs, 1.0)
+    # a: mean of its two chunks; b, c: their second chunk was not retrieved, the lowest cosine stands in.
+    assert blended == pytest.approx({"a": 0.8, "b": 0.65, "c": 0.5})
+
+    # Three documents in 2-d; the query is nearest "mid", then "far", then "near".
+    matrix = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]], np.float32)
+    index = VectorIndex(2, "test", 1)
+    index.add(np.array([1, 2, 3], np.int64), matrix)
+    docs = {1: "near", 2: "mid", 3: "far"}
+    means = DocumentMeans(np.array([1, 2, 3], np.int64), matrix, docs)
+    query = np.array([0.6, 0.8], np.float32)
+    plain, _ = dense_candidates(index, lambda text: query, "q", None, docs, DenseWeights(prf_docs=0), lambda: means)
+    assert plain == pytest.approx({"near": 0.6, "mid": 0.96, "far": 0.8})
+    moved, _ = dense_candidates(index, lambda text: query, "q", None, docs,
+                                DenseWeights(prf_docs=1, prf_weight=1.0), lambda: means)
+    # Feedback from the best document ("mid") moves the query onto the diagonal: "near" and "far"
+    # end up level (0.707 each), "mid" stays first.
+    assert moved == pytest.approx({"near": 0.7071, "mid": 0.9899, "far": 0.7071}, abs=1e-3)
+    assert means.cosines(query, ["near", "unknown"]) == {"near": pytest.approx(0.6)}
+    # The document mean blended in: (1 − w)·chunk score + w·cos(query, mean); one chunk each here.
+    half, _ = dense_candidates(index, lambda text: query, "q", None, docs, DenseWeights(centroid=0.5, prf_docs=0),
+                               lambda: means)
+    assert half == pytest.approx(plain)
+    assert means.mean_of(["near", "far"]) == pytest.approx(np.array([0.5, 0.5]))

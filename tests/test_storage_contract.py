@@ -257,6 +257,9 @@ def facet_corpus(store):
     (Filters(year_to=2019), {"lund", "skåne"}),
     (Filters(year_from=2019, year_to=2019, county=["Skåne län"]), {"lund"}),
     (Filters(theme=["finns-inte"]), set()),
+    (Filters(kommungrupp=["B3"]), {"växjö", "lund"}),           # SKR's group of both municipalities
+    (Filters(kommungrupp=["B3"], county=["Skåne län"]), {"lund"}),
+    (Filters(kommungrupp=["Ö9"]), set()),                        # no such group
 ])
 def test_filters_select_public_documents(store, filters, expected):
     facet_corpus(store)

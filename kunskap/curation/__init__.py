@@ -4,7 +4,10 @@
 decides where a document's files are and whether it is Markdown or an upload with a sidecar;
 validation.py turns form values into front matter with the corpus contract's rules (metadata.py);
 duplicates.py is the duplicate guard and the near-duplicate scan; revisions.py is the save
-journal (every save a revision, crash recovery, deferred uploads, history, diffs).
+journal (every save a revision, crash recovery, deferred uploads, history, diffs); suggest.py
+proposes themes for a draft from the theme vocabulary and the documents already tagged;
+fetch.py, intake.py and domains.py turn a web page into a draft; spreadsheet.py and imports.py
+turn a spreadsheet's rows into drafts.
 """
 
 from ..errors import ConflictError, FormError
@@ -12,8 +15,9 @@ from ..metadata import STATUS_LABELS
 from .corpus_files import CASE_FOLDER, UPLOAD_FOLDER, DocumentFiles, render_case_file
 from .duplicates import Duplicate
 from .revisions import DeferredSaves, SaveJournal
+from .suggest import Suggestion, ThemeSuggester
 from .service import INLINE_UPLOAD_CHUNKS, MAX_UPLOAD_BYTES, Curator, SaveResult, UploadResult
 
 __all__ = ["CASE_FOLDER", "INLINE_UPLOAD_CHUNKS", "MAX_UPLOAD_BYTES", "STATUS_LABELS", "UPLOAD_FOLDER",
            "ConflictError", "Curator", "DeferredSaves", "DocumentFiles", "Duplicate", "FormError", "SaveJournal",
-           "SaveResult", "UploadResult", "render_case_file"]
+           "SaveResult", "Suggestion", "ThemeSuggester", "UploadResult", "render_case_file"]

@@ -25,6 +25,11 @@ from ..loaders import BINARY_FORMATS
 from .corpus_files import DocumentFiles, case_study_path, check_file, render_case_file, render_sidecar, upload_path
 from .duplicates import Duplicate, find_duplicates, near_duplicate_pairs
 from .revisions import SaveJournal, version_at
+from .domains import hosts_of_documents, organisation_for_url
+from .fetch import FetchError, allow_private_from_env, fetch
+from . import imports
+from .intake import PDF_TYPES, PageDraft, extract_page, pdf_filename
+from .suggest import Suggestion, ThemeSuggester, draft_text
 from .validation import FORM_FIELDS, clean_text, form_metadata, status_problem
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -41,6 +46,18 @@ class UploadResult:
 
 
 @dataclass
+class IntakeResult:
+    """What intake made of a page: the draft values, and the saved draft or why it is not saved
+    (duplicates; no organisation known or form errors: the editor completes the form; a page
+    that is mostly a PDF link: offered as an upload)."""
+
+    draft: PageDraft
+    saved: "SaveResult | None" = None
+    errors: dict = field(default_factory=dict)
+    suggestions: list = field(default_factory=list)
+
+
+@dataclass
 class SaveResult:
     doc_id: str
     duplicates: list[Duplicate] = field(default_factory=list)
@@ -52,6 +69,7 @@ class Curator:
         self.kb = kb
         self.corpus = Path(kb.settings.corpus)
         self.journal = SaveJournal(kb)
+        self.suggester = ThemeSuggester(kb)
 
     def _writable(self) -> None:
         if self.kb.settings.read_only:
@@ -119,6 +137,57 @@ class Curator:
     def duplicates(self, title: str, text: str, exclude: str | None = None) -> list[Duplicate]:
         """Existing documents very close to a new one (embedding similarity or title)."""
         return find_duplicates(self.kb, title, text, exclude)
+
+    def suggest_themes(self, title: str = "", summary: str = "", body: str = "") -> list[Suggestion]:
+        """The three curated themes a draft's text is most about (suggest.py), for the editor to confirm."""
+        return self.suggester.suggest(draft_text(title, summary, body))
+
+    def guess_organisation(self, url: str) -> str | None:
+        rows = self.kb.store.get_documents([r["id"] for r in self.kb.store.document_titles()]).values()
+        return organisation_for_url(url, hosts_of_documents(list(rows)))
+
+    # -- intake from the web -------------------------------------------------------------------
+    def intake_page(self, url: str, username: str, organisation: str | None = None,
+                    confirm_duplicates: bool = False) -> IntakeResult:
+        """Fetch a web page and save it as a draft case study (never published here). Fetch
+        failures raise FetchError (a ValidationError on `url`) and store nothing."""
+        self._writable()
+        draft = extract_page(fetch(url, allow_private=allow_private_from_env()))
+        draft.organisation = organisation or self.guess_organisation(draft.url) or self.guess_organisation(url)
+        suggestions = self.suggest_themes(draft.title, draft.summary, draft.body)
+        draft.themes = [s.slug for s in suggestions]
+        result = IntakeResult(draft=draft, suggestions=suggestions)
+        if draft.mostly_pdf:
+            return result
+        values = {"title": draft.title, "organisation": draft.organisation or "", "themes": draft.themes,
+                  "year": draft.year, "summary": draft.summary, "source_url": url.strip(), "status": "draft",
+                  "kind": "case-study"}
+        try:
+            result.saved = self.save_case_study(values, draft.body, username, confirm_duplicates=confirm_duplicates)
+        except FormError as exc:
+            result.errors = exc.errors
+        return result
+
+    def intake_pdf(self, url: str, username: str, organisation: str | None = None) -> UploadResult:
+        """Fetch a PDF (e.g. the one a page links to) and store it as a draft upload."""
+        self._writable()
+        fetched = fetch(url, allow_private=allow_private_from_env(), max_bytes=MAX_UPLOAD_BYTES)
+        if fetched.content_type not in PDF_TYPES and fetched.data[:5] != b"%PDF-":
+            raise FetchError("Adressen gav ingen PDF-fil.")
+        organisation = organisation or self.guess_organisation(url)
+        values = {"source_url": url.strip(), "status": "draft", "organisation": organisation or "",
+                  "title": Path(pdf_filename(url)).stem.replace("-", " ").replace("_", " ") if organisation else ""}
+        return self.upload(pdf_filename(url), fetched.data, values, username)
+
+    # -- bulk import ---------------------------------------------------------------------------
+    def import_preview(self, filename: str, data: bytes, mapping: dict | None = None) -> imports.ImportPreview:
+        """A spreadsheet read, mapped and validated row by row (imports.py); nothing is stored."""
+        return imports.preview(self, filename, data, mapping)
+
+    def import_rows(self, filename: str, data: bytes, username: str,
+                    mapping: dict | None = None) -> imports.ImportPreview:
+        """The valid rows of a spreadsheet saved as drafts; existing ones are not duplicated."""
+        return imports.apply(self, filename, data, username, mapping)
 
     # -- writing ---------------------------------------------------------------------------
     def new_id(self, title: str, organisation: str) -> str:

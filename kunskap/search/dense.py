@@ -1,5 +1,7 @@
 """Dense candidates: the query embedding (an LRU by text, since it does not depend on the
-index), FAISS over the allowed chunks only (exact filters), the best chunk per document."""
+index), FAISS over the allowed chunks only (exact filters), the best chunk per document, and
+pseudo-relevance feedback (the query moved towards the mean vectors of its best documents and
+searched again; RankingParams.dense, eval/README.md "Generalising ranking")."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .ranking import BestChunks, Scores
+from .ranking import BestChunks, DenseWeights, Scores
 
 DENSE_CHUNKS = 200        # chunk candidates from FAISS
 
@@ -54,12 +56,70 @@ def best_per_document(ids: np.ndarray, scores: np.ndarray, chunk_docs: dict[int,
     return best
 
 
+class DocumentMeans:
+    """The normalised mean of each document's chunk vectors (one matrix, for dense feedback and
+    the document-level cosine)."""
+
+    def __init__(self, chunk_ids: np.ndarray, matrix: np.ndarray, chunk_docs: dict[int, str]):
+        groups: dict[str, list[int]] = {}
+        for row, chunk_id in enumerate(chunk_ids.tolist()):
+            doc_id = chunk_docs.get(chunk_id)
+            if doc_id is not None:
+                groups.setdefault(doc_id, []).append(row)
+        self.doc_ids = sorted(groups)
+        self.row = {d: i for i, d in enumerate(self.doc_ids)}
+        dim = matrix.shape[1] if matrix.ndim == 2 else 0
+        means = np.zeros((len(self.doc_ids), dim), np.float32)
+        for i, doc_id in enumerate(self.doc_ids):
+            mean = matrix[groups[doc_id]].mean(axis=0)
+            means[i] = mean / max(float(np.linalg.norm(mean)), 1e-9)
+        self.matrix = means
+
+    def cosines(self, query: np.ndarray, doc_ids) -> Scores:
+        return {d: float(self.matrix[self.row[d]] @ query) for d in doc_ids if d in self.row}
+
+    def mean_of(self, doc_ids: list[str]) -> np.ndarray | None:
+        rows = [self.row[d] for d in doc_ids if d in self.row]
+        return self.matrix[rows].mean(axis=0) if rows else None
+
+
+def document_scores(ids: np.ndarray, scores: np.ndarray, chunk_docs: dict[int, str], second_weight: float
+                    ) -> tuple[Scores, BestChunks]:
+    """Per document: its best chunk's cosine, blended with its second best (a chunk that was not
+    retrieved counts as the lowest retrieved cosine, a bound on it)."""
+    best = best_per_document(ids, scores, chunk_docs)
+    if not second_weight or len(scores) == 0:
+        return {d: score for d, (_, score) in best.items()}, best
+    floor = float(scores.min())
+    second: dict[str, float] = {}
+    for chunk_id, score in zip(ids.tolist(), scores.tolist()):
+        doc_id = chunk_docs.get(chunk_id)
+        if doc_id is not None and chunk_id != best[doc_id][0]:
+            second[doc_id] = max(second.get(doc_id, floor), score)
+    return {d: (s + second_weight * second.get(d, floor)) / (1 + second_weight) for d, (_, s) in best.items()}, best
+
+
 def dense_candidates(vectors, embed: Callable[[str], np.ndarray], text: str, allowed_chunks: np.ndarray | None,
-                     chunk_docs: dict[int, str]) -> tuple[Scores, BestChunks]:
-    """Per document: the cosine of its best chunk among the DENSE_CHUNKS nearest allowed ones.
-    The query is embedded only when there are vectors to search."""
+                     chunk_docs: dict[int, str], weights: DenseWeights | None = None,
+                     means: Callable[[], DocumentMeans] | None = None) -> tuple[Scores, BestChunks]:
+    """Per document: the cosine of its best chunk among the DENSE_CHUNKS nearest allowed ones
+    (blended as `weights` say). The query is embedded only when there are vectors to search."""
     if vectors is None or vectors.count == 0:
         return {}, {}
-    ids, scores = vectors.search(embed(text), DENSE_CHUNKS, allowed_ids=allowed_chunks)
-    best = best_per_document(ids, scores, chunk_docs)
-    return {d: score for d, (_, score) in best.items()}, best
+    weights = weights or DenseWeights()
+    query = embed(text)
+    ids, scores = vectors.search(query, DENSE_CHUNKS, allowed_ids=allowed_chunks)
+    doc_scores, best = document_scores(ids, scores, chunk_docs, weights.second_chunk)
+    if weights.prf_docs and weights.prf_weight and means is not None and doc_scores:
+        # Pseudo-relevance feedback: the query moved towards its nearest documents, searched again.
+        top = sorted(doc_scores, key=lambda d: (-doc_scores[d], d))[:weights.prf_docs]
+        centre = means().mean_of(top)
+        if centre is not None:
+            query = query + weights.prf_weight * centre
+            query = (query / max(float(np.linalg.norm(query)), 1e-9)).astype(np.float32)
+            ids, scores = vectors.search(query, DENSE_CHUNKS, allowed_ids=allowed_chunks)
+            doc_scores, best = document_scores(ids, scores, chunk_docs, weights.second_chunk)
+    if weights.centroid and means is not None:
+        whole = means().cosines(query, doc_scores)
+        doc_scores = {d: (1 - weights.centroid) * s + weights.centroid * whole.get(d, s) for d, s in doc_scores.items()}
+    return doc_scores, best

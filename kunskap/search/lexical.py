@@ -34,11 +34,13 @@ def lexical_candidates(index: LexicalIndex, plan: QueryPlan, chunk_docs: dict[in
         idf = math.log(1 + (n_chunks - df + 0.5) / (df + 0.5))
         # A typed word that no document uses but that is a theme synonym is carried by its
         # expansion: it does not count against the lexical evidence.
-        if weight >= 1.0 and not (df == 0 and term in plan.expanded):
+        # Generic words ("göra", "enkel") say how, not what: they are never evidence.
+        typed = weight >= 1.0 and term not in plan.generic
+        if typed and not (df == 0 and term in plan.expanded):
             idf_total += idf
         for chunk_id, score in rows:
             chunk_scores[chunk_id] = chunk_scores.get(chunk_id, 0.0) + weight * score
-            if weight >= 1.0:
+            if typed:
                 chunk_terms[chunk_id] = chunk_terms.get(chunk_id, 0.0) + idf
     doc_scores: Scores = {}
     best_chunk: BestChunks = {}

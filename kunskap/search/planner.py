@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from ..analysis import SwedishAnalyzer, tokenise
+from ..analysis import SwedishAnalyzer, _data_lines, tokenise
 from .ranking import ExpansionWeights
 
 MAX_QUERY_TERMS = 48
@@ -34,6 +34,7 @@ class QueryPlan:
     english: bool = False             # written in English: Swedish word matching is only noise
     expanded: frozenset[str] = frozenset()  # typed stems that are theme synonyms (expanded)
     themes: frozenset[str] = frozenset()    # slugs of the themes the query names (label or synonym)
+    generic: frozenset[str] = frozenset()   # typed stems that are generic words (not lexical evidence)
 
     @property
     def searched_for(self) -> str | None:
@@ -65,9 +66,16 @@ def synonym_table(expansion_phrases: Iterable[tuple[str, list[str]]], analyzer: 
     return table
 
 
+def generic_stems(analyzer: SwedishAnalyzer) -> frozenset[str]:
+    """The stems of kunskap/data/generic_sv.txt: words that say how, not what (see that file)."""
+    return frozenset(analyzer.word_terms(word)[0] for word in _data_lines("generic_sv.txt"))
+
+
 class QueryPlanner:
     def __init__(self, analyzer: SwedishAnalyzer, vocabulary: Vocabulary, synonyms: SynonymTable,
-                 document_frequency: Callable[[str], int], weights: ExpansionWeights | None = None):
+                 document_frequency: Callable[[str], int], weights: ExpansionWeights | None = None,
+                 generic: frozenset[str] = frozenset()):
+        self.generic = generic   # stems of generic words (generic_stems)
         self.analyzer = analyzer
         self.vocabulary = vocabulary
         self.synonyms = synonyms
@@ -114,11 +122,20 @@ class QueryPlanner:
         words = [corrections.get(w, w) for w in words]
         terms: dict[str, float] = {}
         typed: list[str] = []
-        for word in words:
-            if word in analyzer.stopwords:
-                continue
+        generic: set[str] = set()
+        content = [w for w in words if w not in analyzer.stopwords]
+        # A query of generic words only ("bra exempel"?) is searched for what it says.
+        generic_words = self.generic if any(analyzer.word_terms(w)[0] not in self.generic for w in content) \
+            else frozenset()
+        for word in content:
             stem, parts = analyzer.word_terms(word)
             typed.append(stem)
+            if stem in generic_words:
+                # A word that says how, not what: weaker in BM25, never lexical evidence.
+                generic.add(stem)
+                if self.weights.generic_weight > 0:
+                    _raise(terms, stem, self.weights.generic_weight)
+                continue
             _raise(terms, stem, 1.0)
             for part in parts:
                 _raise(terms, part, self.weights.part_weight)
@@ -128,7 +145,7 @@ class QueryPlanner:
         dense_text = " ".join(corrections.get(t.text, t.text) for t in tokenise(q)) if corrections else q
         return QueryPlan(terms=terms, typed=list(dict.fromkeys(typed)), corrections=corrections,
                          text_for_dense=dense_text, english=english, expanded=frozenset(expanded),
-                         themes=frozenset(themes))
+                         themes=frozenset(themes), generic=frozenset(generic))
 
     def _expand(self, typed: list[str], terms: dict[str, float]) -> tuple[set[str], set[str]]:
         """Theme synonyms: a query containing a label or synonym phrase expands to the others.

@@ -51,6 +51,22 @@ class ExpansionWeights:
 
     part_weight: float = 0.35      # compound parts of a typed word
     synonym_weight: float = 0.3    # theme synonyms
+    generic: bool = False          # treat generic words (kunskap/data/generic_sv.txt) apart: never evidence
+    generic_weight: float = 1.0    # ... and their BM25 weight (0: dropped like stopwords)
+
+
+@dataclass(frozen=True)
+class DenseWeights:
+    """How a document's dense score is made from its chunks (cosines of the query)."""
+
+    second_chunk: float = 0.0      # score = (best + w·second best chunk) / (1 + w)
+    centroid: float = 0.0          # ... then (1 − w)·that + w·cos(query, mean of the document's chunks)
+    # Pseudo-relevance feedback: the query vector + w·mean of the top-k documents' mean vectors,
+    # searched again. k 2–3, w 0.2–0.5 all gain on the climate set and hold the dev sets
+    # (eval/README.md, "Generalising ranking"); of that flat region, the cell that does not cost
+    # descriptive queries is shipped.
+    prf_docs: int = 2
+    prf_weight: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -61,7 +77,10 @@ class RankingParams:
 
     expansion: ExpansionWeights = field(default_factory=ExpansionWeights)  # query analysis
     title_weight: float = 2.0      # lexical: BM25 column weight of title + organisation
+    dense: DenseWeights = field(default_factory=DenseWeights)
     fusion: FusionWeights = field(default_factory=FusionWeights)
+    long_query_words: int = 0      # a query with at least this many content words (0: off) ...
+    long_query_factor: float = 1.0  # ... has its lexical evidence scaled by this (descriptive queries)
     theme_boost: float = 0.2       # added to documents tagged with a theme the query names
 
 

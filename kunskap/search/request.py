@@ -26,19 +26,21 @@ class Filters:
     county: list[str] = field(default_factory=list)
     theme: list[str] = field(default_factory=list)
     kind: list[str] = field(default_factory=list)
+    # SKR's municipality groups (A1..C9): the store compiles them to the municipalities in them.
+    kommungrupp: list[str] = field(default_factory=list)
     year_from: int | None = None
     year_to: int | None = None
 
     def active(self) -> bool:
         return bool(
-            self.organisation or self.organisation_type or self.county or self.theme or self.kind
+            self.organisation or self.organisation_type or self.county or self.theme or self.kind or self.kommungrupp
             or self.year_from is not None or self.year_to is not None
         )
 
     def key(self) -> tuple:
         """A hashable value equal for equal filters (lists keep their order, as the SQL did)."""
         return (tuple(self.organisation), tuple(self.organisation_type), tuple(self.county),
-                tuple(self.theme), tuple(self.kind), self.year_from, self.year_to)
+                tuple(self.theme), tuple(self.kind), self.year_from, self.year_to, tuple(self.kommungrupp))
 
 
 @dataclass

@@ -9,11 +9,12 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..analysis import SwedishAnalyzer
+from ..reference import kommungrupp_of
 from .request import Filters
 
 HIT_FIELDS = ("id", "title", "organisation", "organisation_type", "county", "year", "themes", "kind", "summary",
               "published", "source_url", "language", "tags")
-FACETS = ("theme", "organisation", "organisation_type", "county", "kind", "year")
+FACETS = ("theme", "organisation", "organisation_type", "county", "kind", "year", "kommungrupp")
 SNIPPET_WORDS = 45
 
 
@@ -132,10 +133,15 @@ def facet_counts(rows: list[dict], within: set[str] | None = None) -> dict[str, 
                 counters[column][str(row[column])] += 1
         for slug in row["themes"]:
             counters["theme"][slug] += 1
+        group = kommungrupp_of(row["organisation"])
+        if group:
+            counters["kommungrupp"][group] += 1
     out = {}
     for name, counter in counters.items():
         if name == "year":
             out[name] = sorted(counter.items(), key=lambda kv: kv[0], reverse=True)
+        elif name == "kommungrupp":   # A1..C9 is an order of its own (city to countryside)
+            out[name] = sorted(counter.items())
         else:
             out[name] = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
     return out

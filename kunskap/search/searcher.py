@@ -21,9 +21,9 @@ from ..errors import NotFoundError
 from ..knowledgebase import KnowledgeBase
 from ..storage import PUBLIC
 from .cache import GenerationCache
-from .dense import DENSE_CHUNKS, QueryVectors, allowed_chunk_ids, best_per_document, dense_candidates
+from .dense import DENSE_CHUNKS, DocumentMeans, QueryVectors, allowed_chunk_ids, best_per_document, dense_candidates
 from .lexical import lexical_candidates
-from .planner import QueryPlanner, SynonymTable, Vocabulary, has_search_words, synonym_table
+from .planner import QueryPlanner, SynonymTable, Vocabulary, generic_stems, has_search_words, synonym_table
 from .ranking import Candidates, RankingParams, rank, sort_newest
 from .request import MAX_QUERY_CHARS, Filters, SearchRequest, validate_request
 from .results import (
@@ -41,8 +41,9 @@ ENGLISH_LEXICAL_FACTOR = 0.1  # lexical evidence kept for an English query (name
 FACET_ROWS_CACHE_SIZE = 256   # filter combinations whose facet rows are kept
 
 # Kinds of values in the generation cache
-RESULTS, CHUNK_DOCS, VOCABULARY, SYNONYMS, FACET_ROWS, DOCUMENT_THEMES = (
-    "results", "chunk_docs", "vocabulary", "synonyms", "facet_rows", "document_themes")
+RESULTS, CHUNK_DOCS, VOCABULARY, SYNONYMS, FACET_ROWS, DOCUMENT_THEMES, DOCUMENT_MEANS, GENERIC = (
+    "results", "chunk_docs", "vocabulary", "synonyms", "facet_rows", "document_themes", "document_means",
+    "generic")
 
 
 class Searcher:
@@ -124,16 +125,22 @@ class Searcher:
                 doc_evidence=found.typed_evidence)
             if plan.english and request.mode == "hybrid":
                 found.evidence *= ENGLISH_LEXICAL_FACTOR   # the multilingual model carries English queries
+            content = [t for t in plan.typed if t not in plan.generic]
+            if self.params.long_query_words and len(content) >= self.params.long_query_words:
+                found.evidence *= self.params.long_query_factor   # a description: meaning carries it
         if request.mode in ("hybrid", "dense") and plan.typed:
             allowed_chunks = allowed_chunk_ids(self.kb.store, allowed, request.filters.active())
             found.dense, found.dense_best = dense_candidates(self.kb.vectors, self.query_vector, plan.text_for_dense,
-                                                             allowed_chunks, self._chunk_docs())
+                                                             allowed_chunks, self._chunk_docs(), self.params.dense,
+                                                             self._document_means)
         return found
 
     def planner(self) -> QueryPlanner:
         """A planner over the current analyzer, vocabulary and theme synonyms."""
+        generic = (self._cache.lookup(GENERIC, None, lambda: generic_stems(self.kb.analyzer))
+                   if self.params.expansion.generic else frozenset())
         return QueryPlanner(self.kb.analyzer, self._vocabulary(), self._synonyms(),
-                            self.kb.store.term_document_frequency, self.params.expansion)
+                            self.kb.store.term_document_frequency, self.params.expansion, generic)
 
     # -- the pipeline ----------------------------------------------------------------------
     def _search(self, request: SearchRequest) -> SearchResult:
@@ -183,6 +190,12 @@ class Searcher:
     # -- lookups, kept until the knowledge base changes -----------------------------------
     def _chunk_docs(self) -> dict[int, str]:
         return self._cache.lookup(CHUNK_DOCS, None, self.kb.store.chunk_doc_map)
+
+    def _document_means(self) -> DocumentMeans:
+        def compute():
+            ids, matrix, _ = self.kb.store.chunk_vectors(self.kb.embedder.model_id, self.kb.embedder.dimension)
+            return DocumentMeans(ids, matrix, self._chunk_docs())
+        return self._cache.lookup(DOCUMENT_MEANS, None, compute)
 
     def _vocabulary(self) -> Vocabulary:
         return self._cache.lookup(VOCABULARY, None, lambda: Vocabulary(self.kb.store.vocabulary()))

@@ -78,6 +78,15 @@ def decode_row(row: dict) -> dict:
     return row
 
 
+def kommungrupp_organisations(codes: Sequence[str]) -> list[str]:
+    """The organisations in SKR's municipality groups `codes` (A1..C9): what a kommungrupp filter
+    selects. Reference data, not a column: a municipality's group changes when SKR revises it,
+    not when a document does."""
+    from ..reference import organisations_in_kommungrupper
+
+    return list(organisations_in_kommungrupper(codes))
+
+
 def lexical_tokens(text: str) -> list[str]:
     """The tokens FTS5's unicode61 tokenizer (remove_diacritics 0) finds in an analysed text:
     runs of letters, digits and private-use characters, case-folded. A backend that scores BM25

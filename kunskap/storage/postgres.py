@@ -32,6 +32,7 @@ from .base import (
     ChunkRow,
     decode_row,
     encode_record,
+    kommungrupp_organisations,
     lexical_tokens,
     mask_url,
 )
@@ -564,6 +565,10 @@ class PostgresStore:
         if filters.theme:
             clauses.append("themes ?| %s")          # any of the slugs among the document's themes
             params.append(list(filters.theme))
+        if filters.kommungrupp:
+            names = kommungrupp_organisations(filters.kommungrupp)
+            clauses.append("organisation = ANY(%s)" if names else "false")
+            params.extend([names] if names else [])
         if filters.year_from is not None:
             clauses.append("year >= %s")
             params.append(filters.year_from)

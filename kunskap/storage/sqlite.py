@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 import sqlite_utils
 
-from .base import JSON_COLUMNS, PUBLIC, REVISION_COLUMNS, ChunkRow, decode_row, encode_record
+from .base import (
+    JSON_COLUMNS,
+    PUBLIC,
+    REVISION_COLUMNS,
+    ChunkRow,
+    decode_row,
+    encode_record,
+    kommungrupp_organisations,
+)
 from .base import now_iso as _now
 from .sqlite_migrations import apply_migrations
 
@@ -398,6 +406,8 @@ class SQLiteStore:
                 f"EXISTS (SELECT 1 FROM json_each(documents.themes) WHERE value IN ({','.join('?' * len(filters.theme))}))"
             )
             params.extend(filters.theme)
+        if filters.kommungrupp:
+            SQLiteStore._kommungrupp_clause(filters.kommungrupp, clauses, params)
         if filters.year_from is not None:
             clauses.append("year >= ?")
             params.append(filters.year_from)
@@ -538,6 +548,18 @@ class SQLiteStore:
     def touch_token(self, token_id: int, now: str) -> None:
         with self.transaction():
             self.db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [now, token_id])
+
+    # -- overview pages: kommungrupp filter --------------------------------------------------
+    @staticmethod
+    def _kommungrupp_clause(codes: Sequence[str], clauses: list, params: list) -> None:
+        """kommungrupp (A1..C9) as the organisations in those groups (reference data, not a
+        column: a municipality's group changes when SKR revises it, not when a document does)."""
+        names = kommungrupp_organisations(codes)
+        if not names:
+            clauses.append("0")
+            return
+        clauses.append(f"organisation IN ({','.join('?' * len(names))})")
+        params.extend(names)
 
 
 Store = SQLiteStore   # the name before there was a second backend

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from ..errors import NotFoundError
 from ..knowledgebase import KnowledgeBase
-from ..reference import members, organisations
+from ..reference import kommungrupp_of, members, organisation_slug, organisations
 from ..render import render_markdown
 from ..search import Filters
 from ..serialize import facets_to_dict, hit_to_dict, result_to_dict
@@ -126,7 +126,8 @@ def organisation_list(kb: KnowledgeBaseDep, searcher: SearcherDep):
     counts = dict(searcher.browse(Filters(), limit=1).facets["organisation"])
     known = organisations()
     return [
-        {"name": name, "documents": count, "county": known.get(name, {}).get("county"),
+        {"id": organisation_slug(name), "name": name, "kommungrupp": kommungrupp_of(name),
+         "documents": count, "county": known.get(name, {}).get("county"),
          "type": known.get(name, {}).get("type"), "member": name in members()}
         for name, count in sorted(counts.items())
     ]

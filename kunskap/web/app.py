@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
 
 from ..config import Settings, load_settings
-from . import api, curation_api, curation_pages, docs, errors, openapi, pages
+from . import api, curation_api, curation_pages, docs, errors, openapi, overview_api, overview_pages, pages
 from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware, SecurityHeadersMiddleware
 from .ratelimit import RateLimitMiddleware
 
@@ -40,6 +40,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         from ..accounts import Accounts
         from ..curation import Curator, DeferredSaves
         from ..knowledgebase import KnowledgeBase
+        from ..overview import Overview
         from ..search import Searcher
         from .admission import Admission
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         _ = kb.embedder   # load the model now, not on the first request
         app.state.kb = kb
         app.state.searcher = Searcher(kb)
+        app.state.overview = Overview(kb)
         app.state.admission = Admission(kb.settings.max_pending_searches)
         # Built once and shared by every request: both hold no per-request state, and Accounts
         # reaches the calling thread's database connection through kb.store.
@@ -89,8 +91,10 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     pages.configure_templates(app.state.templates)
     app.mount("/static", StaticFiles(directory=str(base / "static")), name="static")
     app.include_router(api.router)
+    app.include_router(overview_api.router)
     app.include_router(curation_api.router)
     app.include_router(pages.router)
+    app.include_router(overview_pages.router)
     app.include_router(curation_pages.router)
     app.include_router(docs.router)
     errors.install(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Header, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -287,3 +287,130 @@ def restore(user: TokenUser, curator: CuratorDep, revision_id: RowId, version: s
     row = curator.revision(revision_id)
     curator.restore(revision_id, user.username, version=version)
     return {"id": row["doc_id"], "restored_from": revision_id, "version": version}
+
+
+class SuggestedTheme(BaseModel):
+    slug: str
+    label: str
+    score: float = Field(description="Likhet med temats beskrivning och med dokument som redan har temat")
+
+
+class ThemeSuggestions(BaseModel):
+    themes: list[SuggestedTheme]
+
+
+@router.get("/themes/suggest", response_model=ThemeSuggestions, responses=errors(400, 401))
+def suggest_themes(user: TokenUser, curator: CuratorDep,
+                   text: Annotated[str, Query(min_length=1, max_length=20_000,
+                                              description="Rubrik, sammanfattning och brödtext")]):
+    """De tre teman som en text mest handlar om, som förslag att bekräfta (inget sparas)."""
+    return {"themes": [s.__dict__ for s in curator.suggester.suggest(text)]}
+
+
+class IntakeIn(BaseModel):
+    url: str = Field(max_length=2000, description="Webbsidan (http/https) att hämta som utkast")
+    organisation: str | None = Field(None, max_length=200,
+                                     description="Kommun eller region; utan den gissas den från adressens domän")
+    as_upload: bool = Field(False, description="Hämta adressen som en PDF-uppladdning (utkast) i stället")
+    confirm_duplicates: bool = False
+
+
+class IntakeDraft(BaseModel):
+    id: str | None = Field(None, description="Utkastets id; saknas när inget sparades")
+    saved: bool
+    status: str = "draft"
+    title: str
+    body: str = ""
+    source_url: str
+    organisation: str | None = None
+    year: str | None = None
+    themes: list[SuggestedTheme] = Field([], description="Föreslagna teman (förbockade i utkastet)")
+    pdf_links: list[str] = Field([], description="PDF-länkar på sidan (hämtas med as_upload)")
+    message: str | None = None
+    version: str | None = None
+
+
+@router.post("/intake", status_code=201, response_model=IntakeDraft, responses={
+    **errors(400, 401, 403, 409), 200: {"model": IntakeDraft, "description": "Sidan är mest en PDF-länk: inget sparat"}})
+def intake(user: TokenUser, curator: CuratorDep, request_body: IntakeIn):
+    """Hämta en webbsida och spara den som ett utkast till fallstudie (publiceras aldrig här): rubrik,
+    brödtext under våra rubriker där sidan visar vilka, källa, organisation gissad från domänen,
+    år om sidan anger det och föreslagna teman. En sida som mest är en länk till en PDF svarar
+    200 med `pdf_links`; skicka då PDF-adressen med `as_upload: true`. Ogiltiga, interna, för
+    stora eller för långsamma adresser ger 400 och sparar inget."""
+    if request_body.as_upload:
+        result = curator.intake_pdf(request_body.url, user.username, organisation=request_body.organisation)
+        row = curator.document(result.doc_id)
+        return JSONResponse({"id": result.doc_id, "saved": True, "status": row["status"], "title": row["title"],
+                             "source_url": request_body.url, "organisation": row["organisation"] or None,
+                             "themes": [], "pdf_links": [], "version": curator.version(result.doc_id)},
+                            status_code=201)
+    result = curator.intake_page(request_body.url, user.username, organisation=request_body.organisation,
+                                 confirm_duplicates=request_body.confirm_duplicates)
+    draft = result.draft
+    answer = {"saved": False, "title": draft.title, "body": draft.body, "source_url": request_body.url,
+              "organisation": draft.organisation, "year": draft.year or None,
+              "themes": [s.__dict__ for s in result.suggestions], "pdf_links": draft.pdf_links}
+    if draft.mostly_pdf:
+        return JSONResponse({**answer, "message": "Sidan är mest en länk till en PDF. Skicka PDF-adressen med "
+                                                  "as_upload: true för att hämta den som uppladdning."})
+    if result.errors:
+        field, message = next(iter(result.errors.items()))
+        if field == "organisation" and not request_body.organisation:
+            message = "Organisationen gick inte att avgöra från adressen: ange organisation (kommun eller region)."
+        raise ValidationError(field, message)
+    if not result.saved.saved:
+        return JSONResponse({"error": {"code": "possible_duplicate", "message": "Liknande exempel finns redan.",
+                                       "duplicates": [d.__dict__ for d in result.saved.duplicates]}}, status_code=409)
+    doc_id = result.saved.doc_id
+    return JSONResponse({**answer, "id": doc_id, "saved": True, "status": "draft",
+                         "version": curator.version(doc_id)}, status_code=201)
+
+
+class ImportRow(BaseModel):
+    row: int = Field(description="Radnumret i kalkylbladet")
+    outcome: str = Field(description="valid, error, exists, imported eller duplicate")
+    id: str | None = Field(None, description="Det importerade eller redan befintliga dokumentets id")
+    title: str
+    organisation: str
+    errors: list[str] = []
+
+
+class ImportResult(BaseModel):
+    dry_run: bool
+    columns: list[str]
+    mapping: dict[str, int | None] = Field(description="Vårt fält -> kolumnens index (0 = första)")
+    counts: dict[str, int]
+    rows: list[ImportRow]
+
+
+@router.post("/imports", response_model=ImportResult, responses=errors(400, 401, 403))
+def import_spreadsheet(user: TokenUser, curator: CuratorDep, file: Annotated[UploadFile | None, File()] = None,
+                       dry_run: Annotated[bool, Form(description="true: bara förhandsvisning (standard)")] = True,
+                       mapping: Annotated[str, Form(max_length=2000, description=(
+                           "JSON {fält: kolumnindex}; utan den gissas kolumnerna från rubrikerna"))] = ""):
+    """Importera ett kalkylblad (XLSX eller CSV, en rad per exempel, högst 10 000 rader). Med
+    `dry_run=true` (standard) visas kolumnmappningen och felen per rad utan att något sparas; med
+    `dry_run=false` blir giltiga rader utkast. Rader som redan finns (samma rubrik och organisation)
+    importeras inte igen."""
+    import json
+
+    from ..curation.spreadsheet import MAX_BYTES
+
+    chosen = None
+    if mapping.strip():
+        try:
+            chosen = json.loads(mapping)
+        except ValueError:
+            raise ValidationError("mapping", "mapping ska vara JSON, t.ex. {\"title\": 0, \"organisation\": 1}.") from None
+        if not isinstance(chosen, dict):
+            raise ValidationError("mapping", "mapping ska vara ett JSON-objekt {fält: kolumnindex}.")
+    data = file.file.read(MAX_BYTES + 1) if file is not None else b""
+    filename = file.filename if file is not None else ""
+    if dry_run:
+        result = curator.import_preview(filename, data, chosen)
+    else:
+        result = curator.import_rows(filename, data, user.username, chosen)
+    return {"dry_run": dry_run, "columns": result.table.headers, "mapping": result.mapping, "counts": result.counts(),
+            "rows": [{"row": r.number, "outcome": r.outcome, "id": r.doc_id or None, "title": r.values["title"],
+                      "organisation": r.values["organisation"], "errors": r.errors} for r in result.rows]}

@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from ..curation import (
     MAX_UPLOAD_BYTES,
     STATUS_LABELS,
+    Suggestion,
 )
-from ..errors import AuthError, ConflictError, FormError, ThrottledError
+from ..errors import AuthError, ConflictError, FormError, ThrottledError, ValidationError
 from ..reference import organisations
 from ..render import render_markdown
 from .auth import (
@@ -117,8 +118,9 @@ def undo_delete(revision_id: RowId, staff: CsrfChecked, curator: CuratorDep):
 
 # -- create / edit -----------------------------------------------------------------------------
 def _form_context(kb, staff: StaffSession, values, body, doc_id=None, errors=None, duplicates=None, preview=None,
-                  message=None, upload=False):
+                  message=None, upload=False, suggested=None):
     return {
+        "suggested": {s.slug: s.score for s in suggested or []},
         "user": staff.user, "csrf": staff.csrf, "values": values, "body": body, "doc_id": doc_id,
         "errors": errors or {}, "duplicates": duplicates or [], "preview": preview, "message": message,
         "upload": upload,
@@ -153,10 +155,19 @@ def save(request: Request, staff: CsrfChecked, curator: CuratorDep, kb: Knowledg
     values = _values(title, organisation, kind, themes, other_tags, year, published, summary, source_url, contact, status)
     values["language"] = language
     upload = bool(doc_id) and not curator.files(doc_id).markdown
+    suggested = None
+    # A new document gets theme suggestions once it has text: asked for, or at its first preview
+    # when no theme is ticked yet. They are only pre-ticked; the editor saves what they choose.
+    if doc_id is None and (action == "suggest" or (action == "preview" and not themes)):
+        suggested = curator.suggest_themes(title, summary, body)
+        values["themes"] = [s.slug for s in suggested]
+    if action == "suggest":
+        return _page(request, "curate_form.html", _form_context(kb, staff, values, body, doc_id, suggested=suggested))
     if action == "preview":
         return _page(request, "curate_form.html", _form_context(
             kb, staff, values, body, doc_id, preview=render_markdown(body),
-            duplicates=curator.duplicates(title, body, exclude=doc_id) if title else [], upload=upload))
+            duplicates=curator.duplicates(title, body, exclude=doc_id) if title else [], upload=upload,
+            suggested=suggested))
     try:
         if upload:
             curator.save_upload_metadata(doc_id, values, staff.user.username, base_version=version or None)
@@ -181,12 +192,14 @@ def save(request: Request, staff: CsrfChecked, curator: CuratorDep, kb: Knowledg
 
 @router.get("/kurera/dokument/{doc_id}", response_class=HTMLResponse)
 def edit_form(request: Request, doc_id: str, staff: Staff, curator: CuratorDep, kb: KnowledgeBaseDep,
-              meddelande: str = ""):
+              meddelande: str = "", forslag: str = ""):
     row = curator.document(doc_id)
     values, body = curator.form_values(doc_id)
     values["other_tags"] = ", ".join(values.get("other_tags") or [])
+    # `forslag`: the themes intake suggested (and pre-ticked), marked as suggestions on the form.
+    suggested = [Suggestion(s, kb.themes.label(s), 0.0) for s in forslag.split(",")[:10] if s in kb.themes.by_slug]
     context = _form_context(kb, staff, values, body or "", doc_id, message=meddelande[:200],
-                            upload=not curator.files(doc_id).markdown)
+                            upload=not curator.files(doc_id).markdown, suggested=suggested)
     context["row"] = row
     context["version"] = curator.version(doc_id)
     return _page(request, "curate_form.html", context)
@@ -259,3 +272,116 @@ def restore(revision_id: RowId, staff: CsrfChecked, curator: CuratorDep, version
     curator.restore(revision_id, staff.user.username, version=version)
     return RedirectResponse(f"/kurera/dokument/{quote(row['doc_id'])}?meddelande=" + quote("Versionen är återställd."),
                             status_code=303)
+
+
+# -- intake from a web page ----------------------------------------------------------------------
+def _intake_page(request, kb, staff, values, errors=None, pdf_links=None, duplicates=None, status=200):
+    context = _form_context(kb, staff, values, "", errors=errors, duplicates=duplicates)
+    context["pdf_links"] = pdf_links or []
+    return _page(request, "curate_intake.html", context, status=status)
+
+
+@router.get("/kurera/hamta", response_class=HTMLResponse)
+def intake_form(request: Request, staff: Staff, kb: KnowledgeBaseDep):
+    return _intake_page(request, kb, staff, {})
+
+
+@router.post("/kurera/hamta", response_class=HTMLResponse)
+def intake(request: Request, staff: CsrfChecked, curator: CuratorDep, kb: KnowledgeBaseDep,
+           url: Annotated[str, Form()] = "", organisation: Annotated[str, Form()] = "",
+           action: Annotated[str, Form()] = "page", confirm_duplicates: Annotated[str, Form()] = ""):
+    values = {"url": url[:2000], "organisation": organisation}
+    try:
+        if action == "pdf":
+            upload = curator.intake_pdf(url, staff.user.username, organisation=organisation or None)
+            if upload.pending:
+                request.app.state.deferred_saves.submit(upload.revision_id)
+            return RedirectResponse(f"/kurera/dokument/{quote(upload.doc_id)}?meddelande=" + quote(
+                "PDF-filen är hämtad och sparad som utkast. Granska uppgifterna innan du publicerar."), status_code=303)
+        result = curator.intake_page(url, staff.user.username, organisation=organisation or None,
+                                     confirm_duplicates=bool(confirm_duplicates))
+    except FormError as exc:
+        return _intake_page(request, kb, staff, values, errors={"url": " ".join(exc.errors.values())}, status=400)
+    except ValidationError as exc:
+        return _intake_page(request, kb, staff, values, errors={"url": exc.message}, status=400)
+    draft = result.draft
+    if draft.mostly_pdf:
+        return _intake_page(request, kb, staff, {**values, "organisation": draft.organisation or organisation},
+                            pdf_links=draft.pdf_links)
+    if result.errors:
+        # Not enough to save (typically no organisation could be guessed): the new-document form,
+        # filled in with what the page gave; nothing is stored until the editor saves.
+        form_values = {"title": draft.title, "organisation": draft.organisation or "", "themes": draft.themes,
+                       "year": draft.year, "summary": draft.summary, "source_url": url.strip(), "status": "draft",
+                       "kind": "case-study"}
+        errors = dict(result.errors)
+        if "organisation" in errors:
+            errors["organisation"] = "Organisationen gick inte att avgöra från adressen: välj kommun eller region."
+        context = _form_context(kb, staff, form_values, draft.body, errors=errors, suggested=result.suggestions,
+                                message="Sidan är hämtad men inte sparad: komplettera och spara utkastet.")
+        return _page(request, "curate_form.html", context, status=200)
+    if not result.saved.saved:
+        return _intake_page(request, kb, staff, values, duplicates=result.saved.duplicates, status=409)
+    doc_id = result.saved.doc_id
+    return RedirectResponse(
+        f"/kurera/dokument/{quote(doc_id)}?forslag={quote(','.join(draft.themes))}&meddelande=" + quote(
+            "Sidan är hämtad och sparad som utkast. Granska text, organisation och föreslagna teman innan du publicerar."),
+        status_code=303)
+
+
+# -- bulk import of a spreadsheet ----------------------------------------------------------------
+def _import_page(request, staff, context: dict, status: int = 200) -> HTMLResponse:
+    from ..curation.imports import SHOWN_ROWS
+    from ..curation.spreadsheet import FIELDS, MAX_ROWS
+
+    return _page(request, "curate_import.html", {
+        "user": staff.user, "csrf": staff.csrf, "fields": FIELDS, "max_rows": MAX_ROWS, "shown_rows": SHOWN_ROWS,
+        "errors": {}, "preview": None, "token": "", "done": False, **context}, status=status)
+
+
+@router.get("/kurera/importera", response_class=HTMLResponse)
+def import_form(request: Request, staff: Staff):
+    return _import_page(request, staff, {})
+
+
+@router.post("/kurera/importera", response_class=HTMLResponse)
+def import_upload(request: Request, staff: CsrfChecked, curator: CuratorDep,
+                  file: Annotated[UploadFile | None, File()] = None):
+    from ..curation import imports
+    from ..curation.spreadsheet import MAX_BYTES
+
+    data = file.file.read(MAX_BYTES + 1) if file is not None else b""
+    filename = file.filename if file is not None else ""
+    try:
+        result = curator.import_preview(filename, data)
+    except FormError as exc:
+        return _import_page(request, staff, {"errors": exc.errors}, status=400)
+    token = imports.stage(curator.kb.settings.index, filename, data)
+    return _import_page(request, staff, {"preview": result, "token": token})
+
+
+@router.post("/kurera/importera/{token}", response_class=HTMLResponse)
+async def import_step(request: Request, token: str, staff: CsrfChecked, curator: CuratorDep):
+    from fastapi.concurrency import run_in_threadpool
+
+    from ..curation import imports
+    from ..curation.spreadsheet import FIELDS
+
+    form = await request.form()
+    mapping = {name: str(form.get(f"map_{name}", "")) for name in FIELDS}
+    action = str(form.get("action", "preview"))
+
+    def run():
+        filename, data = imports.staged(curator.kb.settings.index, token)
+        if action == "import":
+            result = curator.import_rows(filename, data, staff.user.username, mapping)
+            imports.unstage(curator.kb.settings.index, token)
+            return result, True
+        return curator.import_preview(filename, data, mapping), False
+
+    try:
+        result, done = await run_in_threadpool(run)
+    except FormError as exc:
+        return _import_page(request, staff, {"errors": exc.errors, "token": token if "file" not in exc.errors else ""},
+                            status=400)
+    return _import_page(request, staff, {"preview": result, "token": "" if done else token, "done": done})

@@ -14,6 +14,7 @@ from pydantic_core import PydanticUseDefault
 from ..accounts import Accounts
 from ..curation import Curator
 from ..knowledgebase import KnowledgeBase
+from ..overview import Overview
 from ..search import Filters, Searcher, SearchRequest, SearchResult
 from ..search.request import LIMIT_RANGE, MAX_QUERY_CHARS, PAGE_RANGE, YEAR_RANGE
 
@@ -33,6 +34,10 @@ async def get_searcher(request: Request) -> Searcher:
     return request.app.state.searcher
 
 
+async def get_overview(request: Request) -> Overview:
+    return request.app.state.overview
+
+
 async def get_curator(request: Request) -> Curator:
     return request.app.state.curator
 
@@ -43,6 +48,7 @@ async def get_accounts(request: Request) -> Accounts:
 
 KnowledgeBaseDep = Annotated[KnowledgeBase, Depends(get_kb)]
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+OverviewDep = Annotated[Overview, Depends(get_overview)]
 CuratorDep = Annotated[Curator, Depends(get_curator)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 
@@ -85,6 +91,8 @@ async def search_params(
     theme: Annotated[list[str], Query(description="Tema (slug), kan upprepas eller kommaseparerade")] = [],
     kind: Annotated[list[str], Query(
         description="case-study, presentation, report, news; kan upprepas eller kommaseparerade")] = [],
+    kommungrupp: Annotated[list[str], Query(
+        description="SKR:s kommungrupp (A1–C9), kan upprepas eller kommaseparerade")] = [],
     year_from: Annotated[int | None, Query(ge=YEAR_RANGE[0], le=YEAR_RANGE[1], description="Från och med år"),
                          BlankIsDefault] = None,
     year_to: Annotated[int | None, Query(ge=YEAR_RANGE[0], le=YEAR_RANGE[1], description="Till och med år"),
@@ -108,6 +116,7 @@ async def search_params(
             county=_filter_values(county),
             theme=_filter_values(theme),
             kind=_filter_values(kind),
+            kommungrupp=[v.upper() for v in _filter_values(kommungrupp)],
             year_from=year_from,
             year_to=year_to,
         ),

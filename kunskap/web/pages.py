@@ -12,14 +12,16 @@ from markupsafe import Markup
 
 from ..reference import members
 from ..search import Filters
-from ..serialize import KIND_LABELS, facets_to_dict, hit_to_dict
+from ..serialize import KIND_LABELS, facet_label, facets_to_dict, hit_to_dict
 from .api import document_dict
-from .deps import KnowledgeBaseDep, SearcherDep, SearchParams, run_search
+from .charts import counties_geometry
+from .deps import KnowledgeBaseDep, OverviewDep, SearcherDep, SearchParams, run_search
+from .overview_pages import map_for, member_link
 
 router = APIRouter(include_in_schema=False)
 
 FACET_TITLES = [("theme", "Tema"), ("organisation", "Kommun/region"), ("county", "Län"),
-                ("kind", "Typ"), ("year", "År")]
+                ("kind", "Typ"), ("kommungrupp", "Kommungrupp"), ("year", "År")]
 FOCUS_THEMES = ["rattvis-omstallning", "transporteffektivt-samhalle", "livsmedelsforsorjning",
                 "fornybar-energi", "fossilfria-fordon", "klimatanpassning"]
 
@@ -27,6 +29,7 @@ FOCUS_THEMES = ["rattvis-omstallning", "transporteffektivt-samhalle", "livsmedel
 def configure_templates(templates: Jinja2Templates) -> None:
     templates.env.globals["kind_label"] = lambda k: KIND_LABELS.get(k, k)
     templates.env.filters["safe_snippet"] = lambda s: Markup(s)  # snippets are escaped by search
+    templates.env.globals["member_link"] = member_link
 
 
 def _render(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
@@ -34,11 +37,12 @@ def _render(request: Request, name: str, context: dict, status: int = 200) -> HT
 
 
 @router.get("/", response_class=HTMLResponse)
-def start(request: Request, kb: KnowledgeBaseDep):
+def start(request: Request, kb: KnowledgeBaseDep, overview: OverviewDep):
     themes = [(t.slug, t.label) for t in kb.themes.themes]
     focus = [(s, kb.themes.label(s)) for s in FOCUS_THEMES if s in kb.themes.by_slug]
     return _render(request, "start.html", {
         "themes": themes, "focus": focus, "count": kb.store.count_documents(public_only=True),
+        "map": map_for(overview, "Exempel per län"),
     })
 
 
@@ -67,16 +71,21 @@ async def results(request: Request, kb: KnowledgeBaseDep, searcher: SearcherDep,
 
 
 @router.get("/dokument/{doc_id}", response_class=HTMLResponse)
-def document_page(request: Request, doc_id: str, kb: KnowledgeBaseDep, searcher: SearcherDep):
+def document_page(request: Request, doc_id: str, kb: KnowledgeBaseDep, searcher: SearcherDep,
+                  overview: OverviewDep):
     document = document_dict(kb, doc_id)
     similar = [hit_to_dict(h, kb) for h in searcher.similar(doc_id, limit=5)]
-    return _render(request, "document.html", {"doc": document, "similar": similar})
+    peers = overview.from_similar_municipalities(document["organisation"], [t["slug"] for t in document["themes"]],
+                                                 document["id"])
+    return _render(request, "document.html", {"doc": document, "similar": similar, "peers": peers,
+                                              "theme_label": kb.themes.label})
 
 
 @router.get("/om", response_class=HTMLResponse)
 def about(request: Request, kb: KnowledgeBaseDep):
     return _render(request, "about.html", {"count": kb.store.count_documents(public_only=True),
-                                           "members": len(members())})
+                                           "members": len(members()),
+                                           "map_attribution": counties_geometry()["attribution"]})
 
 
 @router.get("/inbaddning", response_class=HTMLResponse)
@@ -91,6 +100,7 @@ def _selected(filters: Filters) -> dict[str, set[str]]:
     return {
         "theme": set(filters.theme), "organisation": set(filters.organisation), "county": set(filters.county),
         "kind": set(filters.kind), "organisation_type": set(filters.organisation_type),
+        "kommungrupp": set(filters.kommungrupp),
         "year": {str(filters.year_from)} if filters.year_from is not None and filters.year_from == filters.year_to else set(),
     }
 
@@ -115,9 +125,9 @@ def _toggle_link(request: Request, name: str, value: str) -> str:
 
 def _remove_links(request: Request, filters: Filters, kb) -> list[tuple[str, str]]:
     links = []
-    for name in ("theme", "organisation", "county", "kind", "organisation_type"):
+    for name in ("theme", "organisation", "county", "kind", "organisation_type", "kommungrupp"):
         for value in getattr(filters, name):
-            label = kb.themes.label(value) if name == "theme" else KIND_LABELS.get(value, value)
+            label = facet_label(name, value, kb)
             links.append((label, _toggle_link(request, name, value)))
     if filters.year_from is not None:
         pairs = [(k, v) for k, v in _query_pairs(request, {"page", "year_from", "year_to"})]

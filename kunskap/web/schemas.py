@@ -138,7 +138,9 @@ class ThemeInfo(BaseModel):
 
 
 class OrganisationInfo(BaseModel):
+    id: str = Field(description="Organisationens adressnamn, som i /medlem/{id} och /api/v1/organisations/{id}/…")
     name: str
+    kommungrupp: str | None = Field(None, description="SKR:s kommungrupp (A1–C9) för en kommun")
     documents: int
     county: str | None
     type: str | None
@@ -238,3 +240,51 @@ class Restored(BaseModel):
     id: str
     restored_from: int
     version: str
+
+
+# -- overviews: similar municipalities and stats ------------------------------------------------
+class SimilarMunicipality(BaseModel):
+    organisation: str
+    id: str
+    county: str
+    population: int | None
+    population_year: str
+    kommungrupp: str
+    documents: int = Field(description="Publicerade exempel från kommunen")
+    themes: list[Theme] = Field(description="Teman i kommunens exempel, flest först")
+    themes_not_here: list[Theme] = Field(description="Teman kommunen har exempel inom men den efterfrågade inte")
+    member: bool
+
+
+class SimilarMunicipalities(BaseModel):
+    organisation: str
+    id: str
+    kommungrupp: str
+    kommungrupp_name: str
+    population: int | None
+    population_year: str
+    population_bands: list[str] = Field(description="Folkmängdsintervallen som räknas som liknande")
+    municipalities: list[SimilarMunicipality] = Field(
+        description="Samma kommungrupp och samma eller närliggande storlek; kommuner med exempel först, "
+                    "sedan närmast i folkmängd")
+
+
+class YearCount(BaseModel):
+    year: int
+    count: int
+
+
+class ValueCount(BaseModel):
+    value: str
+    label: str
+    count: int
+
+
+class StatsResponse(BaseModel):
+    filters: dict[str, list[str]]
+    total: int = Field(description="Publicerade exempel som passerar filtren")
+    organisations: int = Field(description="Organisationer med minst ett sådant exempel")
+    per_year: list[YearCount] = Field(description="Varje år från det första till det sista, även år utan exempel")
+    per_theme: list[ValueCount]
+    per_county: list[ValueCount]
+    per_kommungrupp: list[ValueCount]

@@ -1,0 +1,224 @@
+"""Bulk import of spreadsheets: XLSX (merged cells, formulas) and CSV (UTF-8 with and without
+BOM, cp1252), column mapping guessed from the headers, row-level Swedish errors, drafts through
+the Curator, and a re-import that does not duplicate."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+import zipfile
+
+import pytest
+
+from kunskap.curation import Curator
+from kunskap.curation.spreadsheet import MAX_ROWS, guess_mapping, read_table
+from kunskap.errors import FormError
+from kunskap.ingest import ingest
+
+HEADERS = ["Projektnamn", "Kommun", "År", "Kort beskrivning", "Tema", "Länk"]
+ROWS = [
+    ["Solceller på förskolor", "Växjö kommun", "2022", "Förskolornas tak fick solceller och barnen följer elproduktionen.",
+     "förnybar energi", "https://vaxjo.se/sol"],
+    ["Lånecyklar för nyinflyttade", "Lund", "2021", "Nyinflyttade får låna en lastcykel i två veckor.", "cykel", ""],
+    ["Ett exempel från ingenstans", "Atlantis", "2020", "Text.", "", ""],
+    ["Vegetariska måltider i äldreomsorgen", "Malmö stad", "tjugohundra", "Mer växtbaserat i äldreomsorgens kök.",
+     "mat", ""],
+]
+
+
+def xlsx_bytes(rows, merge=None, formulas=None, cached=None) -> bytes:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    for ref, formula in (formulas or {}).items():
+        sheet[ref] = formula
+    if merge:
+        sheet.merge_cells(merge)
+    out = io.BytesIO()
+    book.save(out)
+    data = out.getvalue()
+    if not cached:
+        return data
+    # openpyxl writes formulas without the value Excel would have saved; add it, as Excel does.
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dest:
+        for item in src.infolist():
+            content = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                text = content.decode()
+                for ref, value in cached.items():
+                    text = re.sub(rf'(<c r="{ref}"[^>]*>)<f>([^<]*)</f><v\s*/?>(</v>)?', rf"\1<f>\2</f><v>{value}</v>", text)
+                content = text.encode()
+            dest.writestr(item, content)
+    return out.getvalue()
+
+
+def csv_bytes(rows, encoding="utf-8", delimiter=";") -> bytes:
+    return "\r\n".join(delimiter.join(f'"{c}"' if delimiter in c else c for c in row) for row in rows).encode(encoding)
+
+
+@pytest.fixture
+def curator(corpus, kb_factory):
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    return Curator(kb)
+
+
+def test_mapping_is_guessed_from_swedish_and_english_headers():
+    assert guess_mapping(HEADERS) == {"title": 0, "organisation": 1, "year": 2, "summary": 3, "body": None,
+                                      "themes": 4, "source_url": 5, "contact": None}
+    english = guess_mapping(["Title", "Municipality", "Year", "Description", "Tags", "URL"])
+    assert english["title"] == 0 and english["organisation"] == 1 and english["body"] == 3 and english["source_url"] == 5
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "latin-1"])
+def test_csv_encodings_keep_swedish_letters(encoding):
+    table = read_table("exempel.csv", csv_bytes([HEADERS, *ROWS], encoding))
+    assert table.headers == HEADERS
+    assert table.rows[0][0] == "Solceller på förskolor" and table.rows[3][0].startswith("Vegetariska måltider i äldre")
+
+
+def test_preview_reports_row_errors_naming_row_and_column_and_stores_nothing(curator):
+    count = curator.kb.store.count_documents()
+    result = curator.import_preview("exempel.csv", csv_bytes([HEADERS, *ROWS]))
+    assert result.counts()["rows"] == 4 and result.counts()["valid"] == 2
+    errors = result.errors
+    assert "Rad 4, kolumn ”Kommun”: Välj en kommun eller region ur listan." in errors
+    assert any(e.startswith("Rad 5, kolumn ”År”:") for e in errors)
+    assert result.rows[1].values["organisation"] == "Lunds kommun"       # "Lund" resolved from the list
+    assert result.rows[0].values["themes"] == ["fornybar-energi"]
+    assert curator.kb.store.count_documents() == count
+
+
+def test_import_makes_drafts_and_a_reimport_does_not_duplicate(curator):
+    data = csv_bytes([HEADERS, *ROWS], "utf-8-sig")
+    count = curator.kb.store.count_documents()
+    first = curator.import_rows("exempel.csv", data, "anna")
+    imported = [r for r in first.rows if r.outcome == "imported"]
+    assert len(imported) == 2
+    for row in imported:
+        doc = curator.document(row.doc_id)
+        assert doc["status"] == "draft" and doc["kind"] == "case-study"
+    assert curator.document(imported[0].doc_id)["source_url"] == "https://vaxjo.se/sol"
+    assert curator.kb.store.count_documents() == count + 2
+    again = curator.import_rows("exempel-igen.csv", data, "anna")
+    assert [r.outcome for r in again.rows] == ["exists", "exists", "error", "error"]
+    assert curator.kb.store.count_documents() == count + 2
+    # The same row twice in one file is imported once.
+    twice = curator.import_preview("dubbel.csv", csv_bytes([HEADERS, ROWS[1], ["Ny rad om buss", "Umeå", "2020",
+                                                                               "Elbussar i Umeå.", "", ""],
+                                                            ["Ny rad om buss", "Umeå", "2020", "Elbussar.", "", ""]]))
+    assert [r.outcome for r in twice.rows] == ["exists", "valid", "error"]
+    assert "samma rubrik och organisation som rad 3" in twice.rows[2].errors[0]
+
+
+def test_xlsx_merged_cells_and_formulas(curator):
+    rows = [HEADERS,
+            ["Solceller på förskolor", "Växjö kommun", None, "Förskolornas tak fick solceller.", "", ""],
+            ["Laddplatser vid förskolor", None, None, "Personalen kan ladda elbilen vid förskolan.", "", ""],
+            ["Energirådgivning i hyreshus", "Malmö stad", None, "Rådgivning på flera språk.", "", ""]]
+    data = xlsx_bytes(rows, merge="B2:B3", formulas={"C2": "=2000+22", "C3": "=2000+23", "C4": "=C2+1"},
+                      cached={"C2": 2022, "C3": 2023})
+    result = curator.import_preview("exempel.xlsx", data)
+    assert [r.values["organisation"] for r in result.rows] == ["Växjö kommun", "Växjö kommun", "Malmö stad"]
+    assert [r.values["year"] for r in result.rows[:2]] == ["2022", "2023"]
+    assert result.rows[2].errors and result.rows[2].errors[0].startswith("Rad 4, kolumn ”År”: formeln har inget sparat värde")
+    assert result.counts()["valid"] == 2
+
+
+def test_damaged_or_wrong_files_are_refused_clearly(curator):
+    with pytest.raises(FormError) as caught:
+        curator.import_preview("exempel.xlsx", b"inte en zip")
+    assert "XLSX" in caught.value.errors["file"]
+    with pytest.raises(FormError, match="XLSX- eller CSV"):
+        curator.import_preview("exempel.pdf", b"%PDF-1.4")
+    with pytest.raises(FormError, match="tom"):
+        curator.import_preview("exempel.csv", b"")
+    with pytest.raises(FormError) as caught:
+        curator.import_preview("exempel.csv", csv_bytes([["A", "B"], ["1", "2"]]))
+    assert "rubrik och kommun eller region" in caught.value.errors["mapping"]
+
+
+def test_ten_thousand_rows_are_previewed_and_more_are_refused(curator):
+    rows = [HEADERS] + [[f"Exempel nummer {i}", "Växjö kommun", "2020", f"Beskrivning {i}.", "", ""]
+                        for i in range(MAX_ROWS)]
+    started = time.perf_counter()
+    result = curator.import_preview("stor.csv", csv_bytes(rows))
+    assert result.counts()["rows"] == MAX_ROWS and result.counts()["valid"] == MAX_ROWS
+    assert time.perf_counter() - started < 60
+    rows.append(["En rad för mycket", "Växjö kommun", "2020", "x", "", ""])
+    with pytest.raises(FormError, match="högst 10 000"):
+        curator.import_preview("for-stor.csv", csv_bytes(rows))
+
+
+# -- through the web ---------------------------------------------------------------------------
+from bs4 import BeautifulSoup  # noqa: E402
+
+from .test_curation_web import app_kb, client, csrf_of, login  # noqa: E402,F401  (fixtures)
+
+
+def test_import_pages_preview_change_mapping_and_import(client, app_kb):  # noqa: F811
+    kb = app_kb[1]
+    login(client)
+    page = client.get("/kurera/importera")
+    assert page.status_code == 200
+    csrf = csrf_of(page.text)
+    count = kb.store.count_documents()
+    data = csv_bytes([HEADERS, *ROWS], "cp1252")
+    r = client.post("/kurera/importera", data={"csrf": csrf}, files={"file": ("exempel.csv", data, "text/csv")})
+    assert r.status_code == 200
+    soup = BeautifulSoup(r.text, "html.parser")
+    assert soup.select_one("#map-organisation option[selected]").text == "Kommun"
+    assert soup.select_one("#map-summary option[selected]").text == "Kort beskrivning"
+    cells = [[c.text.strip() for c in tr.select("th, td")] for tr in soup.select("table.import-preview tbody tr")]
+    assert cells[0][:3] == ["2", "OK", "Solceller på förskolor"] and cells[2][1] == "Fel"
+    assert "Rad 4, kolumn ”Kommun”: Välj en kommun eller region ur listan." in soup.select_one(".row-errors").text
+    assert kb.store.count_documents() == count
+    action = soup.select_one("form[action^='/kurera/importera/']")["action"]
+    mapping = {s["name"]: (s.select_one("option[selected]") or {"value": ""})["value"] for s in soup.select("select")}
+    # Change the mapping: no theme column any more.
+    r = client.post(action, data={"csrf": csrf, **mapping, "map_themes": "", "action": "preview"})
+    soup = BeautifulSoup(r.text, "html.parser")
+    assert soup.select_one("#map-themes option[selected]") is None or soup.select_one("#map-themes option[selected]")["value"] == ""
+    assert "Teman" not in [th.text for th in soup.select("table.import-preview thead th")]
+    r = client.post(action, data={"csrf": csrf, **mapping, "action": "import"})
+    soup = BeautifulSoup(r.text, "html.parser")
+    assert "Importen är klar" in soup.text and "2 importerade som utkast" in soup.select_one(".import-counts").text
+    assert kb.store.count_documents() == count + 2
+    # The staged file is gone after the import; a replay is refused clearly and stores nothing.
+    r = client.post(action, data={"csrf": csrf, **mapping, "action": "import"})
+    assert r.status_code == 400 and "Ladda upp den igen" in r.text
+    assert client.post(action, data={"csrf": "fel", "action": "import"}).status_code == 403
+    r = client.post("/kurera/importera", data={"csrf": csrf}, files={"file": ("x.xlsx", b"trasig", "application/zip")})
+    assert r.status_code == 400 and "XLSX" in BeautifulSoup(r.text, "html.parser").select_one(".form-errors").text
+
+
+def test_import_api_dry_run_then_apply(client, app_kb):  # noqa: F811
+    kb = app_kb[1]
+    auth = {"Authorization": f"Bearer {app_kb[2]}"}
+    data = xlsx_bytes([HEADERS, *ROWS])
+    files = {"file": ("exempel.xlsx", data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
+    assert client.post("/api/v1/imports", files=files).status_code == 401
+    count = kb.store.count_documents()
+    r = client.post("/api/v1/imports", files=files, headers=auth)
+    assert r.status_code == 200
+    answer = r.json()
+    assert answer["dry_run"] and answer["mapping"]["organisation"] == 1 and answer["counts"]["valid"] == 2
+    assert answer["rows"][2]["errors"] == ["Rad 4, kolumn ”Kommun”: Välj en kommun eller region ur listan."]
+    assert kb.store.count_documents() == count
+    r = client.post("/api/v1/imports", files=files, data={"dry_run": "false"}, headers=auth)
+    assert r.status_code == 200 and r.json()["counts"]["imported"] == 2
+    ids = [row["id"] for row in r.json()["rows"] if row["outcome"] == "imported"]
+    assert all(kb.store.get_document(i)["status"] == "draft" for i in ids) and len(ids) == 2
+    r = client.post("/api/v1/imports", files=files, data={"dry_run": "false"}, headers=auth)
+    assert r.json()["counts"]["imported"] == 0 and r.json()["counts"]["exists"] == 2
+    assert kb.store.count_documents() == count + 2
+    r = client.post("/api/v1/imports", files=files, data={"mapping": "{\"title\": 0}"}, headers=auth)
+    assert r.status_code == 400 and "mapping" in r.json()["error"]["fields"]
+    r = client.post("/api/v1/imports", files=files, data={"mapping": "inte json"}, headers=auth)
+    assert r.status_code == 400 and r.json()["error"]["parameter"] == "mapping"
