@@ -83,8 +83,6 @@ def m001_initial(conn) -> None:
             PRIMARY KEY (model_id, text_hash)
         )""")
     conn.execute("CREATE TABLE vocabulary (word text PRIMARY KEY, count integer NOT NULL)")
-    # The decompounding lexicon the lexical rows were derived with (see SQLite's m004_fts_lexicon).
-    conn.execute("CREATE TABLE lexicon (word text PRIMARY KEY)")
     # The vector index's manifest: which model and chunker the chunk_vectors table holds (that
     # table is created with the model's dimension when the index is first built).
     conn.execute("""
@@ -129,6 +127,14 @@ def m001_initial(conn) -> None:
             new_sha256 text,
             PRIMARY KEY (revision_id, path)
         )""")
+
+
+@migration
+def m002_lexicon(conn) -> None:
+    """The decompounding lexicon the lexical rows were derived with, apart from the vocabulary
+    (as SQLite's m004_fts_lexicon, and seeded alike: the words the analyzer used so far)."""
+    conn.execute("CREATE TABLE lexicon (word text PRIMARY KEY)")
+    conn.execute("INSERT INTO lexicon (word) SELECT word FROM vocabulary WHERE count >= 2")
 
 
 def ensure_vector_extension(conn, shown_url: str) -> None:

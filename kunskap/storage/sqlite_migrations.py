@@ -139,6 +139,8 @@ def m004_fts_lexicon(db: sqlite_utils.Database):
 
 @migration
 def m005_change_generation(db: sqlite_utils.Database):
-    """A counter raised by every write to the searchable contents (`Store.change_generation`)."""
-    db.execute("CREATE TABLE change_generation (id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL)")
-    db.execute("INSERT INTO change_generation (id, generation) VALUES (1, 0)")
+    """A counter raised by every write to the searchable contents (`Store.change_generation`).
+    IF NOT EXISTS: development databases of the storage branch have it as m004_change_generation."""
+    db.execute("CREATE TABLE IF NOT EXISTS change_generation "
+               "(id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL)")
+    db.execute("INSERT OR IGNORE INTO change_generation (id, generation) VALUES (1, 0)")
