@@ -354,3 +354,26 @@ def test_a_server_that_loses_its_database_answers_503_and_recovers(corpus, tmp_p
             process.wait(20)
         server.cleanup()
         shutil.rmtree(pgdata, ignore_errors=True)
+
+
+def test_a_database_at_an_older_schema_is_upgraded_keeping_its_rows(postgres_url):
+    """A database as the first PostgreSQL release left it (m001 only) gets the later migrations
+    when a server opens it; its rows stay, and the lexicon is seeded from the vocabulary."""
+    from collections import Counter
+
+    store = PostgresStore(postgres_url)
+    store.replace_vocabulary(Counter({"älv": 3, "å": 1}))
+    store.close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:   # back to m001's schema
+        conn.execute("DROP TABLE lexicon")
+        conn.execute("DELETE FROM schema_migrations WHERE name != 'm001_initial'")
+    store = PostgresStore(postgres_url)
+    try:
+        assert store.vocabulary() == {"älv": 3, "å": 1}
+        assert store.lexicon() == {"älv"}
+        with psycopg.connect(postgres_url) as conn:
+            names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+        from kunskap.storage.postgres_migrations import MIGRATIONS
+        assert names == [fn.__name__ for fn in MIGRATIONS] and len(names) >= 2
+    finally:
+        store.close()
