@@ -200,7 +200,7 @@ class KnowledgeBase:
     # -- semantic search built in the background (a fast first start) --------------------
     def missing_vectors(self) -> list[int]:
         """Chunks whose text has not been embedded yet."""
-        return self.store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)[2]
+        return self.store.unembedded_chunk_ids(self.embedder.model_id)
 
     def build_semantic(self, progress=None) -> int:
         """Embed every chunk not yet embedded and swap in the complete index: what a first start

@@ -307,6 +307,9 @@ def test_chunk_vectors_come_from_the_cache_with_the_missing_chunks_named(store):
     assert ids.tolist() == ids_b and missing == [] and matrix[0, 0] == 3.0
     ids, matrix, missing = store.chunk_vectors("annan", 4)
     assert len(ids) == 0 and matrix.shape == (0, 4) and sorted(missing) == sorted(ids_a + ids_b)
+    # The same missing chunks, by id alone.
+    assert store.unembedded_chunk_ids("m") == [ids_a[1]]
+    assert store.unembedded_chunk_ids("annan") == sorted(ids_a + ids_b)
 
 
 # -- the save journal ------------------------------------------------------------------------

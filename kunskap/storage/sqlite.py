@@ -260,6 +260,12 @@ class SQLiteStore:
         matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dimension), np.float32)
         return np.asarray(ids, dtype=np.int64), matrix, missing
 
+    def unembedded_chunk_ids(self, model_id: str) -> list[int]:
+        """Chunks whose embedding is not cached: ids only, no vector is read."""
+        return [r[0] for r in self.db.execute(
+            "SELECT c.id FROM chunks c LEFT JOIN embeddings e ON e.model_id = ? AND e.text_hash = c.embed_hash "
+            "WHERE e.text_hash IS NULL ORDER BY c.id", [model_id]).fetchall()]
+
     # -- revisions (what curation saved) ---------------------------------------------------
     def last_revision_id(self) -> int:
         return self.db.execute("SELECT coalesce(max(id), 0) FROM revisions").fetchone()[0]
