@@ -24,7 +24,7 @@ UNKNOWN_ORGANISATION = "okänd"
 # Keys with a meaning of their own; anything else in front matter is kept in `extra`.
 KNOWN_KEYS = {
     "id", "title", "organisation", "kind", "organisation_type", "county", "themes", "year",
-    "published", "summary", "source_url", "contact", "language", "status",
+    "published", "summary", "source_url", "contact", "language", "status", "event",
 }
 
 
@@ -88,6 +88,15 @@ def _jsonable(value):
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
     return value
+
+
+def _extra(meta: dict, clean: dict) -> dict:
+    """What is kept in the document's `extra` JSON: the keys without a column of their own, and the
+    meeting a presentation was given at (`event`, validated, so no migration was needed for it)."""
+    extra = {k: _jsonable(v) for k, v in meta.items() if k not in KNOWN_KEYS}
+    if clean.get("event"):
+        extra["event"] = clean["event"]
+    return extra
 
 
 def build_document(
@@ -158,6 +167,6 @@ def build_document(
         language=clean.get("language") or "sv",
         status=clean.get("status") or "published",
         body=body,
-        extra={k: _jsonable(v) for k, v in meta.items() if k not in KNOWN_KEYS},
+        extra=_extra(meta, clean),
         curation_notes=notes,
     )

@@ -20,10 +20,14 @@ from dataclasses import dataclass
 from typing import Any, Collection, Mapping
 
 KINDS = ("case-study", "presentation", "news", "report")
+# The meetings of the network a presentation can have been given at (`event` in a sidecar).
+EVENT_KINDS = ("nätverksträff", "webbfika", "tematräff")
+EVENT_KEYS = ("kind", "title", "date")
 ORGANISATION_TYPES = ("kommun", "region")
 STATUSES = ("published", "draft", "unpublished")
 STATUS_LABELS = {"draft": "utkast", "published": "publicerad", "unpublished": "avpublicerad"}
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 URL_PATTERN = re.compile(r"^https?://[^\s/$.?#].[^\s]*$")
 # Control characters (C0, DEL, C1) and Unicode line/paragraph separators are invisible: in a
 # metadata field they break the one-line places it is shown (lists, logs, YAML, HTML attributes),
@@ -33,12 +37,12 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 BODY_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 MULTILINE_FIELDS = frozenset({"summary"})   # written in a text area: line breaks and tabs are fine
 MIN_YEAR = 1900
-MAX_CHARS = {"title": 200, "summary": 400, "source_url": 1000, "contact": 200}
+MAX_CHARS = {"title": 200, "summary": 400, "source_url": 1000, "contact": 200, "event.title": 200}
 MAX_TAG_CHARS = 60
 
 # In the order a reader goes through them; the loaders report the first broken rule.
 FIELDS = ("title", "organisation", "id", "kind", "organisation_type", "status", "themes", "year", "county",
-          "published", "summary", "source_url", "contact", "language")
+          "published", "summary", "source_url", "contact", "language", "event")
 
 # How the forms name a field in a sentence ("Året ska vara …").
 LABELS = {
@@ -46,7 +50,8 @@ LABELS = {
     "organisation_type": "Organisationstypen", "status": "Statusen", "themes": "Temana",
     "other_tags": "Egna nyckelord", "year": "Året", "county": "Länet", "published": "Publiceringsdatumet",
     "summary": "Sammanfattningen", "source_url": "Webbadressen", "contact": "Kontaktuppgiften",
-    "language": "Språket",
+    "language": "Språket", "event": "Träffen", "event.kind": "Träffens typ", "event.title": "Träffens namn",
+    "event.date": "Träffens datum",
 }
 # What a form asks for when a required field is empty.
 PROMPTS = {"title": "Ange en rubrik.", "organisation": "Välj kommun eller region."}
@@ -77,6 +82,10 @@ DATE_RULE = "ska vara ett datum som ÅÅÅÅ-MM-DD, t.ex. 2024-05-31"
 TAGS_RULE = "ska vara en lista, t.ex. [cykel, kollektivtrafik]"
 TAG_ITEM_RULE = "får bara innehålla ord, inte listor eller tabeller"
 TAG_LENGTH_RULE = f"får vara högst {MAX_TAG_CHARS} tecken långa, vart och ett"
+EVENT_RULE = ("ska vara en tabell med kind, title och date, t.ex. "
+              "{kind: webbfika, title: Webbfika om cykelpendling, date: 2021-03-11}")
+EVENT_KEYS_RULE = "får bara ha nycklarna kind, title och date"
+EVENT_KIND_RULE = f"ska vara {_one_of(EVENT_KINDS)}"
 
 
 def length_rule(limit: int) -> str:
@@ -203,6 +212,40 @@ def _date(field: str, value: Any) -> tuple[str | None, Problem | None]:
         return None, Problem(field, DATE_RULE, _shown(text))
 
 
+def _event(field: str, value: Any) -> tuple[dict | None, Problem | None]:
+    """The meeting a presentation was given at: {kind, title, date}, each required. A broken
+    part is named as `event.date` and so on, so the message points at the key in the file."""
+    if value is None or value == "" or value == {}:
+        return None, None
+    if not isinstance(value, dict):
+        return None, Problem(field, EVENT_RULE)
+    value = {str(k): v for k, v in value.items()}
+    unknown = sorted(set(value) - set(EVENT_KEYS))
+    if unknown:
+        return None, Problem(field, EVENT_KEYS_RULE, _shown(", ".join(unknown)))
+    kind, problem = _text(f"{field}.kind", value.get("kind"))
+    if problem is not None:
+        return None, problem
+    if kind is not None and kind.lower() not in EVENT_KINDS:
+        return None, Problem(f"{field}.kind", EVENT_KIND_RULE, _shown(kind))
+    title, problem = _text(f"{field}.title", value.get("title"))
+    if problem is not None:
+        return None, problem
+    if title is not None and len(title) > MAX_CHARS["event.title"]:
+        return None, Problem(f"{field}.title", length_rule(MAX_CHARS["event.title"]))
+    raw_date = value.get("date")
+    date, problem = _date(f"{field}.date", raw_date)
+    if problem is not None:
+        return None, problem
+    # fromisoformat also takes 20210311 and 2021-W10-4; the contract says ÅÅÅÅ-MM-DD.
+    if isinstance(raw_date, str) and date is not None and not ISO_DATE.fullmatch(raw_date.strip()):
+        return None, Problem(f"{field}.date", DATE_RULE, _shown(raw_date))
+    for key, part in (("kind", kind), ("title", title), ("date", date)):
+        if part is None:
+            return None, Problem(f"{field}.{key}", None)
+    return {"kind": kind.lower(), "title": title, "date": date}, None
+
+
 def check_field(field: str, value: Any, *, rule: str | None = None) -> tuple[Any, Problem | None]:
     """One field's rule on one value: (the clean value, or None / [] when empty; the broken rule
     or None). `rule` applies another field's rule under this field's name (a form's free tags
@@ -214,6 +257,8 @@ def check_field(field: str, value: Any, *, rule: str | None = None) -> tuple[Any
         return _year(field, value)
     if rule == "published":
         return _date(field, value)
+    if rule == "event":
+        return _event(field, value)
     return _text_field(field, rule, value)
 
 

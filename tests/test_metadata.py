@@ -129,3 +129,48 @@ def test_check_field_cleans_what_yaml_and_forms_give():
     assert check_field("title", "  Rubrik\r\n ") == ("Rubrik", None)
     assert check_field("year", True)[1].rule.startswith("ska vara ett årtal")   # YAML `year: yes`
     assert check_field("title", "") == (None, None) and check_field("themes", None) == ([], None)
+
+
+# -- the meeting a presentation was given at (`event`) ------------------------------------------
+EVENT = {"kind": "webbfika", "title": "Webbfika om cykelpendling", "date": "2021-03-11"}
+
+
+def test_a_sidecar_names_the_meeting_and_it_is_kept_clean(tmp_path):
+    from .files import make_pptx
+
+    deck = make_pptx(tmp_path / "lund-cykel.pptx", [("Cykelpendling", "Fler cyklar till jobbet i Lund.", None)])
+    (tmp_path / "lund-cykel.pptx.yml").write_text(
+        "title: Cykelpendling i Lund\norganisation: Lunds kommun\nkind: presentation\n"
+        "event: {kind: Webbfika, title: Webbfika om cykelpendling, date: 2021-03-11}\n", encoding="utf-8")
+    document = load_file(deck, tmp_path)
+    # YAML reads the date as a date; it is stored as text, the kind in lower case.
+    assert document.extra["event"] == EVENT
+
+
+@pytest.mark.parametrize("event, field, rule", [
+    ({**EVENT, "date": "2021-13-01"}, "event.date", "ska vara ett datum som ÅÅÅÅ-MM-DD, t.ex. 2024-05-31, inte '2021-13-01'"),
+    ({**EVENT, "date": "11 mars 2021"}, "event.date", "ska vara ett datum som ÅÅÅÅ-MM-DD"),
+    ({**EVENT, "date": "20210311"}, "event.date", "ska vara ett datum som ÅÅÅÅ-MM-DD"),
+    ({**EVENT, "kind": "konferens"}, "event.kind", "ska vara nätverksträff, webbfika eller tematräff, inte 'konferens'"),
+    ({"kind": "webbfika", "title": "Webbfika"}, "event.date", None),
+    ({**EVENT, "title": "T" * 201}, "event.title", "får vara högst 200 tecken"),
+    ({**EVENT, "title": ["två"]}, "event.title", "ska vara text, inte en lista eller tabell"),
+    ({**EVENT, "plats": "Lund"}, "event", "får bara ha nycklarna kind, title och date, inte 'plats'"),
+    ("webbfika 2021-03-11", "event", "ska vara en tabell med kind, title och date"),
+])
+def test_a_bad_event_is_a_clear_error_naming_the_file_and_the_key(tmp_path, event, field, rule):
+    path = write_file(tmp_path, {**VALID, "kind": "presentation", "event": event})
+    with pytest.raises(DocumentError) as info:
+        load_file(path, tmp_path)
+    assert info.value.path == "fel.md"
+    if rule is None:
+        assert info.value.reason == f"obligatoriskt fält '{field}' saknas"
+    else:
+        assert info.value.reason.startswith(f"fältet '{field}' {rule}")
+
+
+def test_event_is_checked_by_the_shared_rule_set():
+    assert check_field("event", EVENT) == (EVENT, None)
+    assert check_field("event", None) == (None, None)
+    clean, problems = check_metadata({**VALID, "event": {**EVENT, "date": "2021-02-30"}})
+    assert "event" not in clean and [p.field for p in problems] == ["event.date"]

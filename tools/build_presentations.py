@@ -43,6 +43,7 @@ from pptx.util import Inches, Pt
 from kunskap.documents import slugify
 from kunskap.errors import DocumentError
 from kunskap.loaders import load_file
+from kunskap.metadata import check_field
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "corpus" / "presentationer"
@@ -74,9 +75,11 @@ SIDECAR_KEYS = (
     "summary",
     "source_url",
     "language",
+    "event",
 )
 # id, kind and language of a sidecar are set by this tool, not written in the deck's meta.
-META_KEYS = {"title", "organisation", "organisation_type", "county", "themes", "year", "summary", "source_url"}
+META_KEYS = {"title", "organisation", "organisation_type", "county", "themes", "year", "summary", "source_url",
+             "event"}
 REQUIRED_META = ("title", "organisation", "themes", "source_url")
 FORMATS = ("pptx", "pdf")
 MIN_PAGES, MAX_PAGES = 6, 10          # title slide + content slides + sources slide
@@ -164,6 +167,11 @@ def load_deck(path: Path) -> dict:
         _text(path, f"meta.themes[{n}]", theme)
     if "year" in meta and (not isinstance(meta["year"], int) or isinstance(meta["year"], bool)):
         _fail(path, "meta.year", f"ska vara ett årtal, inte {meta['year']!r}")
+    if "event" in meta:   # the corpus contract's rule (kunskap/metadata.py), so the sidecar loads
+        event, problem = check_field("event", meta["event"])
+        if problem is not None:
+            _fail(path, f"meta.{problem.field}", problem.rule or "saknas")
+        meta["event"] = event
 
     title_slide = _mapping(path, "title_slide", deck["title_slide"], ("title", "subtitle"), ("notes",))
     for key in title_slide:
@@ -487,6 +495,9 @@ def sidecar_text(deck: dict) -> str:
         value = meta[key]
         if key == "themes":
             lines.append(f"themes: [{', '.join(value)}]")
+        elif key == "event":
+            parts = ", ".join(f"{k}: {json.dumps(value[k], ensure_ascii=False)}" for k in ("kind", "title", "date"))
+            lines.append(f"event: {{{parts}}}")
         elif isinstance(value, int):
             lines.append(f"{key}: {value}")
         elif key in ("id", "kind", "language", "organisation_type"):
