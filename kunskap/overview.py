@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .documents import slugify
 from .errors import NotFoundError
 from .knowledgebase import KnowledgeBase
 from .reference import kommungrupp_of, kommungrupper, members, municipalities, organisation_slug, organisations
@@ -24,7 +25,27 @@ RELATED = 6                # related themes on a theme page
 # neighbouring band. Upper bounds (exclusive); the last band is open.
 POPULATION_BANDS = (10_000, 20_000, 50_000, 100_000, 200_000)
 
-ROWS, STATS, THEME, MEMBER, SIMILAR, SLUGS = "rows", "stats", "theme", "member", "similar", "slugs"
+NEWEST = 6                 # "Nytt i kunskapsbanken" on the start page
+EVENT_KIND_LABELS = {"nätverksträff": "Nätverksträff", "webbfika": "Webbfika", "tematräff": "Tematräff"}
+
+ROWS, STATS, THEME, MEMBER, SIMILAR, SLUGS, EVENTS, NEWEST_KIND = (
+    "rows", "stats", "theme", "member", "similar", "slugs", "events", "newest")
+
+
+def event_slug(event: dict) -> str:
+    """The anchor of a meeting on /traffar: its date and title."""
+    return f"{event['date']}-{slugify(event['title'])}"
+
+
+def event_label(event: dict) -> str:
+    """"webbfika 2021-03-11": how a result names the meeting a presentation was given at."""
+    return f"{event['kind']} {event['date']}"
+
+
+def newest_key(row: dict) -> tuple:
+    """Newest first: the last change in the knowledge base, then the document's own year and
+    publication date (a feed reader shows a changed entry again, as it should)."""
+    return (row.get("updated_at") or "", row.get("year") or 0, row.get("published") or "", row["id"])
 
 
 def population_band(population: int | None) -> int | None:
@@ -134,13 +155,53 @@ class Overview:
                         reverse=True)[:RECENT]
         presentation_ids = [d for d in stats.document_ids if rows[d]["kind"] == "presentation"]
         presentations = self.kb.store.get_documents(presentation_ids)
+        briefs = [_brief(presentations[d]) for d in presentation_ids if d in presentations]
+        # Presentations from network meetings (newest meeting first), then the other presentations.
+        at_meetings = sorted((b for b in briefs if b["event"]), key=lambda b: (b["organisation"], b["title"]))
+        at_meetings.sort(key=lambda b: b["event"]["date"], reverse=True)   # stable: by organisation within a date
         related = [(s, n) for s, n in stats.per_theme if s != theme.slug and s in self.kb.themes.by_slug][:RELATED]
         return {
             "slug": theme.slug, "label": theme.label, "description": theme.description, "stats": stats,
             "recent": [_brief(d) for d in recent],
-            "presentations": [_brief(presentations[d]) for d in presentation_ids if d in presentations],
+            "presentations": at_meetings,
+            "other_presentations": [b for b in briefs if not b["event"]],
             "related": related,
         }
+
+    # -- network meetings and what is new --------------------------------------------------
+    def events(self) -> list[dict]:
+        """The network meetings named by public documents (`event` in a sidecar), newest first,
+        each with its presentations (by organisation, then title)."""
+        self._rows()
+        return self._cache.lookup(EVENTS, None, self._events)
+
+    def _events(self) -> list[dict]:
+        ids = [r["id"] for r in self._rows()]
+        meetings: dict[tuple, dict] = {}
+        for start in range(0, len(ids), 500):
+            for document in self.kb.store.get_documents(ids[start:start + 500]).values():
+                event = (document.get("extra") or {}).get("event")
+                if not event:
+                    continue
+                key = (event["date"], event["kind"], event["title"])
+                meeting = meetings.setdefault(key, {**event, "slug": event_slug(event),
+                                                    "kind_label": EVENT_KIND_LABELS.get(event["kind"], event["kind"]),
+                                                    "documents": []})
+                meeting["documents"].append(_brief(document))
+        for meeting in meetings.values():
+            meeting["documents"].sort(key=lambda b: (b["organisation"], b["title"]))
+            meeting["themes"] = sorted({s for b in meeting["documents"] for s in b["themes"]
+                                        if s in self.kb.themes.by_slug})
+        return [meetings[k] for k in sorted(meetings, key=lambda k: (k[0], k[2]), reverse=True)]
+
+    def newest(self, limit: int = NEWEST) -> list[dict]:
+        """The public documents added or changed last ("Nytt i kunskapsbanken")."""
+        rows = self._rows()
+        def compute():
+            ids = [r["id"] for r in sorted(rows, key=newest_key, reverse=True)[:limit]]
+            documents = self.kb.store.get_documents(ids)
+            return [_brief(documents[d]) for d in ids if d in documents]
+        return self._cache.lookup(NEWEST_KIND, limit, compute)
 
     # -- members ---------------------------------------------------------------------------
     def organisation_for_slug(self, slug: str) -> str:
@@ -235,5 +296,7 @@ class Overview:
 
 def _brief(document: dict) -> dict:
     """What a list of examples shows of a document."""
-    return {key: document.get(key) for key in ("id", "title", "organisation", "county", "year", "kind", "themes",
-                                               "published", "summary")}
+    brief = {key: document.get(key) for key in ("id", "title", "organisation", "county", "year", "kind", "themes",
+                                                "published", "summary", "updated_at")}
+    brief["event"] = (document.get("extra") or {}).get("event")
+    return brief

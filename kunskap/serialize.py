@@ -31,6 +31,7 @@ def hit_to_dict(hit: Hit, kb: KnowledgeBase) -> dict:
         "score": hit.score,
         "url": f"/dokument/{hit.doc_id}",
         "member": d["organisation"] in members(),
+        "event": d.get("event"),
     }
 
 

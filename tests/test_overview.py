@@ -24,7 +24,8 @@ EXTRA = {
     "lund-presentation.md": ("Cykelstaden Lund – presentation på nätverksträff", "Lunds kommun",
                              "Bilder om cykelpendling.",
                              {"themes": "[cykel]", "county": "Skåne län", "year": 2023, "kind": "presentation",
-                              "organisation_type": "kommun"}),
+                              "organisation_type": "kommun",
+                              "event": "{kind: webbfika, title: Webbfika om cykelpendling, date: 2023-03-09}"}),
 }
 
 
@@ -135,8 +136,11 @@ def test_theme_page_shows_counts_chart_map_members_recent_presentations_related(
     recent = [a.text for a in page.select("section[aria-labelledby=senaste] li > a:first-child")]
     assert recent == ["Cykelstaden Lund – presentation på nätverksträff", "Säkra skolvägar för cykel i Lomma",
                       "Cykelvägar och cykelpendling i Lund"]
-    presentations = page.select("section[aria-labelledby=presentationer] li a")
-    assert [a["href"] for a in presentations] == ["/dokument/lund-presentation"]
+    presentations = page.select("section[aria-labelledby=presentationer] li")
+    assert [li.a["href"] for li in presentations] == ["/dokument/lund-presentation"]
+    # The meeting it was given at, from its `event`, linked to its place on /traffar.
+    assert "Presenterad på webbfika 2023-03-09" in presentations[0].get_text(" ", strip=True)
+    assert presentations[0].select("a")[-1]["href"] == "/traffar#2023-03-09-webbfika-om-cykelpendling"
 
     related = page.select("section[aria-labelledby=relaterade] li")
     assert [li.a.text for li in related] == ["Transporteffektivt samhälle"]

@@ -268,6 +268,15 @@ def test_filters_select_public_documents(store, filters, expected):
     assert {r["id"] for r in rows} == expected
 
 
+def test_the_meeting_of_a_presentation_round_trips_in_extra(store):
+    """`event` (corpus contract) lives in the extra JSON on both backends: no migration."""
+    event = {"kind": "nätverksträff", "title": "Nätverksträff i Östersund – älvar och åkrar", "date": "2021-04-28"}
+    put(store, "östersund-träff", ["Älven svämmade över."], kind="presentation",
+        extra={"kontaktperson_roll": "samordnare", "event": event})
+    assert store.get_document("östersund-träff")["extra"]["event"] == event
+    assert store.get_documents(["östersund-träff"])["östersund-träff"]["extra"]["event"] == event
+
+
 def test_filters_can_include_unpublished_documents(store):
     facet_corpus(store)
     assert set(store.filtered_document_ids(Filters(county=["Skåne län"]), public_only=False)) == {
@@ -277,9 +286,12 @@ def test_filters_can_include_unpublished_documents(store):
 def test_facet_rows_carry_the_facet_columns_with_themes_decoded(store):
     facet_corpus(store)
     rows = {r["id"]: r for r in store.document_facet_rows(Filters(county=["Kronobergs län"]))}
+    # The dates order feeds and exports: updated_at is the store's own, an ISO time.
+    updated = rows["växjö"].pop("updated_at")
+    assert updated == store.get_document("växjö")["updated_at"] and updated[:2] == "20"
     assert rows == {"växjö": {"id": "växjö", "organisation": "Växjö kommun", "organisation_type": "kommun",
                               "county": "Kronobergs län", "kind": "case-study", "year": 2021,
-                              "themes": ["kollektivtrafik", "rättvis-omställning"]}}
+                              "themes": ["kollektivtrafik", "rättvis-omställning"], "published": "2021-05-01"}}
 
 
 # -- the embedding cache ---------------------------------------------------------------------

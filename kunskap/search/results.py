@@ -48,7 +48,9 @@ class SearchResult:
 def hit_fields(document: dict) -> dict:
     """The document fields a result shows. Results are cached, and whole rows (body, curation
     notes, hashes) made a cached result 70 kB."""
-    return {key: document.get(key) for key in HIT_FIELDS}
+    fields = {key: document.get(key) for key in HIT_FIELDS}
+    fields["event"] = (document.get("extra") or {}).get("event")   # "Presenterad på webbfika …"
+    return fields
 
 
 def summary_hit(document: dict, score: float = 0.0, chunk_id: int | None = None) -> Hit:

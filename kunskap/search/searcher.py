@@ -172,6 +172,25 @@ class Searcher:
                             self._facets(ranked.hit_set, request.filters), None if hits else no_hits_hint(request.filters),
                             possible=ranked.possible)
 
+    def hit_ids(self, request: SearchRequest) -> list[str]:
+        """Every hit of a search, in the order of its result pages but without the "possible" ones;
+        with no query, every public document passing the filters, newest first. What an export or a
+        feed lists (the page and limit of the request are ignored)."""
+        validate_request(request)
+        self.kb.reload_if_changed()
+        rows = {r["id"]: r for r in self._facet_rows(request.filters)}
+        if not request.q.strip():
+            return newest_first(list(rows.values()))
+        if not has_search_words(request.q.strip(), self.kb.analyzer.stopwords):
+            return []
+        if request.mode == "hybrid" and not self.kb.vectors_complete:
+            request = dataclasses.replace(request, mode="lexical")   # as _search does
+        ranked = rank(self.candidates(request), request.mode, self.params, self._document_themes)
+        ranking = ranked.ranking[: len(ranked.hit_set)]
+        if request.sort == "newest":
+            sort_newest(ranking, rows)
+        return [d for d, _ in ranking if d in rows]
+
     def hit_set(self, request: SearchRequest) -> set[str]:
         """The documents a search counts as hits (for `kunskap eval`'s hit-set precision/recall)."""
         if not has_search_words(request.q.strip(), self.kb.analyzer.stopwords):
@@ -203,6 +222,11 @@ class Searcher:
     def _synonyms(self) -> SynonymTable:
         return self._cache.lookup(SYNONYMS, None,
                                   lambda: synonym_table(self.kb.themes.expansion_phrases(), self.kb.analyzer))
+
+    def facet_rows(self, filters: Filters) -> list[dict]:
+        """The facet rows (with their dates) of the public documents passing `filters`, cached."""
+        self.kb.reload_if_changed()
+        return self._facet_rows(filters)
 
     def _facet_rows(self, filters: Filters) -> list[dict]:
         """The facet columns of the public documents passing `filters` (themes decoded): every

@@ -590,7 +590,8 @@ class PostgresStore:
     def document_facet_rows(self, filters: Filters, public_only: bool = True) -> list[dict]:
         where, params = self._filter_sql(filters, public_only)
         return [self._decode(row) for row in self._dicts(
-            f"SELECT id, organisation, organisation_type, county, kind, year, themes FROM documents WHERE {where}",
+            f"SELECT id, organisation, organisation_type, county, kind, year, themes, published, updated_at "
+            f"FROM documents WHERE {where}",
             params)]
 
     # -- change generation -----------------------------------------------------------------------

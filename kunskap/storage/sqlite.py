@@ -427,11 +427,13 @@ class SQLiteStore:
         return [r[0] for r in self.db.execute(f"SELECT id FROM documents WHERE {where}", params).fetchall()]
 
     def document_facet_rows(self, filters: Filters, public_only: bool = True) -> list[dict]:
-        """The facet columns of the documents passing `filters`, themes decoded."""
+        """The facet columns of the documents passing `filters`, themes decoded, with the dates
+        that order a feed or an export (published, updated_at)."""
         where, params = self._filter_sql(filters, public_only)
         return [
             self._decode(row) for row in self.db.query(
-                f"SELECT id, organisation, organisation_type, county, kind, year, themes FROM documents WHERE {where}",
+                f"SELECT id, organisation, organisation_type, county, kind, year, themes, published, updated_at "
+                f"FROM documents WHERE {where}",
                 params,
             )
         ]

@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
 
 from ..config import Settings, load_settings
-from . import api, curation_api, curation_pages, docs, errors, openapi, overview_api, overview_pages, pages
+from . import api, curation_api, curation_pages, docs, errors, follow, openapi, overview_api, overview_pages, pages
 from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware, SecurityHeadersMiddleware
 from .ratelimit import RateLimitMiddleware
 
@@ -95,6 +95,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     app.include_router(curation_api.router)
     app.include_router(pages.router)
     app.include_router(overview_pages.router)
+    app.include_router(follow.router)
     app.include_router(curation_pages.router)
     app.include_router(docs.router)
     errors.install(app)

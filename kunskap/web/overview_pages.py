@@ -1,6 +1,6 @@
-"""Swedish overview pages: a theme (`/tema/{slug}`) and a member (`/medlem/{slug}`), with charts
-and the county map drawn server-side (charts.py, templates/_charts.html). Every figure links to the
-filtered search that gives the same number."""
+"""Swedish overview pages: a theme (`/tema/{slug}`), a member (`/medlem/{slug}`), with charts and
+the county map drawn server-side (charts.py, templates/_charts.html), and the network meetings
+(`/traffar`). Every figure links to the filtered search that gives the same number."""
 
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ def theme_context(kb, overview: Overview, slug: str) -> dict:
                     for name, count in stats.per_organisation],
         "related": [(s, kb.themes.label(s), n, search_link(theme=[slug, s])) for s, n in data["related"]],
         "label": kb.themes.label, "member_link": member_link,
+        "follow": {"feed": f"/flode?theme={slug}", "csv": f"/export.csv?theme={slug}",
+                   "json": f"/export.json?theme={slug}", "stats": f"/export/statistik.csv?theme={slug}"},
     }
 
 
@@ -84,3 +86,16 @@ def member_context(kb, overview: Overview, slug: str) -> dict:
 async def member_page(request: Request, slug: str, kb: KnowledgeBaseDep, overview: OverviewDep):
     context = await run_in_threadpool(member_context, kb, overview, slug)
     return _render(request, "member.html", context)
+
+
+def meetings_context(kb, overview: Overview) -> dict:
+    meetings = overview.events()
+    return {"meetings": meetings, "label": kb.themes.label,
+            "presentations": sum(len(m["documents"]) for m in meetings)}
+
+
+@router.get("/traffar", response_class=HTMLResponse)
+async def meetings_page(request: Request, kb: KnowledgeBaseDep, overview: OverviewDep):
+    """The network meetings (nätverksträffar, webbfika, tematräffar) with their presentations."""
+    context = await run_in_threadpool(meetings_context, kb, overview)
+    return _render(request, "traffar.html", context)

@@ -10,12 +10,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from ..overview import event_slug
 from ..reference import members
 from ..search import Filters
 from ..serialize import KIND_LABELS, facet_label, facets_to_dict, hit_to_dict
 from .api import document_dict
 from .charts import counties_geometry
 from .deps import KnowledgeBaseDep, OverviewDep, SearcherDep, SearchParams, run_search
+from .follow import follow_links
 from .overview_pages import map_for, member_link
 
 router = APIRouter(include_in_schema=False)
@@ -30,6 +32,7 @@ def configure_templates(templates: Jinja2Templates) -> None:
     templates.env.globals["kind_label"] = lambda k: KIND_LABELS.get(k, k)
     templates.env.filters["safe_snippet"] = lambda s: Markup(s)  # snippets are escaped by search
     templates.env.globals["member_link"] = member_link
+    templates.env.globals["event_slug"] = event_slug
 
 
 def _render(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
@@ -42,7 +45,7 @@ def start(request: Request, kb: KnowledgeBaseDep, overview: OverviewDep):
     focus = [(s, kb.themes.label(s)) for s in FOCUS_THEMES if s in kb.themes.by_slug]
     return _render(request, "start.html", {
         "themes": themes, "focus": focus, "count": kb.store.count_documents(public_only=True),
-        "map": map_for(overview, "Exempel per län"),
+        "map": map_for(overview, "Exempel per län"), "newest": overview.newest(),
     })
 
 
@@ -62,6 +65,7 @@ async def results(request: Request, kb: KnowledgeBaseDep, searcher: SearcherDep,
         # Where the possible hits begin on this page (None: not on this page).
         "possible_from": _possible_from(result, req.page, req.limit),
         "sort": req.sort, "remove_links": _remove_links(request, req.filters, kb),
+        "follow": follow_links(request),
     }
     data["facet_link"] = lambda name, value: _toggle_link(request, name, value)
     base = _query_pairs(request, {"page", "sort"})

@@ -68,6 +68,13 @@ class Theme(BaseModel):
     label: str
 
 
+class Event(BaseModel):
+    """The network meeting a presentation was given at (`event` in the corpus contract)."""
+    kind: str = Field(description="nätverksträff, webbfika eller tematräff")
+    title: str
+    date: str = Field(description="ÅÅÅÅ-MM-DD")
+
+
 class Result(BaseModel):
     id: str
     title: str
@@ -84,6 +91,7 @@ class Result(BaseModel):
     score: float
     url: str
     member: bool
+    event: Event | None = None
 
 
 class FacetValue(BaseModel):
