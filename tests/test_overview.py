@@ -336,3 +336,28 @@ def test_a_document_page_shows_examples_from_similar_municipalities(client, corp
     assert [a["href"] for a in section.select("li > a:first-child")] == ["/dokument/vaxjo-cykel"]
     assert soup_of(client, "/dokument/malmo-energi").select_one("section[aria-labelledby=fran-liknande]") is None
     assert soup_of(client, "/dokument/skane-mat").select_one("section[aria-labelledby=fran-liknande]") is None
+
+
+def test_year_labels_thin_out_so_the_larger_phone_text_does_not_overlap():
+    from kunskap.web.charts import LABEL_ROOM, LABEL_ROOM_SMALL, bar_chart, label_strides
+
+    assert label_strides(5, 564) == (1, 1)
+    wide, small = label_strides(16, 564)
+    assert (wide, small) == (1, 2)
+    chart = bar_chart([(str(2000 + i), i % 3) for i in range(30)], lambda y: f"/sok?year_from={y}", "T", "År", "Antal")
+    wide, small = label_strides(30, chart["plot_w"])
+    assert small % wide == 0
+    shown = [b for b in chart["bars"] if b["show_label"]]
+    kept = [b for b in shown if not b["minor"]]
+    # What is drawn leaves room for a year at each font size (viewBox units).
+    assert min(b2["cx"] - b1["cx"] for b1, b2 in zip(shown, shown[1:])) >= LABEL_ROOM
+    assert min(b2["cx"] - b1["cx"] for b1, b2 in zip(kept, kept[1:])) >= LABEL_ROOM_SMALL
+    assert kept[0]["label"] == "2000"
+
+
+def test_chart_labels_are_marked_for_the_phone_stylesheet(client):
+    svg = soup_of(client, "/medlem/lunds-kommun").select_one("svg.bar-chart")
+    labels = svg.select("text.x-tick")
+    assert [t.text for t in labels] == ["2019", "2020", "2021", "2022", "2023"]
+    assert all(t["dominant-baseline"] == "hanging" for t in labels)
+    assert not svg.select("text.minor")   # five years fit at the phone's font too

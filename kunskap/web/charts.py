@@ -5,6 +5,7 @@ presentation attributes, checked for contrast in the tests)."""
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from importlib import resources
 
@@ -61,23 +62,37 @@ def county_map(counts: dict[str, int], link, title: str) -> dict:
             "total": sum(c["count"] for c in counties)}
 
 
+# Room per x-axis label, in viewBox units: a four-digit year at the desktop font (12) and at the
+# phone font (22; the chart is drawn at about half size on a 360 px screen, see kunskap.css).
+LABEL_ROOM, LABEL_ROOM_SMALL = 34, 64
+
+
+def label_strides(count: int, plot_w: float) -> tuple[int, int]:
+    """Every how many bars a label is drawn (all screens) and kept on a small screen (a multiple)."""
+    wide = max(1, math.ceil(LABEL_ROOM * count / plot_w))
+    small = max(1, math.ceil(LABEL_ROOM_SMALL * count / plot_w))
+    return wide, wide * math.ceil(small / wide)
+
+
 def bar_chart(values: list[tuple[str, int]], link, title: str, x_label: str, y_label: str) -> dict:
-    """A vertical bar chart: one bar per (label, count), `link(label)` for each; y ticks at round steps."""
-    width, height = 640, 260
-    left, right, top, bottom = 48, 12, 16, 56
+    """A vertical bar chart: one bar per (label, count), `link(label)` for each; y ticks at round steps.
+    The margins leave room for the larger text a phone gets (kunskap.css)."""
+    width, height = 640, 270
+    left, right, top, bottom = 64, 12, 16, 74
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = max([c for _, c in values] + [1])
     step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 10**9) if top_value / s <= 5)
     scale_max = -(-top_value // step) * step
     slot = plot_w / max(len(values), 1)
     bar_w = max(min(slot * 0.7, 48), 2)
+    wide, small = label_strides(len(values), plot_w)
     bars = []
     for i, (label, count) in enumerate(values):
         h = plot_h * count / scale_max
         x = left + i * slot + (slot - bar_w) / 2
         bars.append({"label": str(label), "count": count, "href": link(label), "x": round(x, 1),
                      "y": round(top + plot_h - h, 1), "w": round(bar_w, 1), "h": round(h, 1),
-                     "cx": round(x + bar_w / 2, 1), "show_label": len(values) <= 16 or i % 2 == 0})
+                     "cx": round(x + bar_w / 2, 1), "show_label": i % wide == 0, "minor": i % small != 0})
     ticks = [{"value": v, "y": round(top + plot_h - plot_h * v / scale_max, 1)}
              for v in range(0, scale_max + 1, step)]
     return {"title": title, "x_label": x_label, "y_label": y_label, "width": width, "height": height,
