@@ -31,6 +31,17 @@ if not AXE.exists():
     pytest.skip("axe-core is not installed (make test runs npm install)", allow_module_level=True)
 
 
+# Presentations given at network meetings (the `event` of the corpus contract), for /traffar.
+MEETINGS = {
+    "umea-webbfika.md": ("Laddplatser vid bostäder i Umeå – presentation", "Umeå kommun", """
+        ## Bakgrund
+        Boende i flerfamiljshus saknade laddplatser för elbilar.
+        """, {"themes": "[fossilfria-fordon]", "county": "Västerbottens län", "year": 2024, "kind": "presentation",
+              "organisation_type": "kommun",
+              "event": "{kind: webbfika, title: Webbfika om laddinfrastruktur, date: 2024-03-14}"}),
+}
+
+
 @pytest.fixture(scope="module")
 def embed_origin():
     """A second origin serving a page that uses the embed script."""
@@ -50,7 +61,7 @@ def embed_origin():
 def server(tmp_path_factory, embed_origin):
     root = tmp_path_factory.mktemp("browser")
     corpus = root / "corpus"
-    for name, (title, org, body, meta) in SAMPLE.items():
+    for name, (title, org, body, meta) in {**SAMPLE, **MEETINGS}.items():
         write_case(corpus, name, title, org, body, **meta)
     env = {**os.environ, "KUNSKAP_CORPUS": str(corpus), "KUNSKAP_INDEX": str(root / "index"),
            "KUNSKAP_CORS_ORIGINS": embed_origin[1],
@@ -462,3 +473,114 @@ def test_staff_import_preview_and_import(page, server):
     page.get_by_role("button", name="Importera 2 rader som utkast").click()
     assert "2 importerade som utkast" in page.locator(".import-counts").inner_text()
     assert axe_violations(page) == []
+
+
+# -- follow and reuse, network meetings --------------------------------------------------------------
+def test_the_meetings_page_in_the_browser(page, server):
+    page.goto(server + "/")
+    page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Nätverksträffar").click()
+    page.wait_for_url("**/traffar")
+    assert page.locator("h1").inner_text() == "Nätverksträffar"
+    meeting = page.locator("section.meeting").first
+    assert meeting.locator("h2").inner_text() == "Webbfika om laddinfrastruktur"
+    assert meeting.locator("p.meta").inner_text() == "Webbfika · 2024-03-14"
+    assert axe_violations(page) == []
+    shot(page, "meetings")
+    meeting.get_by_role("link", name="Laddplatser vid bostäder i Umeå – presentation").click()
+    page.wait_for_url("**/dokument/umea-webbfika")
+    # Search results say where the presentation was given, and link back to the meeting.
+    page.goto(server + "/sok?q=laddplatser+bost%C3%A4der")
+    card = page.locator("article.card", has=page.get_by_role("link", name="Laddplatser vid bostäder i Umeå – presentation"))
+    assert card.locator("p.event").inner_text() == "Presenterad på webbfika 2024-03-14: Webbfika om laddinfrastruktur"
+    card.locator("p.event a").click()
+    page.wait_for_url("**/traffar#2024-03-14-webbfika-om-laddinfrastruktur")
+
+
+def test_the_feed_of_a_results_page_parses(page, server):
+    import feedparser
+
+    page.goto(server + "/tema/fossilfria-fordon")
+    href = page.locator("head link[rel=alternate][type='application/atom+xml']").get_attribute("href")
+    assert href == "/flode?theme=fossilfria-fordon"
+    response = page.request.get(server + href)
+    assert response.ok and response.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(response.body())
+    assert feed.bozo == 0
+    assert [e.link for e in feed.entries] == [server + "/dokument/umea-webbfika", server + "/dokument/umea-laddning"]
+    assert "Presenterad på webbfika 2024-03-14" in feed.entries[0].summary
+    # The visible link on the page is the same feed.
+    assert page.get_by_role("link", name="Följ temat som flöde (Atom)").get_attribute("href") == href
+
+
+def test_an_export_is_downloaded_opened_and_parsed(page, server, tmp_path):
+    import csv
+    import json
+
+    page.goto(server + "/sok?theme=fossilfria-fordon&limit=1")
+    assert page.locator("article.card").count() == 1       # one per page, but the export has both
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Ladda ner alla 2 som CSV (Excel)").click()
+    download = info.value
+    assert download.suggested_filename.startswith("exempel-fossilfria-fordon-")
+    assert download.suggested_filename.endswith(".csv")
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    raw = saved.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines(), delimiter=";"))
+    assert [r["Id"] for r in rows] == ["umea-webbfika", "umea-laddning"]
+    assert rows[0]["Kommun eller region"] == "Umeå kommun" and rows[0]["Teman"] == "Fossilfria fordon och drivmedel"
+    assert rows[0]["Presenterad på"] == "webbfika 2024-03-14: Webbfika om laddinfrastruktur"
+
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Ladda ner som JSON").click()
+    data = json.loads(Path(info.value.path()).read_text("utf-8"))
+    assert data["total"] == 2 and data["capped"] is False and [r["id"] for r in data["results"]] == [
+        "umea-webbfika", "umea-laddning"]
+
+    page.goto(server + "/tema/fossilfria-fordon")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Ladda ner statistiken som CSV").click()
+    stats = list(csv.reader(Path(info.value.path()).read_text("utf-8-sig").splitlines(), delimiter=";"))
+    assert stats[0] == ["Indelning", "Värde", "Benämning", "Antal exempel"]
+    assert ["Län", "Västerbottens län", "Västerbottens län", "2"] in stats
+
+
+@pytest.mark.parametrize("path", ["/traffar", "/tema/fossilfria-fordon", "/sok?theme=fossilfria-fordon", "/"])
+def test_follow_and_meeting_pages_have_no_serious_accessibility_violations(page, server, path):
+    page.goto(server + path)
+    violations = axe_violations(page)
+    shot(page, "axe-follow" + path.replace("/", "_").replace("?", "_")[:60])
+    assert violations == [], violations
+
+
+def test_the_meetings_page_by_keyboard(page, server):
+    page.goto(server + "/traffar")
+    names = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        names.append(page.evaluate("document.activeElement.textContent.trim()"))
+        if names[-1] == "Laddplatser vid bostäder i Umeå – presentation":
+            break
+    assert names[-1] == "Laddplatser vid bostäder i Umeå – presentation"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/dokument/umea-webbfika")
+
+
+def test_chart_text_is_readable_on_a_360_px_phone(browser, server):
+    """The bar chart is 640 units wide and drawn at about half size on a phone: its axis text
+    must still be about 11 px or more on screen."""
+    context = browser.new_context(viewport={"width": 360, "height": 800})
+    violations: list[str] = []
+    watch_csp(context, violations)
+    page = context.new_page()
+    page.goto(server + "/medlem/umea-kommun")
+    sizes = page.evaluate("""() => [...document.querySelectorAll('svg.bar-chart text')]
+        .filter(t => getComputedStyle(t).display !== 'none')
+        .map(t => t.getBoundingClientRect().height)""")
+    assert sizes and min(sizes) >= 10, sizes
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(page, "mobile-360-member-chart")
+    context.close()
+    assert violations == []
