@@ -292,3 +292,11 @@ def test_hit_ids_of_a_browse_is_every_document_passing_the_filters(corpus_kb):
     _, kb = corpus_kb
     ids = Searcher(kb).hit_ids(SearchRequest(q="", filters=Filters(theme=["cykel"]), limit=1))
     assert sorted(ids) == ["lomma-cykel", "lund-cykel", "lund-presentation", "vaxjo-presentation"]
+
+
+def test_a_list_above_the_cap_says_so_on_the_results_page(client, monkeypatch):
+    monkeypatch.setattr(exports, "EXPORT_CAP", 2)
+    links = [a.get_text(strip=True) for a in soup_of(client, "/sok?theme=cykel").select("ul.follow-links a")]
+    assert "Ladda ner de första 2 som CSV (Excel)" in links
+    start = soup_of(client, "/")
+    assert start.select_one("a[href='/export/statistik.csv']")["download"] == ""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -43,7 +43,8 @@ def follow_links(request: Request) -> dict[str, str]:
     """The feed and the exports of the list a page shows (its query string, without the page)."""
     query = query_string(request)
     suffix = f"?{query}" if query else ""
-    return {"feed": f"/flode{suffix}", "csv": f"/export.csv{suffix}", "json": f"/export.json{suffix}"}
+    return {"feed": f"/flode{suffix}", "csv": f"/export.csv{suffix}", "json": f"/export.json{suffix}",
+            "cap": exports.EXPORT_CAP}
 
 
 def describe(kb, req: SearchRequest) -> str:
@@ -82,7 +83,7 @@ async def feed(request: Request, kb: KnowledgeBaseDep, searcher: SearcherDep, re
     query = query_string(request)
     described = describe(kb, req)
     title = f"Kunskapsbanken: {described}" if described else "Kunskapsbanken: nya exempel"
-    page = (f"{base}/tema/{req.filters.theme[0]}" if not req.q.strip() and req.filters.theme
+    page = (f"{base}/tema/{quote(req.filters.theme[0], safe='')}" if not req.q.strip() and req.filters.theme
             and len(req.filters.theme) == 1 and not _other_filters(req) else f"{base}/sok?{query}")
     body = atom_feed(kb, documents, title=title,
                      subtitle="Nya och ändrade exempel på klimatarbete från Klimatkommunernas medlemmar.",
