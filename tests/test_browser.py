@@ -490,7 +490,8 @@ def test_the_meetings_page_in_the_browser(page, server):
     page.wait_for_url("**/dokument/umea-webbfika")
     # Search results say where the presentation was given, and link back to the meeting.
     page.goto(server + "/sok?q=laddplatser+bost%C3%A4der")
-    card = page.locator("article.card", has=page.get_by_role("link", name="Laddplatser vid bostäder i Umeå – presentation"))
+    title = page.get_by_role("link", name="Laddplatser vid bostäder i Umeå – presentation")
+    card = page.locator("article.card", has=title)
     assert card.locator("p.event").inner_text() == "Presenterad på webbfika 2024-03-14: Webbfika om laddinfrastruktur"
     card.locator("p.event a").click()
     page.wait_for_url("**/traffar#2024-03-14-webbfika-om-laddinfrastruktur")

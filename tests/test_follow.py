@@ -38,8 +38,10 @@ EXTRA = {
     "umea-traff.md": ("Laddplatser i Umeå – presentation", "Umeå kommun", "Laddplatser för elbilar.",
                       {"themes": "[fossilfria-fordon]", "county": "Västerbottens län", "year": 2020,
                        "kind": "presentation", "organisation_type": "kommun",
-                       "event": "{kind: nätverksträff, title: Nätverksträff om laddinfrastruktur, date: 2021-11-04}"}),
-    "formel.md": ("=HYPERLINK(\"https://example.com\";\"klicka\")", "Lomma kommun", "En rubrik som ser ut som en formel.",
+                       "event": "{kind: nätverksträff, title: Nätverksträff om laddinfrastruktur, "
+                                "date: 2021-11-04}"}),
+    "formel.md": ("=HYPERLINK(\"https://example.com\";\"klicka\")", "Lomma kommun",
+                  "En rubrik som ser ut som en formel.",
                   {"themes": "[konsumtion]", "county": "Skåne län", "year": 2020, "organisation_type": "kommun",
                    "summary": "'+46 70 000 00 00 och @kommunen'"}),
 }

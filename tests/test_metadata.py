@@ -148,10 +148,12 @@ def test_a_sidecar_names_the_meeting_and_it_is_kept_clean(tmp_path):
 
 
 @pytest.mark.parametrize("event, field, rule", [
-    ({**EVENT, "date": "2021-13-01"}, "event.date", "ska vara ett datum som ÅÅÅÅ-MM-DD, t.ex. 2024-05-31, inte '2021-13-01'"),
+    ({**EVENT, "date": "2021-13-01"}, "event.date",
+     "ska vara ett datum som ÅÅÅÅ-MM-DD, t.ex. 2024-05-31, inte '2021-13-01'"),
     ({**EVENT, "date": "11 mars 2021"}, "event.date", "ska vara ett datum som ÅÅÅÅ-MM-DD"),
     ({**EVENT, "date": "20210311"}, "event.date", "ska vara ett datum som ÅÅÅÅ-MM-DD"),
-    ({**EVENT, "kind": "konferens"}, "event.kind", "ska vara nätverksträff, webbfika eller tematräff, inte 'konferens'"),
+    ({**EVENT, "kind": "konferens"}, "event.kind",
+     "ska vara nätverksträff, webbfika eller tematräff, inte 'konferens'"),
     ({"kind": "webbfika", "title": "Webbfika"}, "event.date", None),
     ({**EVENT, "title": "T" * 201}, "event.title", "får vara högst 200 tecken"),
     ({**EVENT, "title": ["två"]}, "event.title", "ska vara text, inte en lista eller tabell"),
