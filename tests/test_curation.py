@@ -237,6 +237,25 @@ def test_a_change_to_an_uploads_metadata_can_be_restored(curator, corpus, tmp_pa
     assert [r["action"] for r in curator.revisions(doc_id)] == ["restore", "update", "upload"]
 
 
+def test_editing_an_uploads_metadata_keeps_the_meeting_in_its_sidecar(curator, corpus, tmp_path):
+    """The form has no field for `event` (or other keys of a sidecar): saving the form kept only
+    the form's fields, so the meeting a presentation was given at was lost."""
+    pdf = make_pdf(tmp_path / "x.pdf", ["Solceller på skolans tak i Lund", "Resultat: mer egen el"]).read_bytes()
+    doc_id = curator.upload("sol.pdf", pdf, {"title": "Solceller på skolor", "organisation": "Lunds kommun",
+                                             "status": "published", "kind": "presentation"}, "anna").doc_id
+    sidecar = corpus / "presentationer" / f"{doc_id}.pdf.yml"
+    event = {"kind": "webbfika", "title": "Webbfika om solel", "date": "2024-02-01"}
+    sidecar.write_text(sidecar.read_text("utf-8") + "event: {kind: webbfika, title: Webbfika om solel, "
+                       "date: 2024-02-01}\nkontaktperson_roll: energisamordnare\n", encoding="utf-8")
+    ingest(curator.kb, corpus)
+    assert curator.kb.store.get_document(doc_id)["extra"]["event"] == event
+    values, _ = curator.form_values(doc_id)
+    curator.save_upload_metadata(doc_id, {**values, "title": "Solel på skolor"}, "anna")
+    document = curator.kb.store.get_document(doc_id)
+    assert document["title"] == "Solel på skolor"
+    assert document["extra"] == {"event": event, "kontaktperson_roll": "energisamordnare"}
+
+
 def test_a_markdown_file_with_an_upper_case_suffix_is_edited_as_markdown(curator, corpus):
     """The loader reads `.MD` as Markdown; curation took it for an upload with a sidecar."""
     (corpus / "umea-laddning.md").rename(corpus / "Umea-laddning.MD")

@@ -275,6 +275,15 @@ class Curator:
         meta = self.validate(values, None)
         meta["id"] = doc_id
         previous = files.sidecar.read_bytes() if files.sidecar.exists() else b""
+        # Keys the form does not edit (the meeting a presentation was given at, any extra key) stay,
+        # as they do when a case study's form is saved.
+        try:
+            kept = yaml.safe_load(previous) if previous else {}
+        except yaml.YAMLError:   # an unreadable previous sidecar is replaced as a whole
+            kept = {}
+        if isinstance(kept, dict):
+            meta.update({k: v for k, v in kept.items()
+                         if k not in meta and k not in FORM_FIELDS and k not in ("organisation_type", "county")})
         self._write_sidecar_and_ingest(doc_id, files.path, meta, previous, "update", username)
 
     def _write_sidecar_and_ingest(self, doc_id, path, meta, previous, action, username) -> None:
