@@ -302,3 +302,11 @@ def test_a_list_above_the_cap_says_so_on_the_results_page(client, monkeypatch):
     assert "Ladda ner de första 2 som CSV (Excel)" in links
     start = soup_of(client, "/")
     assert start.select_one("a[href='/export/statistik.csv']")["download"] == ""
+
+
+def test_the_document_page_names_the_meeting(client):
+    facts = soup_of(client, "/dokument/lund-presentation").select_one(".doc-meta")
+    dt = next(d for d in facts.select("dt") if d.text == "Presenterad på")
+    dd = dt.find_next_sibling("dd")
+    assert " ".join(dd.get_text().split()) == "webbfika 2023-03-09: Webbfika om cykelpendling"
+    assert dd.a["href"] == "/traffar#2023-03-09-webbfika-om-cykelpendling"
