@@ -547,7 +547,8 @@ def test_an_export_is_downloaded_opened_and_parsed(page, server, tmp_path):
     assert ["Län", "Västerbottens län", "Västerbottens län", "2"] in stats
 
 
-@pytest.mark.parametrize("path", ["/traffar", "/tema/fossilfria-fordon", "/sok?theme=fossilfria-fordon", "/"])
+@pytest.mark.parametrize("path", ["/traffar", "/tema/fossilfria-fordon", "/sok?theme=fossilfria-fordon", "/",
+                                  "/dokument/umea-webbfika"])
 def test_follow_and_meeting_pages_have_no_serious_accessibility_violations(page, server, path):
     page.goto(server + path)
     violations = axe_violations(page)
