@@ -26,7 +26,7 @@ from .corpus_files import DocumentFiles, case_study_path, check_file, render_cas
 from .duplicates import Duplicate, find_duplicates, near_duplicate_pairs
 from .revisions import SaveJournal, version_at
 from .domains import hosts_of_documents, organisation_for_url
-from .fetch import FetchError, allow_private_from_env, fetch
+from .fetch import FetchError, fetch
 from . import imports
 from .intake import PDF_TYPES, PageDraft, extract_page, pdf_filename
 from .suggest import Suggestion, ThemeSuggester, draft_text
@@ -152,7 +152,7 @@ class Curator:
         """Fetch a web page and save it as a draft case study (never published here). Fetch
         failures raise FetchError (a ValidationError on `url`) and store nothing."""
         self._writable()
-        draft = extract_page(fetch(url, allow_private=allow_private_from_env()))
+        draft = extract_page(fetch(url, allow_private=self.kb.settings.intake_allow_private))
         draft.organisation = organisation or self.guess_organisation(draft.url) or self.guess_organisation(url)
         suggestions = self.suggest_themes(draft.title, draft.summary, draft.body)
         draft.themes = [s.slug for s in suggestions]
@@ -171,7 +171,7 @@ class Curator:
     def intake_pdf(self, url: str, username: str, organisation: str | None = None) -> UploadResult:
         """Fetch a PDF (e.g. the one a page links to) and store it as a draft upload."""
         self._writable()
-        fetched = fetch(url, allow_private=allow_private_from_env(), max_bytes=MAX_UPLOAD_BYTES)
+        fetched = fetch(url, allow_private=self.kb.settings.intake_allow_private, max_bytes=MAX_UPLOAD_BYTES)
         if fetched.content_type not in PDF_TYPES and fetched.data[:5] != b"%PDF-":
             raise FetchError("Adressen gav ingen PDF-fil.")
         organisation = organisation or self.guess_organisation(url)
