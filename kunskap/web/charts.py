@@ -61,8 +61,10 @@ def county_map(counts: dict[str, int], link, title: str) -> dict:
             "total": sum(c["count"] for c in counties)}
 
 
-def bar_chart(values: list[tuple[str, int]], link, title: str, x_label: str, y_label: str) -> dict:
-    """A vertical bar chart: one bar per (label, count), `link(label)` for each; y ticks at round steps."""
+def bar_chart(values: list[tuple[str, int]], link, title: str, x_label: str, y_label: str,
+              unit: str = "exempel") -> dict:
+    """A vertical bar chart: one bar per (label, count), `link(label)` for each (or `link` None:
+    no links); y ticks at round steps. `unit` names what is counted, for screen readers."""
     width, height = 640, 260
     left, right, top, bottom = 48, 12, 16, 56
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -75,11 +77,11 @@ def bar_chart(values: list[tuple[str, int]], link, title: str, x_label: str, y_l
     for i, (label, count) in enumerate(values):
         h = plot_h * count / scale_max
         x = left + i * slot + (slot - bar_w) / 2
-        bars.append({"label": str(label), "count": count, "href": link(label), "x": round(x, 1),
+        bars.append({"label": str(label), "count": count, "href": link(label) if link else None, "x": round(x, 1),
                      "y": round(top + plot_h - h, 1), "w": round(bar_w, 1), "h": round(h, 1),
                      "cx": round(x + bar_w / 2, 1), "show_label": len(values) <= 16 or i % 2 == 0})
     ticks = [{"value": v, "y": round(top + plot_h - plot_h * v / scale_max, 1)}
              for v in range(0, scale_max + 1, step)]
     return {"title": title, "x_label": x_label, "y_label": y_label, "width": width, "height": height,
             "left": left, "top": top, "plot_w": plot_w, "plot_h": plot_h, "bottom_y": top + plot_h,
-            "bars": bars, "ticks": ticks, "fill": BAR_FILL}
+            "bars": bars, "ticks": ticks, "fill": BAR_FILL, "unit": unit}
