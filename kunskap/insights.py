@@ -62,6 +62,8 @@ def normalise_query(q: str) -> str:
 
 def canonical_filters(filters) -> str:
     """A search's filters as canonical JSON (keys and values sorted, only those set)."""
+    if not filters.active():
+        return "{}"
     values = {}
     for name in ("theme", "organisation", "organisation_type", "county", "kind", "kommungrupp"):
         chosen = getattr(filters, name)
