@@ -509,7 +509,8 @@ def searches(store, query: str, days: list[int], hits: int = 3, shown: int | Non
 
     import hashlib
 
-    rows = [{"id": hashlib.sha256(f"{prefix}{query}-{i}".encode()).hexdigest()[:16], "day": (DAY - dt.timedelta(days=d)).isoformat(),
+    rows = [{"id": hashlib.sha256(f"{prefix}{query}-{i}".encode()).hexdigest()[:16],
+             "day": (DAY - dt.timedelta(days=d)).isoformat(),
              "query": query, "filters": filters, "hits": hits, "shown": hits if shown is None else shown,
              "source": source, "theme": theme} for i, d in enumerate(days)]
     store.record_searches(rows)

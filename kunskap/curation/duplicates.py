@@ -86,20 +86,24 @@ class BatchDuplicateGuard:
         self.kb = kb
         self.rows = kb.store.document_titles()
         self.by_id = {r["id"]: r for r in self.rows}
+        self.lowered = [r["title"].lower() for r in self.rows]   # compared in C by rapidfuzz.process
         self.chunk_docs = kb.store.chunk_doc_map()
         self.search = kb.vectors is not None and kb.vectors.count > 0
         passages = [f"{title}\n{text[:2000]}" for title, text in zip(titles, texts)]
         self.vectors = kb.embedder.encode_passages(passages) if passages else np.zeros((0, 1), np.float32)
-        self.accepted: list[tuple[Duplicate, np.ndarray]] = []   # earlier new documents of the batch
+        self.accepted: list[Duplicate] = []      # earlier new documents of the batch …
+        self.accepted_lowered: list[str] = []    # … their titles in lower case …
+        self.accepted_rows: list[int] = []       # … and their rows in `vectors`
 
     def check(self, index: int, title: str, text: str) -> list[Duplicate]:
-        from rapidfuzz import fuzz
+        from rapidfuzz import fuzz, process
 
         found: dict[str, Duplicate] = {}
         lowered = title.lower()
-        for row in self.rows:
-            if fuzz.token_set_ratio(lowered, row["title"].lower()) >= DUPLICATE_TITLE:
-                found[row["id"]] = Duplicate(row["id"], row["title"], row["organisation"], "liknande rubrik")
+        for _, _, position in process.extract(lowered, self.lowered, scorer=fuzz.token_set_ratio, processor=None,
+                                              score_cutoff=DUPLICATE_TITLE, limit=None):
+            row = self.rows[position]
+            found[row["id"]] = Duplicate(row["id"], row["title"], row["organisation"], "liknande rubrik")
         vector = self.vectors[index]
         if self.search and text.strip():
             ids, scores = self.kb.vectors.search(vector, 20)
@@ -107,17 +111,24 @@ class BatchDuplicateGuard:
                 doc_id = self.chunk_docs.get(chunk_id)
                 if doc_id and score >= DUPLICATE_COSINE and doc_id not in found and doc_id in self.by_id:
                     row = self.by_id[doc_id]
-                    found[doc_id] = Duplicate(doc_id, row["title"], row["organisation"], f"liknande innehåll ({score:.2f})")
-        for earlier, earlier_vector in self.accepted:
-            if earlier.doc_id in found:
-                continue
-            if fuzz.token_set_ratio(lowered, earlier.title.lower()) >= DUPLICATE_TITLE:
-                found[earlier.doc_id] = Duplicate(earlier.doc_id, earlier.title, earlier.organisation, "liknande rubrik")
-            elif text.strip() and float(np.dot(vector, earlier_vector)) >= DUPLICATE_COSINE:
-                found[earlier.doc_id] = Duplicate(earlier.doc_id, earlier.title, earlier.organisation,
-                                                  f"liknande innehåll ({float(np.dot(vector, earlier_vector)):.2f})")
+                    found[doc_id] = Duplicate(doc_id, row["title"], row["organisation"],
+                                              f"liknande innehåll ({score:.2f})")
+        if self.accepted:   # the batch's earlier new documents: titles in C, vectors in one product
+            for _, _, position in process.extract(lowered, self.accepted_lowered, scorer=fuzz.token_set_ratio,
+                                                  processor=None, score_cutoff=DUPLICATE_TITLE, limit=None):
+                earlier = self.accepted[position]
+                found.setdefault(earlier.doc_id, Duplicate(earlier.doc_id, earlier.title, earlier.organisation,
+                                                           "liknande rubrik"))
+            if text.strip():
+                scores = self.vectors[self.accepted_rows] @ vector
+                for position in np.flatnonzero(scores >= DUPLICATE_COSINE).tolist():
+                    earlier = self.accepted[position]
+                    found.setdefault(earlier.doc_id, Duplicate(earlier.doc_id, earlier.title, earlier.organisation,
+                                                               f"liknande innehåll ({float(scores[position]):.2f})"))
         return list(found.values())
 
     def accept(self, index: int, doc_id: str, title: str, organisation: str) -> None:
-        self.accepted.append((Duplicate(doc_id, title, organisation, ""), self.vectors[index]))
+        self.accepted.append(Duplicate(doc_id, title, organisation, ""))
+        self.accepted_lowered.append(title.lower())
+        self.accepted_rows.append(index)
 

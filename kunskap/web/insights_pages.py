@@ -67,7 +67,8 @@ def insights_csv(staff: Staff, kb: KnowledgeBaseDep, dagar: str = ""):
 
 @api_router.get("/insights", response_model=InsightsResponse, responses=errors(400, 401))
 def insights_api(user: TokenUser, kb: KnowledgeBaseDep,
-                 days: Annotated[Period, Query(description="Perioden i dagar, till och med i dag")] = Period(DEFAULT_PERIOD)):
+                 days: Annotated[Period, Query(description="Perioden i dagar, till och med i dag")]
+                 = Period(DEFAULT_PERIOD)):
     """Sökinsikter: populära frågor, frågor utan eller med få träffar, teman, veckor och klick per
     plats. En fråga visas först när den sökts minst 5 gånger på minst 2 olika dagar; under det
     finns bara antal (`rare`). Inga personuppgifter sparas: dag, normaliserad fråga, filter,
