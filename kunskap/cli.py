@@ -500,3 +500,44 @@ def migrate_to(corpus, index, model, embed_threads):
                f"{counts['api_tokens']} API-nycklar, {counts['revisions']} versioner.")
     for problem in kb.consistency(max_age=0):
         click.echo(f"Problem: {problem}", err=True)
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--days", type=click.Choice(["30", "90", "365"]), default="90", show_default=True,
+              help="Perioden i dagar, till och med i dag.")
+@index_option
+@click.pass_context
+def insights(ctx, days, index):
+    """Sökinsikter: antal sökningar, de vanligaste frågorna och frågor utan träffar. En fråga
+    visas först när den sökts minst 5 gånger på minst 2 dagar; ovanliga frågor bara som antal."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .insights import build_report
+    from .storage import open_store
+
+    report = _run(lambda: build_report(open_store(make_settings(index=index)), int(days), limit=10))
+    totals = report.totals
+    click.echo(f"Sökningar {report.since} – {report.until}: {totals['searches']} "
+               f"({totals['zero']} utan träffar, {totals['few']} med få, {totals['clicked']} med klick)")
+    for title, rows, key in (("Populära frågor", report.popular, "searches"),
+                             ("Frågor utan träffar", report.zero_hits, "zero")):
+        click.echo(f"\n{title}:")
+        for row in rows:
+            click.echo(f"  {row[key]:>6}  {row['query']}")
+        if not rows:
+            click.echo("  (inga som sökts tillräckligt ofta)")
+    click.echo(f"\nOvanliga frågor (visas inte): {report.rare['queries']} frågor, {report.rare['searches']} sökningar.")
+
+
+@insights.command("prune")
+@index_option
+def insights_prune(index):
+    """Ta bort sökningar och klick äldre än KUNSKAP_INSIGHTS_RETENTION_MONTHS (standard 13 månader).
+    Görs också när kunskap serve startar."""
+    from .insights import prune
+    from .storage import open_store
+
+    settings = make_settings(index=index)
+    searches, clicks = _run(lambda: prune(open_store(settings), settings.insights_retention_months))
+    click.echo(f"Borttaget: {searches} sökningar och {clicks} klick äldre än "
+               f"{settings.insights_retention_months} månader.")

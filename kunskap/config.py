@@ -71,6 +71,16 @@ class Settings(BaseSettings):
         default_factory=list, description="Addresses or networks of our reverse proxies (comma-separated)")
     client_ip_header: str | None = Field(
         None, description="Header in which trusted proxies pass the client address (default X-Forwarded-For)")
+    # Search insights (/kurera/insikter): every search of the API and the pages is recorded
+    # without personal data (normalised query, filters, hit count, day, clicked position; never
+    # an address, cookie or user agent). Off: nothing is recorded, the page shows what there is.
+    insights: bool = Field(True, description="Record searches for the staff's search insights")
+    # 13 months: a year compared with the same month last year; older rows are deleted at
+    # `kunskap serve` start and by `kunskap insights prune`.
+    insights_retention_months: int = Field(13, ge=1, le=120, description="Months the search log is kept")
+    # Intake may fetch from private and loopback addresses (tests serving pages from 127.0.0.1);
+    # never on a real server, which must not become a way into its own network.
+    intake_allow_private: bool = Field(False, description="Intake may fetch from private addresses (tests only)")
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

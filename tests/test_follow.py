@@ -116,8 +116,13 @@ def test_the_feed_of_a_theme_lists_the_theme_newest_first(client):
     assert {link.rel: link.href for link in feed.feed.links}["alternate"] == f"{BASE}/tema/cykel"
     ids = [e.id.rsplit("/", 1)[1] for e in feed.entries]
     assert sorted(ids) == ["lomma-cykel", "lund-cykel", "lund-presentation", "vaxjo-presentation"]
-    # Ingested in one go (the same second): newest year first.
-    assert ids == ["lund-presentation", "vaxjo-presentation", "lomma-cykel", "lund-cykel"]
+    # Newest change first; documents changed in the same second: newest year first.
+    years = {d: client.get(f"/api/v1/documents/{d}").json()["year"] for d in ids}
+    changed = [e.updated_parsed for e in feed.entries]
+    expected = sorted(ids, key=lambda d: (changed[ids.index(d)], years[d]), reverse=True)
+    assert ids == expected
+    if len(set(changed)) == 1:      # the usual case: ingested within one second
+        assert ids == ["lund-presentation", "vaxjo-presentation", "lomma-cykel", "lund-cykel"]
 
 
 def test_a_bad_feed_parameter_is_a_swedish_400(client):
@@ -250,7 +255,7 @@ def test_the_meetings_page_lists_meetings_newest_first_with_their_presentations(
 
 def test_search_results_say_where_a_presentation_was_given(client):
     page = soup_of(client, "/sok?q=cykelpendling")
-    cards = {c.h3.a["href"]: c for c in page.select("article.card")}
+    cards = {c.h3.a["href"].split("?")[0]: c for c in page.select("article.card")}
     event = cards["/dokument/lund-presentation"].select_one("p.event")
     assert event.get_text(" ", strip=True) == "Presenterad på webbfika 2023-03-09: Webbfika om cykelpendling"
     assert event.a["href"] == "/traffar#2023-03-09-webbfika-om-cykelpendling"

@@ -271,6 +271,11 @@ def test_migrate_to_moves_an_sqlite_knowledge_base_into_postgres(corpus, kb_fact
     accounts.add_user("åsa", "ett långt lösenord", "Åsa Öberg")
     key = accounts.create_token("åsa", "webbplatsen")
     Curator(sqlite_kb).delete("skane-mat", "åsa")           # a revision with the file's old content
+    sqlite_kb.store.record_searches([{"id": "0123456789abcdef", "day": "2026-11-30", "query": "solceller på tak",
+                                      "filters": '{"theme":["solenergi"]}', "hits": 0, "shown": 3, "source": "page",
+                                      "theme": None}])
+    sqlite_kb.store.record_clicks([{"search_id": "0123456789abcdef", "position": 2, "doc_id": "lund-cykel",
+                                    "day": "2026-11-30"}])
     expected = results(sqlite_kb)
     chunk_ids = sqlite_kb.store.chunk_ids()
     index = sqlite_kb.settings.index
@@ -291,6 +296,12 @@ def test_migrate_to_moves_an_sqlite_knowledge_base_into_postgres(corpus, kb_fact
         assert Accounts(kb.store).authenticate("åsa", "ett långt lösenord").display_name == "Åsa Öberg"
         (deleted,) = kb.store.deletions_not_undone()             # the history came along
         assert deleted["doc_id"] == "skane-mat" and kb.store.get_revision(deleted["id"])["previous_content"]
+        import datetime as dt
+
+        since = dt.date(2026, 11, 1)                                # the search insights came along
+        assert kb.store.search_log_totals(since, 2) == {"searches": 1, "zero": 1, "few": 0, "clicked": 1,
+                                                        "sources": {"page": 1}}
+        assert kb.store.search_themes(since, 5)[0]["theme"] == "solenergi"
         new_ids = kb.store.replace_document({"id": "ny", "status": "published"}, [
             {"ord": 0, "text": "ny", "heading": None, "page": None, "embed_text": "ny", "embed_hash": "ny"}],
             [("", "ny")])[1]
@@ -366,6 +377,8 @@ def test_a_database_at_an_older_schema_is_upgraded_keeping_its_rows(postgres_url
     store.close()
     with psycopg.connect(postgres_url, autocommit=True) as conn:   # back to m001's schema
         conn.execute("DROP TABLE lexicon")
+        conn.execute("DROP TABLE search_clicks")
+        conn.execute("DROP TABLE search_log")
         conn.execute("DELETE FROM schema_migrations WHERE name != 'm001_initial'")
     store = PostgresStore(postgres_url)
     try:
@@ -374,6 +387,7 @@ def test_a_database_at_an_older_schema_is_upgraded_keeping_its_rows(postgres_url
         with psycopg.connect(postgres_url) as conn:
             names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
         from kunskap.storage.postgres_migrations import MIGRATIONS
-        assert names == [fn.__name__ for fn in MIGRATIONS] and len(names) >= 2
+        assert names == [fn.__name__ for fn in MIGRATIONS] and len(names) >= 3
+        assert store.search_log_totals(__import__("datetime").date(2026, 1, 1), 2)["searches"] == 0
     finally:
         store.close()

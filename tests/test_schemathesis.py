@@ -61,6 +61,7 @@ def test_every_operation_answers_within_its_schema(api):
     operations = [result.ok() for result in schema.get_all_operations()]
     labels = {op.label for op in operations}
     assert len(operations) >= 20 and "PATCH /api/v1/documents/{doc_id}" in labels and "GET /api/v1/search" in labels
+    assert "GET /api/v1/insights" in labels
     started = time.monotonic()
     failures = []
     for operation in operations:

@@ -508,3 +508,102 @@ def test_curation_reads_documents_titles_and_history(store):
     assert store.get_revision(edit)["previous_content"] == "förr".encode()
     assert store.get_revision(10**6) is None
     assert [r["id"] for r in store.deletions_not_undone()] == [delete]
+
+
+# -- search insights: the search log ----------------------------------------------------------
+DAY = __import__("datetime").date(2026, 11, 30)   # a Monday
+
+
+def searches(store, query: str, days: list[int], hits: int = 3, shown: int | None = None, source: str = "page",
+             filters: str = "{}", theme: str | None = None, prefix: str = "") -> list[str]:
+    """One logged search per entry of `days` (days before DAY); their ids."""
+    import datetime as dt
+
+    import hashlib
+
+    rows = [{"id": hashlib.sha256(f"{prefix}{query}-{i}".encode()).hexdigest()[:16],
+             "day": (DAY - dt.timedelta(days=d)).isoformat(),
+             "query": query, "filters": filters, "hits": hits, "shown": hits if shown is None else shown,
+             "source": source, "theme": theme} for i, d in enumerate(days)]
+    store.record_searches(rows)
+    return [r["id"] for r in rows]
+
+
+def search_log_columns(store) -> dict[str, set[str]]:
+    tables = ("search_log", "search_clicks")
+    if hasattr(store, "db"):
+        return {t: {row[1] for row in store.db.execute(f"PRAGMA table_info({t})").fetchall()} for t in tables}
+    return {t: {r[0] for r in store._all("SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                                         "AND table_schema = current_schema()", [t])} for t in tables}
+
+
+def test_the_search_log_holds_no_address_cookie_user_agent_or_time(store):
+    columns = search_log_columns(store)
+    assert columns["search_log"] == {"id", "day", "query", "filters", "hits", "shown", "source", "theme"}
+    assert columns["search_clicks"] == {"search_id", "position", "doc_id", "day"}
+
+
+def test_query_strings_appear_only_from_five_searches_on_two_days(store):
+    import datetime as dt
+
+    since = DAY - dt.timedelta(days=89)
+    searches(store, "laddstolpar", [0, 0, 0, 1])               # 4 searches on 2 days: hidden
+    searches(store, "cykelbana", [0, 0, 0, 0, 0])              # 5 on 1 day: hidden
+    searches(store, "solceller på tak", [0, 0, 0, 3, 3], hits=0)   # 5 on 2 days: shown
+    searches(store, "gammal", [200] * 9)                       # before the period
+    popular = store.search_queries(since, "searches", 5, 2, 2, 10)
+    assert [(r["query"], r["searches"], r["days"], r["zero"]) for r in popular] == [("solceller på tak", 5, 2, 5)]
+    assert store.search_queries(since, "zero", 5, 2, 2, 10)[0]["query"] == "solceller på tak"
+    assert store.search_queries(since, "few", 5, 2, 2, 10) == []          # it has no search with 1–2 hits
+    assert store.rare_search_queries(since, 5, 2, 2) == {"queries": 2, "searches": 9, "zero": 0, "few": 0}
+    totals = store.search_log_totals(since, 2)
+    assert totals["searches"] == 14 and totals["zero"] == 5 and totals["sources"] == {"page": 14}
+
+
+def test_clicks_count_per_position_and_ignore_unknown_searches_and_positions(store):
+    import datetime as dt
+
+    ids = searches(store, "klimatanpassning", [0, 0, 1], hits=8, shown=8)
+    short = searches(store, "mat", [0], hits=2, shown=2)[0]
+    day = DAY.isoformat()
+    store.record_clicks([
+        {"search_id": ids[0], "position": 1, "doc_id": "a", "day": day},
+        {"search_id": ids[0], "position": 1, "doc_id": "a", "day": day},      # the same click again
+        {"search_id": ids[1], "position": 3, "doc_id": "c", "day": day},
+        {"search_id": "ffffffffffffffff", "position": 1, "doc_id": "a", "day": day},   # no such search
+        {"search_id": short, "position": 5, "doc_id": "x", "day": day},        # never shown there
+    ])
+    positions = store.search_click_positions(DAY - dt.timedelta(days=29), 4)
+    assert positions == [{"position": 1, "shown": 4, "clicked": 1}, {"position": 2, "shown": 4, "clicked": 0},
+                         {"position": 3, "shown": 3, "clicked": 1}, {"position": 4, "shown": 3, "clicked": 0}]
+    assert store.search_log_totals(DAY - dt.timedelta(days=29), 2)["clicked"] == 2
+
+
+def test_searches_per_theme_and_per_week(store):
+    import datetime as dt
+
+    searches(store, "buss", [0, 1], filters='{"theme":["kollektivtrafik"]}', hits=0)
+    searches(store, "elbuss", [7], filters='{"theme":["fossilfria-fordon","kollektivtrafik"]}',
+             theme="kollektivtrafik")
+    searches(store, "laddning", [8], theme="fossilfria-fordon")
+    since = DAY - dt.timedelta(days=29)
+    themes = {r["theme"]: (r["filtered"], r["filtered_zero"], r["in_hits"]) for r in store.search_themes(since, 10)}
+    assert themes == {"kollektivtrafik": (3, 2, 1), "fossilfria-fordon": (1, 0, 1)}
+    weeks = store.search_weeks(since, 2)
+    # DAY is a Monday: day 0 is its week, days 1, 7 and 8 the two weeks before.
+    assert [(w["week"], w["searches"], w["zero"]) for w in weeks] == [
+        ("2026-11-16", 1, 0), ("2026-11-23", 2, 1), ("2026-11-30", 1, 1)]
+
+
+def test_pruning_removes_old_searches_and_their_clicks(store):
+    import datetime as dt
+
+    old = searches(store, "gammal", [400], shown=3)
+    new = searches(store, "ny", [0], shown=3)
+    store.record_clicks([
+        {"search_id": old[0], "position": 1, "doc_id": "a", "day": (DAY - dt.timedelta(days=399)).isoformat()},
+        {"search_id": new[0], "position": 2, "doc_id": "b", "day": DAY.isoformat()}])
+    assert store.prune_search_log(DAY - dt.timedelta(days=365)) == (1, 1)
+    assert store.search_log_totals(DAY - dt.timedelta(days=1000), 2)["searches"] == 1
+    assert store.search_click_positions(DAY - dt.timedelta(days=1000), 2)[1]["clicked"] == 1
+    assert store.prune_search_log(DAY - dt.timedelta(days=365)) == (0, 0)

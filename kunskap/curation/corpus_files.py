@@ -100,6 +100,17 @@ def render_sidecar(meta: dict) -> bytes:
     return yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, default_flow_style=None).encode("utf-8")
 
 
+def check_files(files: list[tuple[str, bytes]]) -> list[Document]:
+    """`check_file` for many new files at once, in one temp folder (names must differ)."""
+    with tempfile.TemporaryDirectory(prefix="kunskap-check-") as folder:
+        documents = []
+        for name, data in files:
+            path = Path(folder) / name
+            path.write_bytes(data)
+            documents.append(load_file(path, Path(folder)))
+        return documents
+
+
 def check_file(name: str, data: bytes) -> Document:
     """Load `data` as a corpus file named `name` in a private temp folder and return the
     Document; raises DocumentError."""

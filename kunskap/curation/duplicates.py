@@ -74,3 +74,61 @@ def find_duplicates(kb: KnowledgeBase, title: str, text: str, exclude: str | Non
                 row = by_id[doc_id]
                 found[doc_id] = Duplicate(doc_id, row["title"], row["organisation"], f"liknande innehåll ({score:.2f})")
     return list(found.values())
+
+
+class BatchDuplicateGuard:
+    """The guard of `find_duplicates` for many new documents saved together (a spreadsheet
+    import): the existing titles and chunk map are read once, the new texts embedded in one
+    call, and each new document is also compared with those before it in the batch (which are
+    not in the index yet)."""
+
+    def __init__(self, kb: KnowledgeBase, titles: list[str], texts: list[str]):
+        self.kb = kb
+        self.rows = kb.store.document_titles()
+        self.by_id = {r["id"]: r for r in self.rows}
+        self.lowered = [r["title"].lower() for r in self.rows]   # compared in C by rapidfuzz.process
+        self.chunk_docs = kb.store.chunk_doc_map()
+        self.search = kb.vectors is not None and kb.vectors.count > 0
+        passages = [f"{title}\n{text[:2000]}" for title, text in zip(titles, texts)]
+        self.vectors = kb.embedder.encode_passages(passages) if passages else np.zeros((0, 1), np.float32)
+        self.accepted: list[Duplicate] = []      # earlier new documents of the batch …
+        self.accepted_lowered: list[str] = []    # … their titles in lower case …
+        self.accepted_rows: list[int] = []       # … and their rows in `vectors`
+
+    def check(self, index: int, title: str, text: str) -> list[Duplicate]:
+        from rapidfuzz import fuzz, process
+
+        found: dict[str, Duplicate] = {}
+        lowered = title.lower()
+        for _, _, position in process.extract(lowered, self.lowered, scorer=fuzz.token_set_ratio, processor=None,
+                                              score_cutoff=DUPLICATE_TITLE, limit=None):
+            row = self.rows[position]
+            found[row["id"]] = Duplicate(row["id"], row["title"], row["organisation"], "liknande rubrik")
+        vector = self.vectors[index]
+        if self.search and text.strip():
+            ids, scores = self.kb.vectors.search(vector, 20)
+            for chunk_id, score in zip(ids.tolist(), scores.tolist()):
+                doc_id = self.chunk_docs.get(chunk_id)
+                if doc_id and score >= DUPLICATE_COSINE and doc_id not in found and doc_id in self.by_id:
+                    row = self.by_id[doc_id]
+                    found[doc_id] = Duplicate(doc_id, row["title"], row["organisation"],
+                                              f"liknande innehåll ({score:.2f})")
+        if self.accepted:   # the batch's earlier new documents: titles in C, vectors in one product
+            for _, _, position in process.extract(lowered, self.accepted_lowered, scorer=fuzz.token_set_ratio,
+                                                  processor=None, score_cutoff=DUPLICATE_TITLE, limit=None):
+                earlier = self.accepted[position]
+                found.setdefault(earlier.doc_id, Duplicate(earlier.doc_id, earlier.title, earlier.organisation,
+                                                           "liknande rubrik"))
+            if text.strip():
+                scores = self.vectors[self.accepted_rows] @ vector
+                for position in np.flatnonzero(scores >= DUPLICATE_COSINE).tolist():
+                    earlier = self.accepted[position]
+                    found.setdefault(earlier.doc_id, Duplicate(earlier.doc_id, earlier.title, earlier.organisation,
+                                                               f"liknande innehåll ({float(scores[position]):.2f})"))
+        return list(found.values())
+
+    def accept(self, index: int, doc_id: str, title: str, organisation: str) -> None:
+        self.accepted.append(Duplicate(doc_id, title, organisation, ""))
+        self.accepted_lowered.append(title.lower())
+        self.accepted_rows.append(index)
+

@@ -4,7 +4,7 @@ non-public address (the server must not become a way into the network it runs in
 
 The host is resolved and every address it resolves to is checked, at the start and after each
 redirect; the connection then goes to the address that was checked (a second lookup could
-answer differently: DNS rebinding). `allow_private` (KUNSKAP_INTAKE_ALLOW_PRIVATE=true) lifts
+answer differently: DNS rebinding). `allow_private` (Settings.intake_allow_private, KUNSKAP_INTAKE_ALLOW_PRIVATE=true) lifts
 the address check, for tests that serve pages from 127.0.0.1. Every failure is a FetchError
 with a Swedish message; nothing is stored by fetching.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
-import os
 import socket
 import ssl
 import time
@@ -41,10 +40,6 @@ class Fetched:
     content_type: str     # e.g. text/html
     charset: str | None
     data: bytes
-
-
-def allow_private_from_env() -> bool:
-    return os.environ.get("KUNSKAP_INTAKE_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes")
 
 
 def check_url(url: str) -> tuple[str, str, int, str]:

@@ -17,6 +17,7 @@ from ..errors import FormError
 from .spreadsheet import FIELDS, RowResult, Table, column_message, guess_mapping, read_table, row_values
 
 SHOWN_ROWS = 200        # rows the preview table shows; every row is still validated
+APPLY_BATCH = 500       # rows saved and indexed together by an import
 
 
 @dataclass
@@ -98,11 +99,17 @@ def preview(curator, filename: str, data: bytes, mapping: dict | None = None) ->
 
 
 def apply(curator, filename: str, data: bytes, username: str, mapping: dict | None = None) -> ImportPreview:
-    """Save every valid row as a draft (rows with errors and existing ones are left)."""
+    """Save every valid row as a draft (rows with errors and existing ones are left), APPLY_BATCH
+    rows per journalled save and index update: one save per row re-counted the vocabulary and
+    re-wrote the vector index each time, which grew with the square of the rows (600 rows 144 s)."""
     curator._writable()
     result = preview(curator, filename, data, mapping)
-    for row in result.valid:
-        saved = curator.save_case_study(row.values, row.body, username)
+    valid = result.valid
+    outcomes = []
+    for start in range(0, len(valid), APPLY_BATCH):
+        batch = valid[start:start + APPLY_BATCH]
+        outcomes.extend(zip(batch, curator.save_new_case_studies([(r.values, r.body) for r in batch], username)))
+    for row, saved in outcomes:
         if saved.saved:
             row.outcome, row.doc_id = "imported", saved.doc_id
         else:

@@ -76,6 +76,35 @@ class SaveJournal:
             store.end_revision(revision_id, "done")
         return revision_id
 
+    def apply_new(self, saves: list[tuple[str, Path, bytes, dict]], username: str) -> list[int]:
+        """New files (doc_id, path, content, columns) saved together: the steps of `apply`, with
+        one revision per document, but one ingest (one vector index swap and save, one vocabulary
+        count) for all of them. A failure puts every file back and aborts every revision; a crash
+        leaves pending revisions that `recover` finishes or undoes one by one."""
+        store = self.kb.store
+        with self.kb.writing():
+            previous = {path: (path.read_bytes() if path.exists() else None) for _, path, _, _ in saves}
+            now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            revision_ids = [store.begin_revision(
+                {"doc_id": doc_id, "action": "create", "username": username, "created_at": now, "state": "pending",
+                 "target": self.rel(path), **columns},
+                [(self.rel(path), previous[path], _sha256(content))]) for doc_id, path, content, columns in saves]
+            try:
+                for _, path, content, _ in saves:
+                    atomic_write(path, content)
+                ingest_files(self.kb, self.corpus, [path for _, path, _, _ in saves])
+            except BaseException as exc:
+                try:
+                    _put_back(previous)
+                except OSError:   # files not restorable now: the journal keeps them for `recover`
+                    raise exc from None
+                for revision_id in revision_ids:
+                    store.end_revision(revision_id, "aborted", error=_reason(exc))
+                raise
+            for revision_id in revision_ids:
+                store.end_revision(revision_id, "done")
+        return revision_ids
+
     # -- recovery and deferred work ------------------------------------------------------
     def recover(self) -> list[str]:
         """Finish or undo saves that a crash interrupted (and deferred uploads not yet indexed):

@@ -3,8 +3,8 @@
 Everything the SQLite file holds is copied in one PostgreSQL transaction: documents, chunks
 (with their ids, so nothing that names a chunk changes), the lexical rows as FTS5 holds them
 (counted into postings the way the PostgreSQL store counts them), the embedding cache,
-vocabulary, the decompounding lexicon, accounts, sessions, API tokens, login attempts and the revision history with any
-pending save. The target must be empty; a failure leaves it as it was. The vectors are then
+vocabulary, the decompounding lexicon, accounts, sessions, API tokens, login attempts, the revision history with any
+pending save, and the search insights' log. The target must be empty; a failure leaves it as it was. The vectors are then
 rebuilt from the copied embedding cache by the knowledge base (no text is embedded again).
 """
 
@@ -32,7 +32,10 @@ TABLES = [
                    "previous_sidecar", "content", "sidecar", "note", "state", "target", "error", "idempotency_key"),
      "id"),
     ("pending_files", ("revision_id", "path", "previous", "new_sha256"), None),
+    ("search_log", ("id", "day", "query", "filters", "hits", "shown", "source", "theme"), None),
+    ("search_clicks", ("search_id", "position", "doc_id", "day"), None),
 ]
+JSON_TEXT = {("documents", c) for c in JSONB_COLUMNS} | {("search_log", "filters")}   # JSON text -> jsonb
 
 
 class MigrationError(KunskapError):
@@ -49,7 +52,7 @@ def copy_sqlite_to_postgres(source: SQLiteStore, target: PostgresStore, batch: i
             raise MigrationError(f"Databasen {target.shown_url} är inte tom (den har redan {', '.join(held)}): "
                                  "flytta till en tom databas eller ett tomt schema. Ingenting har ändrats.")
         for table, columns, identity in TABLES:
-            values = ", ".join("%s::jsonb" if table == "documents" and c in JSONB_COLUMNS else "%s" for c in columns)
+            values = ", ".join("%s::jsonb" if (table, c) in JSON_TEXT else "%s" for c in columns)
             overriding = " OVERRIDING SYSTEM VALUE" if identity else ""
             insert = f"INSERT INTO {table} ({', '.join(columns)}){overriding} VALUES ({values})"
             cursor = source.db.conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid")

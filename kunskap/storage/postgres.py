@@ -14,6 +14,7 @@ base that several servers share. Vectors live beside it in pgvector (`pgvector.P
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections import Counter
@@ -30,6 +31,7 @@ from .base import (
     PUBLIC,
     REVISION_COLUMNS,
     ChunkRow,
+    click_positions as _positions,
     decode_row,
     encode_record,
     kommungrupp_organisations,
@@ -664,3 +666,93 @@ class PostgresStore:
 
     def touch_token(self, token_id: int, now: str) -> None:
         self._run("UPDATE api_tokens SET last_used_at = %s WHERE id = %s", [now, token_id])
+
+    # -- search insights: the search log (kunskap/insights.py) ------------------------------------
+    # As SQLite's: every aggregate in SQL, bounded by the period and a LIMIT.
+    _QUERY_ORDER = {"searches": "count(*)", "zero": "count(*) FILTER (WHERE s.hits = 0)",
+                    "few": "count(*) FILTER (WHERE s.hits BETWEEN 1 AND %(few)s)"}
+
+    def record_searches(self, rows: Sequence[dict]) -> None:
+        if not rows:
+            return
+        with self.transaction(), self._conn() as conn, conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO search_log (id, day, query, filters, hits, shown, source, theme) VALUES "
+                "(%(id)s, %(day)s::date, %(query)s, %(filters)s::jsonb, %(hits)s, %(shown)s, %(source)s, %(theme)s) "
+                "ON CONFLICT (id) DO NOTHING", rows)
+
+    def record_clicks(self, rows: Sequence[dict]) -> None:
+        """Clicks; one of a search not in the log, at a position it never showed, or repeated, is ignored."""
+        if not rows:
+            return
+        with self.transaction(), self._conn() as conn, conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO search_clicks (search_id, position, doc_id, day) "
+                "SELECT %(search_id)s, %(position)s, %(doc_id)s, %(day)s::date WHERE EXISTS "
+                "(SELECT 1 FROM search_log WHERE id = %(search_id)s AND shown >= %(position)s) "
+                "ON CONFLICT (search_id, position) DO NOTHING", rows)
+
+    def prune_search_log(self, before: dt.date) -> tuple[int, int]:
+        with self.transaction(), self._conn() as conn:
+            clicks = conn.execute("DELETE FROM search_clicks WHERE day < %s OR search_id IN "
+                                  "(SELECT id FROM search_log WHERE day < %s)", [before, before]).rowcount
+            searches = conn.execute("DELETE FROM search_log WHERE day < %s", [before]).rowcount
+        return searches, clicks
+
+    def search_log_totals(self, since: dt.date, few_hits: int) -> dict:
+        searches, zero, few, clicked = self._one(
+            "SELECT count(*), count(*) FILTER (WHERE hits = 0), count(*) FILTER (WHERE hits BETWEEN 1 AND %s), "
+            "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM search_clicks c WHERE c.search_id = s.id)) "
+            "FROM search_log s WHERE day >= %s", [few_hits, since])
+        sources = dict(self._all("SELECT source, count(*) FROM search_log WHERE day >= %s GROUP BY source "
+                                 "ORDER BY source LIMIT 10", [since]))
+        return {"searches": searches, "zero": zero, "few": few, "clicked": clicked, "sources": sources}
+
+    def search_queries(self, since: dt.date, order: str, min_searches: int, min_days: int, few_hits: int,
+                       limit: int) -> list[dict]:
+        key = self._QUERY_ORDER[order]
+        rows = self._dicts(
+            "SELECT s.query, count(*) AS searches, count(DISTINCT s.day) AS days, "
+            "count(*) FILTER (WHERE s.hits = 0) AS zero, count(*) FILTER (WHERE s.hits BETWEEN 1 AND %(few)s) AS few, "
+            "round(avg(s.hits), 1)::float8 AS mean_hits, "
+            "count(*) FILTER (WHERE EXISTS (SELECT 1 FROM search_clicks c WHERE c.search_id = s.id)) AS clicked "
+            "FROM search_log s WHERE s.day >= %(since)s GROUP BY s.query "
+            f"HAVING count(*) >= %(min_searches)s AND count(DISTINCT s.day) >= %(min_days)s AND {key} > 0 "
+            f"ORDER BY {key} DESC, s.query COLLATE \"C\" LIMIT %(limit)s",
+            {"few": few_hits, "since": since, "min_searches": min_searches, "min_days": min_days, "limit": limit})
+        return rows
+
+    def rare_search_queries(self, since: dt.date, min_searches: int, min_days: int, few_hits: int) -> dict:
+        row = self._one(
+            "SELECT count(*), coalesce(sum(n), 0), coalesce(sum(z), 0), coalesce(sum(f), 0) FROM ("
+            "SELECT count(*) AS n, count(DISTINCT day) AS d, count(*) FILTER (WHERE hits = 0) AS z, "
+            "count(*) FILTER (WHERE hits BETWEEN 1 AND %s) AS f FROM search_log WHERE day >= %s GROUP BY query) q "
+            "WHERE NOT (n >= %s AND d >= %s)", [few_hits, since, min_searches, min_days])
+        return dict(zip(("queries", "searches", "zero", "few"), (int(v) for v in row)))
+
+    def search_themes(self, since: dt.date, limit: int) -> list[dict]:
+        rows = self._dicts(
+            "SELECT theme, sum(filtered) AS filtered, sum(filtered_zero) AS filtered_zero, sum(in_hits) AS in_hits "
+            "FROM (SELECT j.value AS theme, 1 AS filtered, (s.hits = 0)::int AS filtered_zero, 0 AS in_hits "
+            "      FROM search_log s CROSS JOIN LATERAL "
+            "      jsonb_array_elements_text(coalesce(s.filters -> 'theme', '[]'::jsonb)) AS j(value) "
+            "      WHERE s.day >= %s "
+            "      UNION ALL SELECT theme, 0, 0, 1 FROM search_log WHERE day >= %s AND theme IS NOT NULL) t "
+            "GROUP BY theme ORDER BY sum(filtered) + sum(in_hits) DESC, theme COLLATE \"C\" LIMIT %s",
+            [since, since, limit])
+        return [{k: (int(v) if k != "theme" else v) for k, v in row.items()} for row in rows]
+
+    def search_weeks(self, since: dt.date, few_hits: int) -> list[dict]:
+        rows = self._dicts(
+            "SELECT date_trunc('week', day)::date AS week, count(*) AS searches, "
+            "count(*) FILTER (WHERE hits = 0) AS zero, count(*) FILTER (WHERE hits BETWEEN 1 AND %s) AS few "
+            "FROM search_log WHERE day >= %s GROUP BY week ORDER BY week LIMIT 600", [few_hits, since])
+        return [{**row, "week": row["week"].isoformat()} for row in rows]
+
+    def search_click_positions(self, since: dt.date, max_position: int) -> list[dict]:
+        by_shown = self._all("SELECT shown, count(*) FROM search_log WHERE day >= %s GROUP BY shown LIMIT 1000",
+                             [since])
+        clicked = dict(self._all(
+            "SELECT c.position, count(*) FROM search_clicks c JOIN search_log s ON s.id = c.search_id "
+            "WHERE s.day >= %s AND c.position <= %s GROUP BY c.position", [since, max_position]))
+        return _positions(by_shown, clicked, max_position)

@@ -137,6 +137,34 @@ def m002_lexicon(conn) -> None:
     conn.execute("INSERT INTO lexicon (word) SELECT word FROM vocabulary WHERE count >= 2")
 
 
+@migration
+def m003_search_log(conn) -> None:
+    """The search insights' log, as SQLite's m006_search_log: one row per search (day only, the
+    normalised query, no address, cookie or user agent; `id` random per search), one per click."""
+    conn.execute("""
+        CREATE TABLE search_log (
+            id text PRIMARY KEY,
+            day date NOT NULL,
+            query text NOT NULL,
+            filters jsonb NOT NULL,
+            hits integer NOT NULL,
+            shown integer NOT NULL,
+            source text NOT NULL,
+            theme text
+        )""")
+    conn.execute("CREATE INDEX search_log_day ON search_log (day)")
+    conn.execute("CREATE INDEX search_log_query ON search_log (query, day)")
+    conn.execute("""
+        CREATE TABLE search_clicks (
+            search_id text NOT NULL REFERENCES search_log(id) ON DELETE CASCADE,
+            position integer NOT NULL,
+            doc_id text NOT NULL,
+            day date NOT NULL,
+            PRIMARY KEY (search_id, position)
+        )""")
+    conn.execute("CREATE INDEX search_clicks_day ON search_clicks (day)")
+
+
 def ensure_vector_extension(conn, shown_url: str) -> None:
     """pgvector must be installed in the database; try to, and say what to do if we may not."""
     import psycopg

@@ -7,6 +7,7 @@ sets, facet rows), compiling the search's `Filters` into SQL itself.
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections import Counter
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from .base import (
     ChunkRow,
     decode_row,
     encode_record,
+    click_positions as _positions,
     kommungrupp_organisations,
 )
 from .base import now_iso as _now
@@ -556,6 +558,102 @@ class SQLiteStore:
     def touch_token(self, token_id: int, now: str) -> None:
         with self.transaction():
             self.db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [now, token_id])
+
+    # -- search insights: the search log (kunskap/insights.py) --------------------------------
+    # Every aggregate is computed here, bounded by the period and a LIMIT: the log is never read
+    # whole into Python. Days are ISO dates (text), so they compare as dates.
+    _QUERY_ORDER = {"searches": "count(*)", "zero": "sum(s.hits = 0)", "few": "sum(s.hits BETWEEN 1 AND :few)"}
+
+    def record_searches(self, rows: Sequence[dict]) -> None:
+        """Searches (id, day, query, filters JSON, hits, shown, source, theme) added to the log."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO search_log (id, day, query, filters, hits, shown, source, theme) "
+                "VALUES (:id, :day, :query, :filters, :hits, :shown, :source, :theme)", rows)
+
+    def record_clicks(self, rows: Sequence[dict]) -> None:
+        """Clicks (search_id, position, doc_id, day); one whose search is not in the log, or whose
+        position that search never showed, is ignored (a tampered link), as is a repeated one."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO search_clicks (search_id, position, doc_id, day) "
+                "SELECT :search_id, :position, :doc_id, :day WHERE EXISTS "
+                "(SELECT 1 FROM search_log WHERE id = :search_id AND shown >= :position)", rows)
+
+    def prune_search_log(self, before: dt.date) -> tuple[int, int]:
+        """Searches and clicks of days before `before` deleted: (searches, clicks) removed."""
+        day = before.isoformat()
+        with self.transaction():
+            clicks = self.db.execute("DELETE FROM search_clicks WHERE day < ? OR search_id IN "
+                                     "(SELECT id FROM search_log WHERE day < ?)", [day, day]).rowcount
+            searches = self.db.execute("DELETE FROM search_log WHERE day < ?", [day]).rowcount
+        return searches, clicks
+
+    def search_log_totals(self, since: dt.date, few_hits: int) -> dict:
+        """Searches since `since`: how many, with no hits, with 1..few_hits, with a click; per source."""
+        day = since.isoformat()
+        searches, zero, few, clicked = self.db.execute(
+            "SELECT count(*), coalesce(sum(hits = 0), 0), coalesce(sum(hits BETWEEN 1 AND ?), 0), "
+            "coalesce(sum(EXISTS (SELECT 1 FROM search_clicks c WHERE c.search_id = s.id)), 0) "
+            "FROM search_log s WHERE day >= ?", [few_hits, day]).fetchone()
+        sources = dict(self.db.execute("SELECT source, count(*) FROM search_log WHERE day >= ? GROUP BY source "
+                                       "ORDER BY source LIMIT 10", [day]).fetchall())
+        return {"searches": searches, "zero": zero, "few": few, "clicked": clicked, "sources": sources}
+
+    def search_queries(self, since: dt.date, order: str, min_searches: int, min_days: int, few_hits: int,
+                       limit: int) -> list[dict]:
+        """Queries searched at least `min_searches` times on at least `min_days` days since
+        `since`, with their counts, most first by `order` (searches, zero or few; only queries
+        with some), at most `limit`."""
+        key = self._QUERY_ORDER[order]
+        return list(self.db.query(
+            "SELECT s.query, count(*) AS searches, count(DISTINCT s.day) AS days, sum(s.hits = 0) AS zero, "
+            "sum(s.hits BETWEEN 1 AND :few) AS few, round(avg(s.hits), 1) AS mean_hits, "
+            "sum(EXISTS (SELECT 1 FROM search_clicks c WHERE c.search_id = s.id)) AS clicked "
+            "FROM search_log s WHERE s.day >= :since GROUP BY s.query "
+            f"HAVING count(*) >= :min_searches AND count(DISTINCT s.day) >= :min_days AND {key} > 0 "
+            f"ORDER BY {key} DESC, s.query LIMIT :limit",
+            {"few": few_hits, "since": since.isoformat(), "min_searches": min_searches, "min_days": min_days,
+             "limit": limit}))
+
+    def rare_search_queries(self, since: dt.date, min_searches: int, min_days: int, few_hits: int) -> dict:
+        """Counts only, over the queries below the threshold of `search_queries`: how many
+        queries, their searches, and of these with no hits and with 1..few_hits."""
+        row = self.db.execute(
+            "SELECT count(*), coalesce(sum(n), 0), coalesce(sum(z), 0), coalesce(sum(f), 0) FROM ("
+            "SELECT count(*) AS n, count(DISTINCT day) AS d, sum(hits = 0) AS z, sum(hits BETWEEN 1 AND ?) AS f "
+            "FROM search_log WHERE day >= ? GROUP BY query) WHERE NOT (n >= ? AND d >= ?)",
+            [few_hits, since.isoformat(), min_searches, min_days]).fetchone()
+        return dict(zip(("queries", "searches", "zero", "few"), row))
+
+    def search_themes(self, since: dt.date, limit: int) -> list[dict]:
+        """Per theme: searches filtered by it (and of these with no hits), and searches whose
+        hits were mostly of it."""
+        day = since.isoformat()
+        return list(self.db.query(
+            "SELECT theme, sum(filtered) AS filtered, sum(filtered_zero) AS filtered_zero, sum(in_hits) AS in_hits "
+            "FROM (SELECT j.value AS theme, 1 AS filtered, s.hits = 0 AS filtered_zero, 0 AS in_hits "
+            "      FROM search_log s, json_each(s.filters, '$.theme') j WHERE s.day >= ? "
+            "      UNION ALL SELECT theme, 0, 0, 1 FROM search_log WHERE day >= ? AND theme IS NOT NULL) "
+            "GROUP BY theme ORDER BY sum(filtered) + sum(in_hits) DESC, theme LIMIT ?", [day, day, limit]))
+
+    def search_weeks(self, since: dt.date, few_hits: int) -> list[dict]:
+        """Per week (its Monday, ISO date) since `since`: searches, with no hits, with 1..few_hits."""
+        return list(self.db.query(
+            "SELECT date(day, 'weekday 0', '-6 days') AS week, count(*) AS searches, sum(hits = 0) AS zero, "
+            "sum(hits BETWEEN 1 AND ?) AS few FROM search_log WHERE day >= ? GROUP BY week ORDER BY week LIMIT 600",
+            [few_hits, since.isoformat()]))
+
+    def search_click_positions(self, since: dt.date, max_position: int) -> list[dict]:
+        """For positions 1..max_position: searches that showed a result there, and those whose
+        result there was clicked."""
+        day = since.isoformat()
+        by_shown = self.db.execute("SELECT shown, count(*) FROM search_log WHERE day >= ? GROUP BY shown LIMIT 1000",
+                                   [day]).fetchall()
+        clicked = dict(self.db.execute(
+            "SELECT c.position, count(*) FROM search_clicks c JOIN search_log s ON s.id = c.search_id "
+            "WHERE s.day >= ? AND c.position <= ? GROUP BY c.position", [day, max_position]).fetchall())
+        return _positions(by_shown, clicked, max_position)
 
     # -- overview pages: kommungrupp filter --------------------------------------------------
     @staticmethod

@@ -144,3 +144,35 @@ def m005_change_generation(db: sqlite_utils.Database):
     db.execute("CREATE TABLE IF NOT EXISTS change_generation "
                "(id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL)")
     db.execute("INSERT OR IGNORE INTO change_generation (id, generation) VALUES (1, 0)")
+
+
+@migration
+def m006_search_log(db: sqlite_utils.Database):
+    """The search insights' log (kunskap/insights.py): one row per search, one per click on a
+    result. Nothing that identifies a person: the day only (no time, which would link a search
+    to a person's visit), the normalised query, never an address, cookie or user agent. `id` is
+    random per search and serves only to tie a click to its search."""
+    db.execute(
+        """CREATE TABLE search_log (
+            id TEXT PRIMARY KEY,           -- random, per search
+            day TEXT NOT NULL,             -- YYYY-MM-DD
+            query TEXT NOT NULL,           -- normalised: lower case, whitespace collapsed
+            filters TEXT NOT NULL,         -- canonical JSON, {} without filters
+            hits INTEGER NOT NULL,         -- the hit set's size (results.total)
+            shown INTEGER NOT NULL,        -- results on the first page
+            source TEXT NOT NULL,          -- api | page | embed
+            theme TEXT                     -- the theme most of the hits have, if any
+        )"""
+    )
+    db.execute("CREATE INDEX search_log_day ON search_log (day)")
+    db.execute("CREATE INDEX search_log_query ON search_log (query, day)")
+    db.execute(
+        """CREATE TABLE search_clicks (
+            search_id TEXT NOT NULL REFERENCES search_log(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,     -- 1 = the first result
+            doc_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            PRIMARY KEY (search_id, position)
+        )"""
+    )
+    db.execute("CREATE INDEX search_clicks_day ON search_clicks (day)")

@@ -14,7 +14,7 @@ from ..render import render_markdown
 from ..search import Filters
 from ..serialize import facets_to_dict, hit_to_dict, result_to_dict
 from ..storage import PUBLIC
-from .deps import KnowledgeBaseDep, SearcherDep, SearchParams, run_search
+from .deps import KnowledgeBaseDep, SearcherDep, SearchParams, record_search, run_search
 from .schemas import (
     DocumentResponse,
     FacetValue,
@@ -64,7 +64,17 @@ async def search(request: Request, kb: KnowledgeBaseDep, params: SearchParams):
     # embed or touch SQLite runs in the thread pool. The dict already has the documented shape
     # (tests check it against the model), so it is not validated again on the hot path.
     result = await run_search(request, params)
+    record_search(request, params, result, search_source(request))
     return JSONResponse(result_to_dict(result, kb))
+
+
+def search_source(request: Request) -> str:
+    """'embed' for a browser's request from another site (the embedded search box: fetch sends
+    an Origin header across sites), 'api' otherwise. Only counted; the origin is not kept."""
+    origin = request.headers.get("origin")
+    if origin and origin.split("://", 1)[-1] != request.headers.get("host", ""):
+        return "embed"
+    return "api"
 
 
 @router.get("/api/v1/documents/{doc_id}", response_model=DocumentResponse, tags=["dokument"],

@@ -19,7 +19,19 @@ from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
 
 from ..config import Settings, load_settings
-from . import api, curation_api, curation_pages, docs, errors, follow, openapi, overview_api, overview_pages, pages
+from . import (
+    api,
+    curation_api,
+    curation_pages,
+    docs,
+    errors,
+    follow,
+    insights_pages,
+    openapi,
+    overview_api,
+    overview_pages,
+    pages,
+)
 from .middleware import CacheHeadersMiddleware, PrivacyAccessLogMiddleware, SecurityHeadersMiddleware
 from .ratelimit import RateLimitMiddleware
 
@@ -60,6 +72,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         app.state.curator = curator = Curator(kb)
         app.state.accounts = Accounts(lambda: kb.store)
         app.state.deferred_saves = None
+        app.state.insights = start_insights(kb, settings)
         if not settings.read_only:
             for line in curator.recover():   # saves a crash interrupted: finished or undone
                 log.warning("kunskap: återhämtning: %s", line)
@@ -71,6 +84,8 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         yield
         if app.state.deferred_saves is not None:
             app.state.deferred_saves.close()
+        if app.state.insights is not None:
+            app.state.insights.close()   # what is still queued is written
 
     # FastAPIOffline bundles Swagger UI and ReDoc (no CDN, so the API documentation works on an
     # offline server too); the pages themselves are ours (web/docs.py), without inline script.
@@ -97,6 +112,8 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     app.include_router(overview_pages.router)
     app.include_router(follow.router)
     app.include_router(curation_pages.router)
+    app.include_router(insights_pages.router)
+    app.include_router(insights_pages.api_router)
     app.include_router(docs.router)
     errors.install(app)
     openapi.install(app)
@@ -114,6 +131,25 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware, frame_origins=settings.cors_origins)
     app.add_middleware(PrivacyAccessLogMiddleware)
     return app
+
+
+def start_insights(kb, settings: Settings):
+    """The search recorder for the staff's insights, after deleting what is older than the
+    retention period; None when recording is off or the server is read-only (which writes nothing)."""
+    from ..insights import SearchRecorder, prune
+
+    if settings.read_only or not settings.insights:
+        log.info("kunskap: sökinsikter noteras inte (%s)",
+                 "skrivskyddad server" if settings.read_only else "KUNSKAP_INSIGHTS=false")
+        return None
+    try:
+        searches, clicks = prune(kb.store, settings.insights_retention_months)
+        if searches or clicks:
+            log.info("kunskap: sökinsikter äldre än %d månader borttagna (%d sökningar, %d klick)",
+                     settings.insights_retention_months, searches, clicks)
+    except Exception as exc:   # the search log must never keep the server from starting
+        log.warning("kunskap: gamla sökinsikter kunde inte tas bort: %s", exc)
+    return SearchRecorder(lambda: kb.store)
 
 
 def start_semantic_build(kb) -> threading.Thread:

@@ -74,9 +74,11 @@ def label_strides(count: int, plot_w: float) -> tuple[int, int]:
     return wide, wide * math.ceil(small / wide)
 
 
-def bar_chart(values: list[tuple[str, int]], link, title: str, x_label: str, y_label: str) -> dict:
-    """A vertical bar chart: one bar per (label, count), `link(label)` for each; y ticks at round steps.
-    The margins leave room for the larger text a phone gets (kunskap.css)."""
+def bar_chart(values: list[tuple[str, int]], link, title: str, x_label: str, y_label: str,
+              unit: str = "exempel") -> dict:
+    """A vertical bar chart: one bar per (label, count), `link(label)` for each (or `link` None:
+    no links); y ticks at round steps. `unit` names what is counted, for screen readers. The
+    margins leave room for the larger text a phone gets (kunskap.css)."""
     width, height = 640, 270
     left, right, top, bottom = 64, 12, 16, 74
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -90,11 +92,11 @@ def bar_chart(values: list[tuple[str, int]], link, title: str, x_label: str, y_l
     for i, (label, count) in enumerate(values):
         h = plot_h * count / scale_max
         x = left + i * slot + (slot - bar_w) / 2
-        bars.append({"label": str(label), "count": count, "href": link(label), "x": round(x, 1),
+        bars.append({"label": str(label), "count": count, "href": link(label) if link else None, "x": round(x, 1),
                      "y": round(top + plot_h - h, 1), "w": round(bar_w, 1), "h": round(h, 1),
                      "cx": round(x + bar_w / 2, 1), "show_label": i % wide == 0, "minor": i % small != 0})
     ticks = [{"value": v, "y": round(top + plot_h - plot_h * v / scale_max, 1)}
              for v in range(0, scale_max + 1, step)]
     return {"title": title, "x_label": x_label, "y_label": y_label, "width": width, "height": height,
             "left": left, "top": top, "plot_w": plot_w, "plot_h": plot_h, "bottom_y": top + plot_h,
-            "bars": bars, "ticks": ticks, "fill": BAR_FILL}
+            "bars": bars, "ticks": ticks, "fill": BAR_FILL, "unit": unit}

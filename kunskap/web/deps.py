@@ -4,6 +4,7 @@ pages run a search. The staff guards (session, CSRF, API token) are in web/auth.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
@@ -18,6 +19,8 @@ from ..overview import Overview
 from ..search import Filters, Searcher, SearchRequest, SearchResult
 from ..search.request import LIMIT_RANGE, MAX_QUERY_CHARS, PAGE_RANGE, YEAR_RANGE
 
+
+log = logging.getLogger("kunskap")
 
 # SQLite integers are signed 64-bit: a larger id cannot name a row, and binding it raises
 # OverflowError (a 500). Declared on the route, so it is a 400 and part of the OpenAPI document.
@@ -128,6 +131,19 @@ async def search_params(
 
 
 SearchParams = Annotated[SearchRequest, Depends(search_params)]
+
+
+def record_search(request: Request, parsed: SearchRequest, result: SearchResult, source: str) -> str | None:
+    """The search recorded for the staff's insights (kunskap/insights.py), unless recording is
+    off; its id for the result links. Only a queue append: never slows or fails the search."""
+    recorder = getattr(request.app.state, "insights", None)
+    if recorder is None:
+        return None
+    try:
+        return recorder.search(parsed, result, source)
+    except Exception:   # insights must never cost a search
+        log.warning("kunskap: sökningen kunde inte noteras för sökinsikterna", exc_info=True)
+        return None
 
 
 async def run_search(request: Request, parsed: SearchRequest) -> SearchResult:

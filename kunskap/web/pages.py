@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from ..insights import parse_click
 from ..overview import event_slug
 from ..reference import members
 from ..search import Filters
 from ..serialize import KIND_LABELS, facet_label, facets_to_dict, hit_to_dict
 from .api import document_dict
 from .charts import counties_geometry
-from .deps import KnowledgeBaseDep, OverviewDep, SearcherDep, SearchParams, run_search
+from .deps import KnowledgeBaseDep, OverviewDep, SearcherDep, SearchParams, record_search, run_search
 from .follow import follow_links
 from .overview_pages import map_for, member_link
 
@@ -51,8 +52,10 @@ def start(request: Request, kb: KnowledgeBaseDep, overview: OverviewDep):
 
 @router.get("/sok", response_class=HTMLResponse)
 async def results(request: Request, kb: KnowledgeBaseDep, searcher: SearcherDep, req: SearchParams):
+    search_id = None
     if req.q.strip():
         result = await run_search(request, req)    # as the API: a Swedish 503 page, not a long queue
+        search_id = record_search(request, req, result, "page")
     else:
         result = await run_in_threadpool(searcher.browse, req.filters, req.page, req.limit)
         if not req.filters.active():
@@ -66,6 +69,9 @@ async def results(request: Request, kb: KnowledgeBaseDep, searcher: SearcherDep,
         "possible_from": _possible_from(result, req.page, req.limit),
         "sort": req.sort, "remove_links": _remove_links(request, req.filters, kb),
         "follow": follow_links(request),
+        # Result links say which search and position they come from (the document page notes the
+        # click for the insights and redirects to its own address); None when not recorded.
+        "search_id": search_id,
     }
     data["facet_link"] = lambda name, value: _toggle_link(request, name, value)
     base = _query_pairs(request, {"page", "sort"})
@@ -76,7 +82,15 @@ async def results(request: Request, kb: KnowledgeBaseDep, searcher: SearcherDep,
 
 @router.get("/dokument/{doc_id}", response_class=HTMLResponse)
 def document_page(request: Request, doc_id: str, kb: KnowledgeBaseDep, searcher: SearcherDep,
-                  overview: OverviewDep):
+                  overview: OverviewDep, fran: str | None = None):
+    if fran is not None:
+        # A click on a search result: noted (if the link is one of ours), then the document's own
+        # address, so that what is bookmarked or shared carries no search. No cookie, no script.
+        click = parse_click(fran)
+        recorder = request.app.state.insights
+        if click and recorder is not None:
+            recorder.click(click[0], click[1], doc_id)
+        return RedirectResponse(f"/dokument/{quote(doc_id, safe='')}", status_code=303)
     document = document_dict(kb, doc_id)
     similar = [hit_to_dict(h, kb) for h in searcher.similar(doc_id, limit=5)]
     peers = overview.from_similar_municipalities(document["organisation"], [t["slug"] for t in document["themes"]],
@@ -89,7 +103,8 @@ def document_page(request: Request, doc_id: str, kb: KnowledgeBaseDep, searcher:
 def about(request: Request, kb: KnowledgeBaseDep):
     return _render(request, "about.html", {"count": kb.store.count_documents(public_only=True),
                                            "members": len(members()),
-                                           "map_attribution": counties_geometry()["attribution"]})
+                                           "map_attribution": counties_geometry()["attribution"],
+                                           "retention": request.app.state.settings.insights_retention_months})
 
 
 @router.get("/inbaddning", response_class=HTMLResponse)

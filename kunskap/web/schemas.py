@@ -296,3 +296,78 @@ class StatsResponse(BaseModel):
     per_theme: list[ValueCount]
     per_county: list[ValueCount]
     per_kommungrupp: list[ValueCount]
+
+
+# -- search insights (staff) ---------------------------------------------------------------------
+class InsightsPeriod(BaseModel):
+    days: int
+    from_: str = Field(alias="from", description="Första dagen (ÅÅÅÅ-MM-DD)")
+    to: str = Field(description="Sista dagen (i dag)")
+
+
+class InsightsThreshold(BaseModel):
+    min_searches: int = Field(description="En fråga visas först när den sökts minst så många gånger …")
+    min_days: int = Field(description="… på minst så många olika dagar")
+    few_hits: int = Field(description="”Få träffar” är 1 till så många")
+
+
+class InsightsTotals(BaseModel):
+    searches: int
+    zero: int = Field(description="Sökningar utan träffar")
+    few: int = Field(description="Sökningar med få träffar")
+    clicked: int = Field(description="Sökningar där någon träff klickades")
+    sources: dict[str, int] = Field(description="Sökningar per källa: page, api, embed")
+
+
+class InsightsQuery(BaseModel):
+    query: str = Field(description="Den normaliserade frågan (gemener, blanksteg hopslagna)")
+    searches: int
+    days: int = Field(description="Olika dagar den söktes")
+    zero_hits: int
+    few_hits: int
+    mean_hits: float
+    clicked: int = Field(description="Sökningar där någon träff klickades")
+    click_share: float | None = Field(description="Andel sökningar med klick, i procent")
+
+
+class InsightsRare(BaseModel):
+    queries: int = Field(description="Ovanliga frågor (under tröskeln; visas aldrig)")
+    searches: int
+    zero: int
+    few: int
+
+
+class InsightsTheme(BaseModel):
+    slug: str
+    label: str
+    filtered: int = Field(description="Sökningar filtrerade på temat")
+    filtered_zero_hits: int = Field(description="… av dem utan träffar")
+    in_hits: int = Field(description="Sökningar där flest träffar hade temat")
+
+
+class InsightsWeek(BaseModel):
+    week: str = Field(description="Veckans måndag (ÅÅÅÅ-MM-DD)")
+    number: int = Field(description="Veckonummer (ISO)")
+    searches: int
+    zero_hits: int
+    few_hits: int
+
+
+class InsightsPosition(BaseModel):
+    position: int
+    shown: int = Field(description="Sökningar som visade en träff på platsen")
+    clicked: int = Field(description="… där den träffen klickades")
+    share: float | None = Field(description="Andel i procent")
+
+
+class InsightsResponse(BaseModel):
+    period: InsightsPeriod
+    threshold: InsightsThreshold
+    totals: InsightsTotals
+    popular: list[InsightsQuery]
+    zero_hits: list[InsightsQuery]
+    few_hits: list[InsightsQuery]
+    rare: InsightsRare
+    themes: list[InsightsTheme]
+    weeks: list[InsightsWeek]
+    positions: list[InsightsPosition]
