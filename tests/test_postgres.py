@@ -377,3 +377,68 @@ def test_a_database_at_an_older_schema_is_upgraded_keeping_its_rows(postgres_url
         assert names == [fn.__name__ for fn in MIGRATIONS] and len(names) >= 2
     finally:
         store.close()
+
+
+class GatedEmbedder:
+    """The hashing embedder behind a gate: passages wait until the test opens it (the embedder
+    boundary; queries pass at once)."""
+
+    def __init__(self):
+        from kunskap.embeddings import HashingEmbedder
+
+        self.inner = HashingEmbedder()
+        self.model_id, self.dimension = self.inner.model_id, self.inner.dimension
+        self.gate = threading.Event()
+        self.passages = 0
+
+    def encode_passages(self, texts):
+        self.gate.wait(30)
+        self.passages += len(texts)
+        return self.inner.encode_passages(texts)
+
+    def encode_queries(self, texts):
+        return self.inner.encode_queries(texts)
+
+
+def test_one_server_builds_semantic_search_and_the_others_pick_it_up(corpus, postgres_url, tmp_path):
+    """Two servers (their own index folders, as on two machines) start on a database whose text
+    is not embedded yet: one builds semantic search (a PostgreSQL advisory lock), the other
+    reports it as being built and switches to hybrid search when the first is done."""
+    first_embedder, second_embedder = GatedEmbedder(), GatedEmbedder()
+    first, second = (KnowledgeBase(Settings(corpus=corpus, index=tmp_path / name, model="hashing",
+                                            database_url=postgres_url), embedder=embedder)
+                     for name, embedder in (("index-a", first_embedder), ("index-b", second_embedder)))
+    try:
+        ingest(first, corpus, embed=False)
+        second.open_vectors()
+        assert not second.vectors_complete and second.missing_vectors()
+        built = {}
+        builder = threading.Thread(target=lambda: built.setdefault("first", first.build_semantic()))
+        builder.start()
+        deadline = time.monotonic() + 10
+        while first.semantic_progress is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert first.semantic_progress is not None          # the first holds the build lock
+
+        assert second.build_semantic() == 0                  # the second does not build too
+        assert second_embedder.passages == 0
+        status = second.semantic_status()
+        assert status["state"] == "building", status
+        assert Searcher(second).search(SearchRequest("cykelpendling")).semantic_notice.startswith(
+            "Semantisk sökning byggs")
+
+        first_embedder.gate.set()
+        builder.join(30)
+        assert built["first"] == first.store.count_chunks() > 0
+        deadline = time.monotonic() + 5
+        while not second.vectors_complete and time.monotonic() < deadline:
+            second.reload_if_changed(every_seconds=0)
+            time.sleep(0.05)
+        assert second.vectors_complete                        # picked up without a restart
+        assert Searcher(second).search(SearchRequest("cykelpendling")).semantic_notice is None
+        assert second.semantic_status()["state"] == "ready" and second.consistency(max_age=0) == []
+        assert second_embedder.passages == 0
+    finally:
+        first_embedder.gate.set()
+        first.store.close()
+        second.store.close()

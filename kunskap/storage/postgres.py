@@ -9,7 +9,8 @@ base that several servers share. Vectors live beside it in pgvector (`pgvector.P
   FTS5's BM25 computed in SQL with the same formula, parameters and column weights.
 - Every write to searchable contents raises the change generation in `store_state` and sends
   a NOTIFY, so other servers see the change (`GenerationWatcher`).
-- The cross-process writer lock is a session advisory lock, keyed by the schema.
+- The cross-process writer lock, and the lock of the background semantic build, are session
+  advisory locks keyed by the schema.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kunskap")
 
 WRITE_LOCK = 0x6B756E02       # advisory lock namespace "kun\x02": writers (second key: the schema)
+SEMANTIC_BUILD_LOCK = 0x6B756E03   # "kun\x03": the one background semantic build of a knowledge base
 CHANGES_CHANNEL = "kunskap_changes"
 CONNECT_TIMEOUT = 5           # seconds: start-up fails fast with a clear message
 POOL_TIMEOUT = 3
@@ -189,20 +191,52 @@ class PostgresStore:
     def writer_lock(self):
         """The exclusive lock every writer of this knowledge base takes, on any server: a session
         advisory lock on a connection of its own (released if this process dies)."""
+        with self.advisory_lock(WRITE_LOCK):
+            yield
+
+    @contextmanager
+    def advisory_lock(self, key: int, wait: bool = True):
+        """A session advisory lock on (`key`, this schema), held on a connection of its own while
+        inside; yields whether it was taken (always, unless `wait` is False and another session,
+        on any server, holds it). Released if this process dies."""
         import psycopg
 
         try:
             with self._pool.connection() as conn:
-                conn.execute("SELECT pg_advisory_lock(%s, hashtext(current_schema()))", [WRITE_LOCK])
+                if wait:
+                    conn.execute("SELECT pg_advisory_lock(%s, hashtext(current_schema()))", [key])
+                elif not conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))",
+                                      [key]).fetchone()[0]:
+                    yield False
+                    return
                 try:
-                    yield
+                    yield True
                 finally:
                     try:
-                        conn.execute("SELECT pg_advisory_unlock(%s, hashtext(current_schema()))", [WRITE_LOCK])
+                        conn.execute("SELECT pg_advisory_unlock(%s, hashtext(current_schema()))", [key])
                     except psycopg.Error:
                         conn.close()   # never hand a connection still holding the lock back to the pool
         except psycopg.OperationalError as exc:
             raise self._unavailable(exc) from exc
+
+    @contextmanager
+    def advisory_lock_free(self, key: int):
+        """True inside while no session holds the advisory lock (`key`, this schema) exclusively:
+        taken shared for the check and held until the end, so no one takes it meanwhile."""
+        with self._conn() as conn:
+            free = conn.execute("SELECT pg_try_advisory_lock_shared(%s, hashtext(current_schema()))",
+                                [key]).fetchone()[0]
+            try:
+                yield free
+            finally:
+                if free:
+                    conn.execute("SELECT pg_advisory_unlock_shared(%s, hashtext(current_schema()))", [key])
+
+    def touch(self) -> None:
+        """Raise the change generation (and NOTIFY) without changing any row: for vectors
+        rebuilt from the embedding cache, which other servers must pick up too."""
+        with self.transaction(), self._conn() as conn:
+            self._changed(conn)
 
     # -- documents -------------------------------------------------------------------------------
     _decode = staticmethod(decode_row)
