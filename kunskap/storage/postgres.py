@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 
 from ..errors import StorageUnavailableError
+from . import _sql
 from .base import (
     BM25_B,
     BM25_K1,
@@ -33,7 +34,6 @@ from .base import (
     ChunkRow,
     decode_row,
     encode_record,
-    kommungrupp_organisations,
     lexical_tokens,
     mask_url,
 )
@@ -54,6 +54,13 @@ DOCUMENT_COLUMNS = ("id", "title", "organisation", "organisation_type", "county"
                     "published", "summary", "source_url", "contact", "language", "status", "body", "extra",
                     "source_path", "content_hash", "chunker_version", "curation_notes", "ingested_at", "updated_at")
 JSONB_COLUMNS = ("themes", "tags", "extra", "curation_notes")
+
+
+POSTGRES_FILTERS = _sql.FilterDialect(
+    placeholder="%s", true="true", false="false",
+    any_of=lambda column, values: (f"{column} = ANY(%s)", [list(values)]),
+    any_theme=lambda slugs: ("themes ?| %s", [list(slugs)]),   # any of the slugs in the jsonb array
+)
 
 
 def _reason(exc: Exception) -> str:
@@ -385,25 +392,12 @@ class PostgresStore:
                       ) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """(chunk ids, vectors) of every chunk (of one document, if given) whose embedding is
         cached, plus the ids of those that are not."""
-        ids, vectors, missing = [], [], []
-        where, params = ("WHERE c.doc_id = %s", [model_id, doc_id]) if doc_id else ("", [model_id])
-        for chunk_id, blob in self._all(
-                "SELECT c.id, e.vector FROM chunks c LEFT JOIN embeddings e "
-                f"ON e.model_id = %s AND e.text_hash = c.embed_hash {where} ORDER BY c.id", params):
-            vector = None if blob is None else np.frombuffer(bytes(blob), dtype=np.float32)
-            if vector is None or vector.shape[0] != dimension:
-                missing.append(chunk_id)
-                continue
-            ids.append(chunk_id)
-            vectors.append(vector)
-        matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dimension), np.float32)
-        return np.asarray(ids, dtype=np.int64), matrix, missing
+        sql, params = _sql.chunk_vectors_query("%s", model_id, doc_id)
+        return _sql.split_cached(self._all(sql, params), dimension)
 
     def unembedded_chunk_ids(self, model_id: str) -> list[int]:
         """Chunks whose embedding is not cached: ids only, no vector is read."""
-        return [r[0] for r in self._all(
-            "SELECT c.id FROM chunks c LEFT JOIN embeddings e ON e.model_id = %s AND e.text_hash = c.embed_hash "
-            "WHERE e.text_hash IS NULL ORDER BY c.id", [model_id])]
+        return [r[0] for r in self._all(_sql.unembedded_query("%s"), [model_id])]
 
     # -- revisions and the save journal ----------------------------------------------------------
     REVISION_COLUMNS = REVISION_COLUMNS
@@ -588,44 +582,14 @@ class PostgresStore:
             self._changed(conn)
 
     # -- filters and facets ----------------------------------------------------------------------
-    @staticmethod
-    def _filter_sql(filters: Filters, public_only: bool) -> tuple[str, list]:
-        """The WHERE clause selecting the documents that pass `filters` (a search's value object)."""
-        clauses, params = [], []
-        if public_only:
-            clauses.append("status = %s")
-            params.append(PUBLIC)
-        for column, values in (
-            ("organisation", filters.organisation), ("organisation_type", filters.organisation_type),
-            ("county", filters.county), ("kind", filters.kind),
-        ):
-            if values:
-                clauses.append(f"{column} = ANY(%s)")
-                params.append(list(values))
-        if filters.theme:
-            clauses.append("themes ?| %s")          # any of the slugs among the document's themes
-            params.append(list(filters.theme))
-        if filters.kommungrupp:
-            names = kommungrupp_organisations(filters.kommungrupp)
-            clauses.append("organisation = ANY(%s)" if names else "false")
-            params.extend([names] if names else [])
-        if filters.year_from is not None:
-            clauses.append("year >= %s")
-            params.append(filters.year_from)
-        if filters.year_to is not None:
-            clauses.append("year <= %s")
-            params.append(filters.year_to)
-        return (" AND ".join(clauses) or "true"), params
-
     def filtered_document_ids(self, filters: Filters, public_only: bool = True) -> list[str]:
-        where, params = self._filter_sql(filters, public_only)
-        return [r[0] for r in self._all(f"SELECT id FROM documents WHERE {where}", params)]
+        where, params = _sql.filter_where(filters, public_only, POSTGRES_FILTERS)
+        return [r[0] for r in self._all(_sql.FILTERED_IDS.format(where=where), params)]
 
     def document_facet_rows(self, filters: Filters, public_only: bool = True) -> list[dict]:
-        where, params = self._filter_sql(filters, public_only)
-        return [self._decode(row) for row in self._dicts(
-            f"SELECT id, organisation, organisation_type, county, kind, year, themes FROM documents WHERE {where}",
-            params)]
+        """The facet columns of the documents passing `filters`, themes decoded."""
+        where, params = _sql.filter_where(filters, public_only, POSTGRES_FILTERS)
+        return [self._decode(row) for row in self._dicts(_sql.FACET_ROWS.format(where=where), params)]
 
     # -- change generation -----------------------------------------------------------------------
     def change_generation(self) -> int:
