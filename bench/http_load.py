@@ -101,19 +101,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def group_processes(pgid: int):
-    """(pid, /proc/<pid>/stat fields after the name) of every live process in a process group."""
+def processes():
+    """(pid, /proc/<pid>/stat fields after the name) of every live process."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
+                yield entry, fh.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # fields[0] is state (field 3): pgrp is field 5 -> [2], utime 14 -> [11], stime 15 -> [12]
-        if int(fields[2]) == pgid:
-            yield entry, fields
+
+
+def group_processes(pgid: int):
+    """(pid, stat fields) of every live process in a process group."""
+    # fields[0] is state (field 3): ppid is field 4 -> [1], pgrp 5 -> [2], utime 14 -> [11], stime 15 -> [12]
+    return ((pid, fields) for pid, fields in processes() if int(fields[2]) == pgid)
 
 
 def group_cpu_seconds(pgid: int) -> float:
@@ -479,17 +482,8 @@ class Postgres:
             postmaster = int((self.pgdata / "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        total = 0
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(entry) == postmaster or int(fields[1]) == postmaster:   # fields[1]: ppid
-                total += int(fields[11]) + int(fields[12])
+        total = sum(int(f[11]) + int(f[12]) for pid, f in processes()
+                    if int(pid) == postmaster or int(f[1]) == postmaster)
         return total / CLK_TCK
 
     def close(self) -> None:

@@ -530,13 +530,24 @@ def resolve_edit(save: Save) -> bool:
 
 
 class SaveWatch:
-    """Sees a save begin from outside: its pending revision committed to the journal."""
+    """Sees a save begin from outside: its pending revision committed to the journal (read
+    through a connection of its own: SQLite's file, read-only, or the PostgreSQL database)."""
 
-    def __init__(self, index: Path):
+    def __init__(self, connection):
+        self._db = connection
+        self.last = self._latest()
+
+    @classmethod
+    def sqlite(cls, index: Path) -> "SaveWatch":
         import sqlite3
 
-        self._db = sqlite3.connect(f"file:{index / 'kunskap.db'}?mode=ro", uri=True, timeout=1)
-        self.last = self._latest()
+        return cls(sqlite3.connect(f"file:{index / 'kunskap.db'}?mode=ro", uri=True, timeout=1))
+
+    @classmethod
+    def postgres(cls, url: str) -> "SaveWatch":
+        import psycopg
+
+        return cls(psycopg.connect(url, autocommit=True))
 
     def _latest(self) -> int:
         return self._db.execute("SELECT coalesce(max(id), 0) FROM revisions").fetchone()[0]
@@ -546,6 +557,31 @@ class SaveWatch:
 
     def close(self) -> None:
         self._db.close()
+
+
+def kill_within_a_save(server: "Server", stream: "Stream", at_least: int, watch, delay) -> None:
+    """Start `stream`; once `at_least` saves were answered, wait for the next one to begin (its
+    pending revision, seen by `watch()`), then `delay(mean seconds of a save so far)` more, and
+    kill -9 the server, leaving that save unanswered."""
+    started = time.monotonic()
+    stream.start()
+    deadline = started + 60
+    while stream.acknowledged < at_least and not stream.done.is_set():
+        assert time.monotonic() < deadline, tail(server.log)
+        time.sleep(0.005)
+    mean_save = (time.monotonic() - started) / max(stream.acknowledged, 1)
+    journal = watch()
+    try:
+        while not journal.new_save() and not stream.done.is_set():
+            assert time.monotonic() < deadline, tail(server.log)
+            time.sleep(0.002)
+    finally:
+        journal.close()
+    time.sleep(delay(mean_save))
+    assert not stream.done.is_set(), f"the stream ended before the kill: {stream.error!r}\n{tail(server.log)}"
+    server.kill_9()
+    stream.join(30)
+    assert stream.error is None, repr(stream.error)
 
 
 def crash_state(corpus: Path, index: Path) -> str:
@@ -576,24 +612,33 @@ def wait_for_pending(client: httpx.Client, saves: list[Save]) -> None:
             assert state == "done", state
 
 
-def test_kill_9_of_the_server_during_saves_loses_nothing_and_duplicates_nothing(tmp_path):
+def staffed_sample(corpus: Path, settings: Settings, tmp_path: Path) -> tuple[str, bytes]:
+    """The sample corpus ingested into the knowledge base of `settings`, with a staff account:
+    its API token, and a small PDF to upload."""
     from kunskap.accounts import Accounts
+
+    from .files import make_pdf
+
+    for name, (title, organisation, body, meta) in SAMPLE.items():
+        write_case(corpus, name, title, organisation, body, **meta)
+    kb = KnowledgeBase(settings)
+    ingest(kb, corpus)
+    accounts = Accounts(kb.store)
+    accounts.add_user("krock", STAFF_PASSWORD)
+    token = accounts.create_token("krock", "krocktest")
+    kb.store.close()
+    return token, make_pdf(tmp_path / "liten.pdf", ["Solceller på förskolans tak i Lund.",
+                                                    "Egen el och laddning av elcyklar."]).read_bytes()
+
+
+def test_kill_9_of_the_server_during_saves_loses_nothing_and_duplicates_nothing(tmp_path):
     from kunskap.curation import INLINE_UPLOAD_CHUNKS
 
     from .files import make_pdf
 
     rng = random.Random(SEED + 1)
     corpus, index, log = tmp_path / "corpus", tmp_path / "index", tmp_path / "serve.log"
-    for name, (title, organisation, body, meta) in SAMPLE.items():
-        write_case(corpus, name, title, organisation, body, **meta)
-    kb = KnowledgeBase(settings_for(corpus, index))
-    ingest(kb, corpus)
-    accounts = Accounts(kb.store)
-    accounts.add_user("krock", STAFF_PASSWORD)
-    token = accounts.create_token("krock", "krocktest")
-    kb.store.close()
-    small_pdf = make_pdf(tmp_path / "liten.pdf", ["Solceller på förskolans tak i Lund.",
-                                                  "Egen el och laddning av elcyklar."]).read_bytes()
+    token, small_pdf = staffed_sample(corpus, settings_for(corpus, index), tmp_path)
     # One upload large enough to be indexed in the background (the journal must finish it).
     page = " ".join(f"Laddinfrastruktur och elbussar i Borås, avsnitt {i}." for i in range(30))
     large_pdf = make_pdf(tmp_path / "stor.pdf", [page] * (INLINE_UPLOAD_CHUNKS + 10)).read_bytes()
@@ -608,29 +653,11 @@ def test_kill_9_of_the_server_during_saves_loses_nothing_and_duplicates_nothing(
         for round_number in range(SERVER_ROUNDS):
             saves = plan_saves(rng, round_number, editable, large_pdf if round_number == 1 else small_pdf)
             stream = Stream(base, token, saves)
-            at_least = rng.randint(6, 10)
-            started = time.monotonic()
-            stream.start()
-            deadline = started + 60
-            while stream.acknowledged < at_least and not stream.done.is_set():
-                assert time.monotonic() < deadline, tail(log)
-                time.sleep(0.005)
-            # Then a moment within the next save, seen from outside by its journal entry (the
-            # pending revision): at once (before or while its files are written) or a random
-            # delay up to the mean length of a save so far (most of it is indexing).
-            mean_save = (time.monotonic() - started) / max(stream.acknowledged, 1)
-            watch = SaveWatch(index)
-            try:
-                while not watch.new_save() and not stream.done.is_set():
-                    assert time.monotonic() < deadline, tail(log)
-                    time.sleep(0.002)
-            finally:
-                watch.close()
-            time.sleep(0 if round_number % 2 == 0 else rng.uniform(0, mean_save))
-            assert not stream.done.is_set(), f"the stream ended before the kill: {stream.error!r}\n{tail(log)}"
-            server.kill_9()
-            stream.join(30)
-            assert stream.error is None, repr(stream.error)
+            # Killed within a save, seen from outside by its journal entry (the pending revision):
+            # at once (before or while its files are written) or a random delay up to the mean
+            # length of a save so far (most of it is indexing).
+            kill_within_a_save(server, stream, rng.randint(6, 10), lambda: SaveWatch.sqlite(index),
+                               lambda mean: 0 if round_number % 2 == 0 else rng.uniform(0, mean))
             unanswered = [s for s in saves if s.sent and s.status is None]
             created = [s for s in saves if s.kind == "create" and s.status == 201]
             assert len(created) >= 3 and len(unanswered) == 1, (len(created), len(unanswered))
@@ -724,25 +751,6 @@ def check_recovered(corpus: Path, index: Path, answered: list[Save]) -> None:
 
 
 # -- 3. kill -9 of one of two `kunskap serve` replicas on PostgreSQL during saves ---------------
-class PgSaveWatch:
-    """Sees a save begin from outside: its pending revision committed to the journal."""
-
-    def __init__(self, url: str):
-        import psycopg
-
-        self._conn = psycopg.connect(url, autocommit=True)
-        self.last = self._latest()
-
-    def _latest(self) -> int:
-        return self._conn.execute("SELECT coalesce(max(id), 0) FROM revisions").fetchone()[0]
-
-    def new_save(self) -> bool:
-        return self._latest() > self.last
-
-    def close(self) -> None:
-        self._conn.close()
-
-
 def pg_contents(kb: KnowledgeBase) -> dict[str, tuple[str, list[str]]]:
     """doc id -> (content hash, chunk texts in order), from the PostgreSQL store."""
     return {doc_id: (state["content_hash"], [c.text for c in kb.store.chunks_of(doc_id)])
@@ -800,22 +808,10 @@ def test_kill_9_of_a_postgres_replica_during_a_save_loses_nothing(tmp_path, post
     searches (no error) and takes saves at once (the dead replica's advisory lock went with
     its connection); the first, restarted, rolls the journalled save forward or back, and the
     database, the files and the vectors agree."""
-    from kunskap.accounts import Accounts
-
-    from .files import make_pdf
-
     rng = random.Random(SEED + 2)
     corpus = tmp_path / "corpus"
-    for name, (title, organisation, body, meta) in SAMPLE.items():
-        write_case(corpus, name, title, organisation, body, **meta)
-    kb = KnowledgeBase(Settings(corpus=corpus, index=tmp_path / "setup", model="hashing", database_url=postgres_url))
-    ingest(kb, corpus)
-    accounts = Accounts(kb.store)
-    accounts.add_user("krock", STAFF_PASSWORD)
-    token = accounts.create_token("krock", "krocktest")
-    kb.store.close()
-    pdf = make_pdf(tmp_path / "liten.pdf", ["Solceller på förskolans tak i Lund.",
-                                            "Egen el och laddning av elcyklar."]).read_bytes()
+    token, pdf = staffed_sample(corpus, Settings(corpus=corpus, index=tmp_path / "setup", model="hashing",
+                                                 database_url=postgres_url), tmp_path)
 
     # No rate limit: one test client sends every search and save, from one address.
     env = dict(KUNSKAP_CORPUS=corpus, KUNSKAP_MODEL="hashing", KUNSKAP_DATABASE_URL=postgres_url,
@@ -845,26 +841,8 @@ def test_kill_9_of_a_postgres_replica_during_a_save_loses_nothing(tmp_path, post
         for round_number in range(3):
             saves = plan_saves(rng, round_number, editable, pdf, count=30)
             stream = Stream(base, token, saves)
-            at_least = rng.randint(3, 6)
-            started = time.monotonic()
-            stream.start()
-            deadline = started + 60
-            while stream.acknowledged < at_least and not stream.done.is_set():
-                assert time.monotonic() < deadline, tail(first.log)
-                time.sleep(0.005)
-            mean_save = (time.monotonic() - started) / max(stream.acknowledged, 1)
-            watch = PgSaveWatch(postgres_url)
-            try:
-                while not watch.new_save() and not stream.done.is_set():
-                    assert time.monotonic() < deadline, tail(first.log)
-                    time.sleep(0.002)
-            finally:
-                watch.close()
-            time.sleep(0 if round_number == 0 else rng.uniform(0, mean_save))
-            assert not stream.done.is_set(), f"the stream ended before the kill: {stream.error!r}"
-            first.kill_9()
-            stream.join(30)
-            assert stream.error is None, repr(stream.error)
+            kill_within_a_save(first, stream, rng.randint(3, 6), lambda: SaveWatch.postgres(postgres_url),
+                               lambda mean: 0 if round_number == 0 else rng.uniform(0, mean))
             (killed,) = [s for s in saves if s.sent and s.status is None]
 
             # The other replica saves at once: the dead one's writer lock was released with it.

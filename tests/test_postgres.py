@@ -21,6 +21,7 @@ from kunskap.search import Filters, Searcher, SearchRequest
 from kunskap.storage.postgres import PostgresStore
 
 from .conftest import REPO, write_case
+from .test_first_start import GatedEmbedder
 
 QUERIES = ["cykel", "elbussar i Växjö", "rättvis omställning", "matsvinn i skolköken", "laddinfrastruktur",
            "energirådgivning för hushåll", "biogas", "klimatpåverkan från offentliga inköp"]
@@ -378,26 +379,6 @@ def test_a_database_at_an_older_schema_is_upgraded_keeping_its_rows(postgres_url
     finally:
         store.close()
 
-
-class GatedEmbedder:
-    """The hashing embedder behind a gate: passages wait until the test opens it (the embedder
-    boundary; queries pass at once)."""
-
-    def __init__(self):
-        from kunskap.embeddings import HashingEmbedder
-
-        self.inner = HashingEmbedder()
-        self.model_id, self.dimension = self.inner.model_id, self.inner.dimension
-        self.gate = threading.Event()
-        self.passages = 0
-
-    def encode_passages(self, texts):
-        self.gate.wait(30)
-        self.passages += len(texts)
-        return self.inner.encode_passages(texts)
-
-    def encode_queries(self, texts):
-        return self.inner.encode_queries(texts)
 
 
 def test_one_server_builds_semantic_search_and_the_others_pick_it_up(corpus, postgres_url, tmp_path):
