@@ -10,6 +10,14 @@ The server is stopped at the end (also on Ctrl+C or an error).
     .venv/bin/python bench/http_load.py                      # builds the whole corpus first (~3 min)
     .venv/bin/python bench/http_load.py --index /tmp/x/index  # a prebuilt index (e.g. pipeline.py --keep)
     .venv/bin/python bench/http_load.py --limit-docs 20 --requests 100   # quick run
+
+With --database-url URL (an empty database, or a schema of one) or --postgres (a PostgreSQL 16 +
+pgvector server of its own, from pgserver), it compares replicas instead: the SQLite index is
+copied into PostgreSQL with `kunskap migrate-to`, then unique and repeated queries are measured
+against 1 and 2 `kunskap serve` processes, each pinned to a core of its own (`taskset -c`), on
+SQLite and on PostgreSQL alike, and the req/s of 2 replicas is divided by that of 1:
+
+    .venv/bin/python bench/http_load.py --index /tmp/…/index --postgres
 """
 
 from __future__ import annotations
@@ -74,6 +82,15 @@ def parse_args(argv=None):
     p.add_argument("--workdir", type=Path, default=None, help="parent of the temp dir")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (built index, server log)")
     p.add_argument("--json", type=Path, default=None, help="also write all figures as JSON here")
+    p.add_argument("--database-url", default=None,
+                   help="compare replicas on this PostgreSQL database (empty: the index is migrated into a "
+                        "schema of its own, dropped at the end)")
+    p.add_argument("--postgres", action="store_true",
+                   help="compare replicas on a PostgreSQL server of its own (pgserver) in the temp dir")
+    p.add_argument("--replica-clients", type=int, default=8, help="replica comparison: concurrent clients")
+    p.add_argument("--replica-requests", type=int, default=300,
+                   help="replica comparison: requests per query kind and configuration")
+    p.add_argument("--replica-cores", default="0,1", help="replica comparison: the cores replicas are pinned to")
     return p.parse_args(argv)
 
 
@@ -84,19 +101,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def group_processes(pgid: int):
-    """(pid, /proc/<pid>/stat fields after the name) of every live process in a process group."""
+def processes():
+    """(pid, /proc/<pid>/stat fields after the name) of every live process."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
+                yield entry, fh.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # fields[0] is state (field 3): pgrp is field 5 -> [2], utime 14 -> [11], stime 15 -> [12]
-        if int(fields[2]) == pgid:
-            yield entry, fields
+
+
+def group_processes(pgid: int):
+    """(pid, stat fields) of every live process in a process group."""
+    # fields[0] is state (field 3): ppid is field 4 -> [1], pgrp 5 -> [2], utime 14 -> [11], stime 15 -> [12]
+    return ((pid, fields) for pid, fields in processes() if int(fields[2]) == pgid)
 
 
 def group_cpu_seconds(pgid: int) -> float:
@@ -134,12 +154,17 @@ def build_index(args, tmp: Path) -> tuple[Path, Path, float, str]:
 
 
 class Server:
-    def __init__(self, args, index: Path, corpus: Path, tmp: Path):
-        self.port = args.port or free_port()
+    def __init__(self, args, index: Path, corpus: Path, tmp: Path, database_url: str | None = None,
+                 cpus: str | None = None, name: str = "server", port: int | None = None):
+        self.port = port or args.port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = tmp / "server.log"
+        self.log_path = tmp / f"{name}.log"
         cmd = [sys.executable, "-m", "kunskap", "serve", "--index", str(index), "--corpus", str(corpus),
                "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(args.workers), "--read-only"]
+        if database_url:
+            cmd += ["--database-url", database_url]
+        if cpus is not None:     # taskset execs the server: the pid (and process group) stay its own
+            cmd = ["taskset", "-c", cpus] + cmd
         if args.embed_threads:
             cmd += ["--threads", str(args.embed_threads)]
         env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
@@ -260,15 +285,20 @@ def body_has_results(body: bytes, headers: dict) -> bool:
     return b'"results":' in body
 
 
-async def run_level(base: str, stream: list[tuple[str, str]], concurrency: int, time_cap: float,
+async def run_level(base: str | list[str], stream: list[tuple[str, str]], concurrency: int, time_cap: float,
                     timeout: float, client_kind: str = "raw") -> dict:
+    """Closed loop: `concurrency` clients, each sending its next request when its last one was
+    answered. With several bases the clients' connections are spread over them in turn (as a
+    reverse proxy spreads them over replicas); only the raw client takes several."""
     from urllib.parse import urlencode, urlsplit
 
     records: list[dict] = []
     next_index = 0
     started = time.perf_counter()
     deadline = started + time_cap
-    url = urlsplit(base)
+    bases = [base] if isinstance(base, str) else list(base)
+    urls = [urlsplit(b) for b in bases]
+    url = urls[0]
 
     async def worker(get):
         nonlocal next_index
@@ -291,7 +321,8 @@ async def run_level(base: str, stream: list[tuple[str, str]], concurrency: int, 
             records.append({"kind": kind, "q": q, "latency": time.perf_counter() - t0, "error": error})
 
     if client_kind == "raw":
-        connections = [RawConnection(url.hostname, url.port) for _ in range(concurrency)]
+        connections = [RawConnection(urls[i % len(urls)].hostname, urls[i % len(urls)].port)
+                       for i in range(concurrency)]
 
         def getter(conn):
             async def get(target):
@@ -308,7 +339,7 @@ async def run_level(base: str, stream: list[tuple[str, str]], concurrency: int, 
         import httpx
 
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as client:
+        async with httpx.AsyncClient(base_url=bases[0], limits=limits, timeout=timeout) as client:
             async def get(target):
                 r = await client.get(target)
                 return r.status_code, r.status_code == 200 and "results" in r.json()
@@ -405,6 +436,175 @@ def sequential(server: Server, path: str, n: int) -> tuple[list[float], int]:
     return lat, errors
 
 
+# -- replicas: 1 and 2 pinned server processes, SQLite and PostgreSQL ---------------------------
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (/proc/stat's first line): whether
+    the cores were saturated, whoever used them (servers, PostgreSQL, the client, other jobs)."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + values[4]          # idle + iowait
+    return (sum(values) - idle) / CLK_TCK, sum(values) / CLK_TCK
+
+
+class Postgres:
+    """The database of the replica comparison: a schema of its own in --database-url's database,
+    or a pgserver instance in the temp dir; the SQLite index is migrated into it."""
+
+    def __init__(self, args, tmp: Path):
+        import uuid
+        from urllib.parse import quote
+
+        import psycopg
+
+        self.server = None
+        base = args.database_url
+        if base is None:
+            import pgserver
+
+            # Not under a folder only we may enter: pgserver runs PostgreSQL as a user of its own.
+            self.pgdata = Path(tempfile.mkdtemp(prefix="kunskap-bench-pg-"))
+            self.server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+            self.server.psql("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public;")
+            base = self.server.get_uri()
+        self.base = base
+        self.schema = f"bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {self.schema}")
+            self.version = conn.execute("SHOW server_version").fetchone()[0]
+        self.url = base + ("&" if "?" in base else "?") + "options=" + quote(f"-csearch_path={self.schema},public")
+
+    def cpu_seconds(self) -> float | None:
+        """CPU of our pgserver's postmaster and its children (the replicas' backends), or None
+        for a server given by URL (not ours to look at)."""
+        if self.server is None:
+            return None
+        try:
+            postmaster = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        total = sum(int(f[11]) + int(f[12]) for pid, f in processes()
+                    if int(pid) == postmaster or int(f[1]) == postmaster)
+        return total / CLK_TCK
+
+    def close(self) -> None:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.base, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+        finally:
+            if self.server is not None:
+                self.server.cleanup()
+                shutil.rmtree(self.pgdata, ignore_errors=True)
+
+
+def migrate_into(index: Path, corpus: Path, url: str) -> float:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "kunskap", "migrate-to", "--index", str(index), "--corpus",
+                           str(corpus), "--database-url", url], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"kunskap migrate-to failed:\n{done.stderr}")
+    B.log(done.stdout.strip())
+    return time.perf_counter() - started
+
+
+def measure_replicas(servers: list[Server], stream, args, database: Postgres) -> dict:
+    cpu0 = [group_cpu_seconds(s.pgid) for s in servers]
+    pg0 = database.cpu_seconds()
+    busy0, total0 = machine_cpu_seconds()
+    client0 = time.process_time()
+    result = asyncio.run(run_level([s.base for s in servers], stream, args.replica_clients, args.time_cap,
+                                   args.request_timeout))
+    busy1, total1 = machine_cpu_seconds()
+    result["server_cpu"] = [group_cpu_seconds(s.pgid) - c for s, c in zip(servers, cpu0)]
+    result["client_cpu"] = time.process_time() - client0
+    pg1 = database.cpu_seconds()
+    result["postgres_cpu"] = None if pg0 is None or pg1 is None else pg1 - pg0
+    result["machine_busy"] = (busy1 - busy0) / max(total1 - total0, 1e-9)
+    return result
+
+
+def replica_comparison(args, index: Path, corpus: Path, tmp: Path, build_note: str, clock) -> int:
+    """SQLite and PostgreSQL, 1 and 2 replicas each pinned to a core: unique and repeated queries."""
+    cores = [c.strip() for c in args.replica_cores.split(",") if c.strip()]
+    if shutil.which("taskset") is None:
+        raise SystemExit("taskset is needed to pin the replicas to cores (util-linux)")
+    database = Postgres(args, tmp)
+    try:
+        migrate_s = migrate_into(index, corpus, database.url)
+        n = args.replica_requests
+        configs = [("SQLite", 1), ("SQLite", 2), ("PostgreSQL", 1), ("PostgreSQL", 2)]
+        uniques = B.unique_variants(n * len(configs) + 5, args.seed + 7)
+        throwaway, uniques = uniques[:5], uniques[5:]
+        rng = random.Random(args.seed)
+        weights = [1.0 / (r + 1) ** 0.7 for r in range(len(B.POPULAR_QUERIES))]
+        rows, R = [], {}
+        for i, (backend, replicas) in enumerate(configs):
+            url = database.url if backend == "PostgreSQL" else None
+            servers = []
+            try:
+                for r in range(replicas):
+                    servers.append(Server(args, index, corpus, tmp, database_url=url, cpus=cores[r % len(cores)],
+                                          name=f"{backend.lower()}-{replicas}-{r}", port=free_port()))
+                for server in servers:
+                    server.wait_ready(args.startup_timeout)
+                # Every replica has its own result cache: each is warmed with every popular query,
+                # as replicas behind a proxy that have been running a while would be.
+                for server in servers:
+                    measure(server, [("throwaway", q) for q in throwaway] +
+                            [("prewarm", q) for q in B.POPULAR_QUERIES], 1, args)
+                new = uniques[i * n:(i + 1) * n]
+                streams = {"unique": [("unique", q) for q in new],
+                           "repeated": [("repeated", q) for q in rng.choices(B.POPULAR_QUERIES, weights=weights, k=n)]}
+                for kind, stream in streams.items():
+                    level_clock = B.LoadClock()
+                    B.log(f"{backend}, {replicas} replica(s): {len(stream)} {kind} queries, "
+                          f"{args.replica_clients} clients ...")
+                    res = measure_replicas(servers, stream, args, database)
+                    res["load"] = (level_clock.load_start, os.getloadavg())
+                    R[(backend, replicas, kind)] = res
+            finally:
+                for server in servers:
+                    server.stop()
+        for (backend, replicas, kind), res in R.items():
+            recs = res["records"]
+            ok = [r["latency"] for r in recs if not r["error"]]
+            rate = len(recs) / res["wall"]
+            one = R[(backend, 1, kind)]
+            ratio = rate / (len(one["records"]) / one["wall"])
+            rows.append([backend, replicas, ",".join(cores[:replicas]), kind, len(recs), len(recs) - len(ok),
+                         *B.p50_95_99(ok)[:2], B.fmt(rate), f"{ratio:.2f}x",
+                         " + ".join(B.fmt(1000 * c / max(len(recs), 1)) for c in res["server_cpu"]),
+                         B.fmt(1000 * res["postgres_cpu"] / max(len(recs), 1))
+                         if backend == "PostgreSQL" and res["postgres_cpu"] is not None else "-",
+                         B.fmt(1000 * res["client_cpu"] / max(len(recs), 1)),
+                         f"{100 * res['machine_busy']:.0f}", f"{res['load'][0][0]:.1f}"])
+        errors = sum(1 for res in R.values() for r in res["records"] if r["error"])
+        print(B.table(
+            f"REPLICAS: GET /api/v1/search, {args.replica_clients} clients (ms)",
+            ["backend", "replicas", "cores", "queries", "requests", "errors", "p50", "p95", "req/s",
+             "vs 1 replica", "srv CPU ms/req", "pg CPU ms", "cli CPU ms", "machine busy %", "load 1m"], rows,
+            [f"{n} requests per kind and configuration: unique = never asked before (the model embeds "
+             "each), repeated = popular queries, every replica pre-warmed with each (its result cache)",
+             "each replica a `kunskap serve --read-only` process (default threads and model instances) "
+             f"pinned with taskset -c to its core; the client (one asyncio process, connections spread over "
+             "the replicas in turn, as a proxy would) and PostgreSQL are not pinned and share the same cores",
+             "srv CPU = each replica's CPU per request of the pass; pg CPU = PostgreSQL's (postmaster and "
+             "backends); cli CPU = the client's",
+             "machine busy % = share of all cores busy during the pass (servers, PostgreSQL, the client and "
+             "other jobs): near 100 the cores, not the replicas, are the limit",
+             f"errors: {errors}" + error_kinds(R.values()),
+             f"PostgreSQL {database.version} + pgvector ({'pgserver, local socket' if database.server else 'given URL'}), "
+             f"migrated from the SQLite index with kunskap migrate-to in {migrate_s:.1f} s; {build_note}",
+             ] + clock.footer()), flush=True)
+        if args.json:
+            args.json.write_text(json.dumps({" / ".join(map(str, k)): v for k, v in R.items()}, indent=1,
+                                            default=str), "utf-8")
+        return 0 if errors == 0 else 1
+    finally:
+        database.close()
+
+
 # -- main --------------------------------------------------------------------------------------
 def main(argv=None) -> int:
     args = parse_args(argv)
@@ -423,6 +623,12 @@ def main(argv=None) -> int:
     else:
         index, corpus, build_s, summary = build_index(args, tmp)
         build_note = f"index built in {build_s:.0f} s ({summary})"
+    if args.database_url or args.postgres:
+        try:
+            return replica_comparison(args, index, corpus, tmp, build_note, clock)
+        finally:
+            if not args.keep:
+                shutil.rmtree(tmp, ignore_errors=True)
 
     # Query streams: popular ones repeated (Zipf-like), unique ones never seen before.
     n_rep = round(args.requests * args.repeated_share)

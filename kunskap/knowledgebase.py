@@ -8,7 +8,6 @@ store's embedding cache without re-embedding anything that is cached.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import threading
@@ -27,7 +26,6 @@ from .themes import ThemeVocabulary
 from .vectors import VectorIndex, id_fingerprint, set_faiss_threads
 
 LEXICON_MIN_COUNT = 2
-SEMANTIC_LOCK_FILE = ".semantic.lock"
 SEMANTIC_PROGRESS_FILE = "semantic-progress.json"
 log = logging.getLogger("kunskap")
 
@@ -187,7 +185,7 @@ class KnowledgeBase:
             ids, matrix, _ = self.store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)
             vectors = self.new_vector_index()
             vectors.add(ids, matrix)
-            self.publish_vectors(vectors)
+            self.publish_vectors(vectors, rebuilt=True)
             return vectors
 
     def _cached_fingerprint(self) -> tuple[int, int, int]:
@@ -204,18 +202,18 @@ class KnowledgeBase:
 
     def build_semantic(self, progress=None) -> int:
         """Embed every chunk not yet embedded and swap in the complete index: what a first start
-        runs in the background while lexical search already answers. One process at a time (a
-        lock file; another process finds it taken and returns 0). `progress(done, total)` is
-        called after every batch; the figures are also saved for other processes to show.
+        runs in the background while lexical search already answers. One process at a time,
+        on any server (the vector home's builder lock: a lock file next to FAISS, an advisory
+        lock in PostgreSQL); a process that finds it taken returns 0 at once and picks the
+        vectors up when the builder publishes them. `progress(done, total)` is called after
+        every batch; the figures are also saved for other processes on this machine to show.
         Returns the number of passages embedded."""
         from .files import atomic_write
         from .storage.embedding_cache import embed_texts
 
         self.index_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.index_dir / SEMANTIC_LOCK_FILE, "a+b") as handle:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+        with self.vector_home.builder_lock() as held:
+            if not held:
                 return 0
             missing = self.missing_vectors()
             total, done = len(missing), 0
@@ -242,39 +240,32 @@ class KnowledgeBase:
         "message"} (Swedish message)."""
         if self.vectors_complete:
             return {"state": "ready", "progress": 1.0, "message": "Semantisk sökning är klar."}
-        done, total = self.semantic_progress or (0, 0)
+        progress = self.semantic_progress
         try:
             saved = json.loads((self.index_dir / SEMANTIC_PROGRESS_FILE).read_text())
-            done, total = saved["done"], saved["total"]
+            progress = saved["done"], saved["total"]
         except (OSError, ValueError, KeyError):
             pass
-        if not self._semantic_lock_held():
+        if not self.vector_home.builder_running():
             return {"state": "incomplete", "progress": None,
                     "message": "Semantisk sökning saknar en del av texten: kör kunskap ingest. "
                                "Under tiden söker vi på orden."}
+        if progress is None:   # built by a server elsewhere: how much of the text is embedded
+            progress = self.store.cached_chunk_fingerprint(self.embedder.model_id)[0], self.store.count_chunks()
+        done, total = progress
         share = done / total if total else 0.0
         return {"state": "building", "progress": round(share, 3),
                 "message": f"Semantisk sökning byggs – {int(share * 100)} %. Under tiden söker vi på orden."}
 
-    def _semantic_lock_held(self) -> bool:
-        try:
-            handle = open(self.index_dir / SEMANTIC_LOCK_FILE, "rb")
-        except FileNotFoundError:
-            return False
-        with handle:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            return False
-
-    def publish_vectors(self, vectors: VectorIndex, save: bool = True, corpus_hash: str = "") -> None:
-        """Swap in a new vector index (atomic for readers) and persist it. Writers only."""
+    def publish_vectors(self, vectors: VectorIndex, save: bool = True, corpus_hash: str = "",
+                        rebuilt: bool = False) -> None:
+        """Swap in a new vector index (atomic for readers) and persist it. Writers only.
+        `rebuilt`: from the embedding cache, with no chunk changed (other servers are told)."""
         with self.writing():
             self.vectors = vectors
             self.generation += 1
             if save:
-                manifest = self.vector_home.save(vectors, corpus_hash)
+                manifest = self.vector_home.save(vectors, corpus_hash, rebuilt=rebuilt)
                 self._loaded_sha = manifest.index_sha256
                 self._manifest_stamp = self._stamp()
             self._note_completeness()
@@ -311,7 +302,7 @@ class KnowledgeBase:
         stored = set(self.store.chunk_ids())
         indexed = set(self.vectors.ids().tolist())
         stale, missing = indexed - stored, stored - indexed
-        if not stale and self._semantic_lock_held():
+        if not stale and self.vector_home.builder_running():
             return []   # a background build is adding the missing ones
         return [f"Vektorindexet stämmer inte med databasen: det saknar {len(missing)} av databasens "
                 f"{len(stored)} avsnitt och har {len(stale)} inaktuella vektorer. "

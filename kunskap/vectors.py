@@ -223,6 +223,7 @@ def read_manifest(folder: Path) -> Manifest:
 
 
 WRITE_LOCK_FILE = ".write.lock"
+SEMANTIC_LOCK_FILE = ".semantic.lock"
 
 
 class FaissFolder:
@@ -251,8 +252,8 @@ class FaissFolder:
     def new_index(self, dimension: int, model_id: str, chunker_version: int) -> VectorIndex:
         return VectorIndex(dimension, model_id, chunker_version)
 
-    def save(self, vectors: VectorIndex, corpus_hash: str = "") -> Manifest:
-        return vectors.save(self.folder, corpus_hash)
+    def save(self, vectors: VectorIndex, corpus_hash: str = "", rebuilt: bool = False) -> Manifest:
+        return vectors.save(self.folder, corpus_hash)   # a new manifest: other processes see it
 
     def stamp(self) -> tuple | None:
         try:
@@ -295,6 +296,36 @@ class FaissFolder:
                 yield False
                 return
             yield True
+
+    @contextmanager
+    def builder_lock(self):
+        """The background semantic build's lock (`flock` on `.semantic.lock`): yields whether it
+        was taken; never waits."""
+        import fcntl
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / SEMANTIC_LOCK_FILE, "a+b") as handle:   # closing releases it
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+
+    def builder_running(self) -> bool:
+        """Whether a process is building semantic search in this folder now."""
+        import fcntl
+
+        try:
+            handle = open(self.folder / SEMANTIC_LOCK_FILE, "rb")
+        except FileNotFoundError:
+            return False
+        with handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False
 
     def close(self) -> None:
         pass

@@ -530,13 +530,24 @@ def resolve_edit(save: Save) -> bool:
 
 
 class SaveWatch:
-    """Sees a save begin from outside: its pending revision committed to the journal."""
+    """Sees a save begin from outside: its pending revision committed to the journal (read
+    through a connection of its own: SQLite's file, read-only, or the PostgreSQL database)."""
 
-    def __init__(self, index: Path):
+    def __init__(self, connection):
+        self._db = connection
+        self.last = self._latest()
+
+    @classmethod
+    def sqlite(cls, index: Path) -> "SaveWatch":
         import sqlite3
 
-        self._db = sqlite3.connect(f"file:{index / 'kunskap.db'}?mode=ro", uri=True, timeout=1)
-        self.last = self._latest()
+        return cls(sqlite3.connect(f"file:{index / 'kunskap.db'}?mode=ro", uri=True, timeout=1))
+
+    @classmethod
+    def postgres(cls, url: str) -> "SaveWatch":
+        import psycopg
+
+        return cls(psycopg.connect(url, autocommit=True))
 
     def _latest(self) -> int:
         return self._db.execute("SELECT coalesce(max(id), 0) FROM revisions").fetchone()[0]
@@ -546,6 +557,31 @@ class SaveWatch:
 
     def close(self) -> None:
         self._db.close()
+
+
+def kill_within_a_save(server: "Server", stream: "Stream", at_least: int, watch, delay) -> None:
+    """Start `stream`; once `at_least` saves were answered, wait for the next one to begin (its
+    pending revision, seen by `watch()`), then `delay(mean seconds of a save so far)` more, and
+    kill -9 the server, leaving that save unanswered."""
+    started = time.monotonic()
+    stream.start()
+    deadline = started + 60
+    while stream.acknowledged < at_least and not stream.done.is_set():
+        assert time.monotonic() < deadline, tail(server.log)
+        time.sleep(0.005)
+    mean_save = (time.monotonic() - started) / max(stream.acknowledged, 1)
+    journal = watch()
+    try:
+        while not journal.new_save() and not stream.done.is_set():
+            assert time.monotonic() < deadline, tail(server.log)
+            time.sleep(0.002)
+    finally:
+        journal.close()
+    time.sleep(delay(mean_save))
+    assert not stream.done.is_set(), f"the stream ended before the kill: {stream.error!r}\n{tail(server.log)}"
+    server.kill_9()
+    stream.join(30)
+    assert stream.error is None, repr(stream.error)
 
 
 def crash_state(corpus: Path, index: Path) -> str:
@@ -576,24 +612,33 @@ def wait_for_pending(client: httpx.Client, saves: list[Save]) -> None:
             assert state == "done", state
 
 
-def test_kill_9_of_the_server_during_saves_loses_nothing_and_duplicates_nothing(tmp_path):
+def staffed_sample(corpus: Path, settings: Settings, tmp_path: Path) -> tuple[str, bytes]:
+    """The sample corpus ingested into the knowledge base of `settings`, with a staff account:
+    its API token, and a small PDF to upload."""
     from kunskap.accounts import Accounts
+
+    from .files import make_pdf
+
+    for name, (title, organisation, body, meta) in SAMPLE.items():
+        write_case(corpus, name, title, organisation, body, **meta)
+    kb = KnowledgeBase(settings)
+    ingest(kb, corpus)
+    accounts = Accounts(kb.store)
+    accounts.add_user("krock", STAFF_PASSWORD)
+    token = accounts.create_token("krock", "krocktest")
+    kb.store.close()
+    return token, make_pdf(tmp_path / "liten.pdf", ["Solceller på förskolans tak i Lund.",
+                                                    "Egen el och laddning av elcyklar."]).read_bytes()
+
+
+def test_kill_9_of_the_server_during_saves_loses_nothing_and_duplicates_nothing(tmp_path):
     from kunskap.curation import INLINE_UPLOAD_CHUNKS
 
     from .files import make_pdf
 
     rng = random.Random(SEED + 1)
     corpus, index, log = tmp_path / "corpus", tmp_path / "index", tmp_path / "serve.log"
-    for name, (title, organisation, body, meta) in SAMPLE.items():
-        write_case(corpus, name, title, organisation, body, **meta)
-    kb = KnowledgeBase(settings_for(corpus, index))
-    ingest(kb, corpus)
-    accounts = Accounts(kb.store)
-    accounts.add_user("krock", STAFF_PASSWORD)
-    token = accounts.create_token("krock", "krocktest")
-    kb.store.close()
-    small_pdf = make_pdf(tmp_path / "liten.pdf", ["Solceller på förskolans tak i Lund.",
-                                                  "Egen el och laddning av elcyklar."]).read_bytes()
+    token, small_pdf = staffed_sample(corpus, settings_for(corpus, index), tmp_path)
     # One upload large enough to be indexed in the background (the journal must finish it).
     page = " ".join(f"Laddinfrastruktur och elbussar i Borås, avsnitt {i}." for i in range(30))
     large_pdf = make_pdf(tmp_path / "stor.pdf", [page] * (INLINE_UPLOAD_CHUNKS + 10)).read_bytes()
@@ -608,29 +653,11 @@ def test_kill_9_of_the_server_during_saves_loses_nothing_and_duplicates_nothing(
         for round_number in range(SERVER_ROUNDS):
             saves = plan_saves(rng, round_number, editable, large_pdf if round_number == 1 else small_pdf)
             stream = Stream(base, token, saves)
-            at_least = rng.randint(6, 10)
-            started = time.monotonic()
-            stream.start()
-            deadline = started + 60
-            while stream.acknowledged < at_least and not stream.done.is_set():
-                assert time.monotonic() < deadline, tail(log)
-                time.sleep(0.005)
-            # Then a moment within the next save, seen from outside by its journal entry (the
-            # pending revision): at once (before or while its files are written) or a random
-            # delay up to the mean length of a save so far (most of it is indexing).
-            mean_save = (time.monotonic() - started) / max(stream.acknowledged, 1)
-            watch = SaveWatch(index)
-            try:
-                while not watch.new_save() and not stream.done.is_set():
-                    assert time.monotonic() < deadline, tail(log)
-                    time.sleep(0.002)
-            finally:
-                watch.close()
-            time.sleep(0 if round_number % 2 == 0 else rng.uniform(0, mean_save))
-            assert not stream.done.is_set(), f"the stream ended before the kill: {stream.error!r}\n{tail(log)}"
-            server.kill_9()
-            stream.join(30)
-            assert stream.error is None, repr(stream.error)
+            # Killed within a save, seen from outside by its journal entry (the pending revision):
+            # at once (before or while its files are written) or a random delay up to the mean
+            # length of a save so far (most of it is indexing).
+            kill_within_a_save(server, stream, rng.randint(6, 10), lambda: SaveWatch.sqlite(index),
+                               lambda mean: 0 if round_number % 2 == 0 else rng.uniform(0, mean))
             unanswered = [s for s in saves if s.sent and s.status is None]
             created = [s for s in saves if s.kind == "create" and s.status == 201]
             assert len(created) >= 3 and len(unanswered) == 1, (len(created), len(unanswered))
@@ -721,3 +748,138 @@ def check_recovered(corpus: Path, index: Path, answered: list[Save]) -> None:
             assert save.marker in kb.store.get_document(doc_id)["body"], (doc_id, save.marker)
     finally:
         kb.store.close()
+
+
+# -- 3. kill -9 of one of two `kunskap serve` replicas on PostgreSQL during saves ---------------
+def pg_contents(kb: KnowledgeBase) -> dict[str, tuple[str, list[str]]]:
+    """doc id -> (content hash, chunk texts in order), from the PostgreSQL store."""
+    return {doc_id: (state["content_hash"], [c.text for c in kb.store.chunks_of(doc_id)])
+            for doc_id, state in kb.store.document_states().items()}
+
+
+def check_pg_recovered(corpus: Path, url: str, tmp_path: Path, answered: list[Save], killed: Save) -> str:
+    """After the killed replica's restart: documents, chunks, lexical rows and vectors agree with
+    each other and with the corpus files; the killed save is all there (revision done) or not at
+    all (aborted, its files put back); nothing is pending. Returns what became of the killed save."""
+    import psycopg
+
+    kb = KnowledgeBase(Settings(corpus=corpus, index=tmp_path / "check", model="hashing", database_url=url))
+    try:
+        kb.open_vectors(repair=False)
+        chunk_ids = kb.store.chunk_ids()
+        assert chunk_ids and sorted(kb.vectors.ids().tolist()) == chunk_ids
+        with psycopg.connect(url) as conn:
+            lexical = [r[0] for r in conn.execute("SELECT chunk_id FROM lexical_rows ORDER BY chunk_id")]
+            assert conn.execute("SELECT count(*) FROM pending_files").fetchone()[0] == 0
+            states = dict(conn.execute("SELECT id, state FROM revisions").fetchall())
+        assert lexical == chunk_ids
+        assert "pending" not in states.values(), states
+        assert pg_contents(kb) == corpus_contents(corpus)       # the files and the database say the same
+        titles = Counter(d["title"] for d in kb.store.document_titles())
+        assert [t for t, n in titles.items() if n > 1] == []    # no save stored twice by a retry
+        stored = kb.store.document_states()
+        for save in answered:
+            row = kb.store.get_document(save.doc_id)
+            assert row is not None and row["title"] == save.title, (save.kind, save.doc_id)
+        for doc_id in {s.doc_id for s in answered if s.kind == "edit"}:
+            last = [s for s in answered if s.doc_id == doc_id and s.kind == "edit"][-1]
+            assert last.marker in kb.store.get_document(doc_id)["body"] or killed.doc_id == doc_id
+        # The interrupted save, found by its unique text: in the database and the files together,
+        # with a finished revision, or in neither.
+        documents = kb.store.get_documents(list(stored))
+        holding = [d for d, row in documents.items()   # an upload's marker is in its title, others' in the text
+                   if killed.marker in f"{row['title']} {' '.join((row['body'] or '').split())}"]
+        in_files = [p for p in corpus.rglob("*") if p.is_file() and p.suffix in (".md", ".yml")
+                    and killed.marker in p.read_text("utf-8", "replace")]
+        if holding:
+            (doc_id,) = holding
+            (revision,) = [r for r in kb.store.revisions_of(doc_id) if r["state"] == "done"][:1]
+            assert in_files, "in the database but not in the files"
+            return f"rolled forward ({doc_id}, revision {revision['id']} done)"
+        assert in_files == [], [str(p) for p in in_files]
+        return "rolled back (not in the database, not in the files)"
+    finally:
+        kb.store.close()
+
+
+def test_kill_9_of_a_postgres_replica_during_a_save_loses_nothing(tmp_path, postgres_url):
+    """Two `kunskap serve` replicas on one PostgreSQL and one shared corpus folder. Saves go
+    through the first; it is killed with SIGKILL within a save. The second keeps answering
+    searches (no error) and takes saves at once (the dead replica's advisory lock went with
+    its connection); the first, restarted, rolls the journalled save forward or back, and the
+    database, the files and the vectors agree."""
+    rng = random.Random(SEED + 2)
+    corpus = tmp_path / "corpus"
+    token, pdf = staffed_sample(corpus, Settings(corpus=corpus, index=tmp_path / "setup", model="hashing",
+                                                 database_url=postgres_url), tmp_path)
+
+    # No rate limit: one test client sends every search and save, from one address.
+    env = dict(KUNSKAP_CORPUS=corpus, KUNSKAP_MODEL="hashing", KUNSKAP_DATABASE_URL=postgres_url,
+               KUNSKAP_RATE_LIMIT=0)
+    first = Server(process_env(KUNSKAP_INDEX=tmp_path / "index-a", **env), tmp_path / "serve-a.log")
+    second = Server(process_env(KUNSKAP_INDEX=tmp_path / "index-b", **env), tmp_path / "serve-b.log")
+    editable = [{"id": name[:-3], "title": title, "organisation": organisation}
+                for name, (title, organisation, _, _) in SAMPLE.items() if organisation in ORGANISATIONS]
+    every: list[Save] = []
+    report = []
+    failures, searched, stop_searching = [], [0], threading.Event()
+
+    def search_the_second(base: str) -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            while not stop_searching.is_set():
+                answer = client.get("/api/v1/search", params={"q": rng.choice(OBJECTS), "mode": "hybrid"})
+                searched[0] += 1
+                if answer.status_code != 200:
+                    failures.append((answer.status_code, answer.text[:200]))
+                time.sleep(0.02)
+
+    try:
+        base = first.start()
+        second_base = second.start()
+        searcher = threading.Thread(target=search_the_second, args=(second_base,), daemon=True)
+        searcher.start()
+        for round_number in range(3):
+            saves = plan_saves(rng, round_number, editable, pdf, count=30)
+            stream = Stream(base, token, saves)
+            kill_within_a_save(first, stream, rng.randint(3, 6), lambda: SaveWatch.postgres(postgres_url),
+                               lambda mean: 0 if round_number == 0 else rng.uniform(0, mean))
+            (killed,) = [s for s in saves if s.sent and s.status is None]
+
+            # The other replica saves at once: the dead one's writer lock was released with it.
+            with httpx.Client(base_url=second_base, timeout=30,
+                              headers={"Authorization": f"Bearer {token}"}) as client:
+                marker = f"andrarepliken{round_number}"
+                saved = client.post("/api/v1/documents", json={
+                    "title": f"Sparat på den andra repliken {round_number}", "organisation": "Borås stad",
+                    "body": f"## Bakgrund\nBorås byggde laddplatser, {marker}.\n", "status": "published",
+                    "confirm_duplicates": True})
+                assert saved.status_code == 201, saved.text
+                found = client.get("/api/v1/search", params={"q": marker, "mode": "lexical"}).json()["results"]
+                assert [hit["id"] for hit in found] == [saved.json()["id"]]
+
+            base = first.start()          # recovery of the journalled save runs at start-up
+            answered = [s for s in saves if s.status is not None]
+            every.extend(answered)
+            outcome = check_pg_recovered(corpus, postgres_url, tmp_path, every, killed)
+            if killed.kind == "edit" and outcome.startswith("rolled forward"):
+                every.append(killed)      # its text is now the document's, as if it had been answered
+            with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
+                if killed.kind != "edit":     # retried with its Idempotency-Key: once, not twice
+                    killed.send(client)
+                    assert killed.status in (200, 201, 202), (killed.status, killed.answer)
+                    every.append(killed)
+                assert client.get("/ready").json()["status"] == "ready"
+            check_pg_recovered(corpus, postgres_url, tmp_path, every, killed)
+            report.append(f"round {round_number}: killed during {killed.kind} '{killed.marker}' after "
+                          f"{stream.acknowledged} answered saves: {outcome}")
+        stop_searching.set()
+        searcher.join(30)
+        print("\nreplica killed during saves:\n" + "\n".join(report) + f"\n{searched[0]} searches on the other")
+        assert searched[0] > 0 and failures == []
+        with httpx.Client(base_url=second_base, timeout=30) as client:
+            ready = client.get("/ready").json()
+            assert ready["status"] == "ready" and ready["chunks"] == ready["vectors"], ready
+    finally:
+        stop_searching.set()
+        first.stop()
+        second.stop()

@@ -21,6 +21,7 @@ from kunskap.search import Filters, Searcher, SearchRequest
 from kunskap.storage.postgres import PostgresStore
 
 from .conftest import REPO, write_case
+from .test_first_start import GatedEmbedder
 
 QUERIES = ["cykel", "elbussar i Växjö", "rättvis omställning", "matsvinn i skolköken", "laddinfrastruktur",
            "energirådgivning för hushåll", "biogas", "klimatpåverkan från offentliga inköp"]
@@ -391,3 +392,48 @@ def test_a_database_at_an_older_schema_is_upgraded_keeping_its_rows(postgres_url
         assert store.search_log_totals(__import__("datetime").date(2026, 1, 1), 2)["searches"] == 0
     finally:
         store.close()
+
+
+
+def test_one_server_builds_semantic_search_and_the_others_pick_it_up(corpus, postgres_url, tmp_path):
+    """Two servers (their own index folders, as on two machines) start on a database whose text
+    is not embedded yet: one builds semantic search (a PostgreSQL advisory lock), the other
+    reports it as being built and switches to hybrid search when the first is done."""
+    first_embedder, second_embedder = GatedEmbedder(), GatedEmbedder()
+    first, second = (KnowledgeBase(Settings(corpus=corpus, index=tmp_path / name, model="hashing",
+                                            database_url=postgres_url), embedder=embedder)
+                     for name, embedder in (("index-a", first_embedder), ("index-b", second_embedder)))
+    try:
+        ingest(first, corpus, embed=False)
+        second.open_vectors()
+        assert not second.vectors_complete and second.missing_vectors()
+        built = {}
+        builder = threading.Thread(target=lambda: built.setdefault("first", first.build_semantic()))
+        builder.start()
+        deadline = time.monotonic() + 10
+        while first.semantic_progress is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert first.semantic_progress is not None          # the first holds the build lock
+
+        assert second.build_semantic() == 0                  # the second does not build too
+        assert second_embedder.passages == 0
+        status = second.semantic_status()
+        assert status["state"] == "building", status
+        assert Searcher(second).search(SearchRequest("cykelpendling")).semantic_notice.startswith(
+            "Semantisk sökning byggs")
+
+        first_embedder.gate.set()
+        builder.join(30)
+        assert built["first"] == first.store.count_chunks() > 0
+        deadline = time.monotonic() + 5
+        while not second.vectors_complete and time.monotonic() < deadline:
+            second.reload_if_changed(every_seconds=0)
+            time.sleep(0.05)
+        assert second.vectors_complete                        # picked up without a restart
+        assert Searcher(second).search(SearchRequest("cykelpendling")).semantic_notice is None
+        assert second.semantic_status()["state"] == "ready" and second.consistency(max_age=0) == []
+        assert second_embedder.passages == 0
+    finally:
+        first_embedder.gate.set()
+        first.store.close()
+        second.store.close()

@@ -6,8 +6,9 @@
   key with ON DELETE CASCADE), so readers on any server never see the two out of step, and
   `clone()` needs no copy.
 - `PgVectorHome` plays the part of the FAISS folder for the knowledge base: the manifest (which
-  model and chunker the vectors are from), loading with the same refusals, the writer lock (an
-  advisory lock) and the change stamp (the store's generation, kept by `GenerationWatcher`).
+  model and chunker the vectors are from), loading with the same refusals, the writer lock and
+  the background semantic build's lock (advisory locks) and the change stamp (the store's
+  generation, kept by `GenerationWatcher`).
 
 Search is exact whenever the result could otherwise fall short: HNSW (pgvector 0.6) filters
 after the index scan and returns at most `hnsw.ef_search` rows, so a selective filter could
@@ -27,7 +28,7 @@ import numpy as np
 from .. import __version__
 from ..errors import IndexMismatchError, IndexMissingError
 from ..vectors import REBUILD_HINT, Manifest
-from .postgres import CHANGES_CHANNEL, WRITE_LOCK, PostgresStore
+from .postgres import CHANGES_CHANNEL, SEMANTIC_BUILD_LOCK, WRITE_LOCK, PostgresStore
 
 log = logging.getLogger("kunskap")
 
@@ -297,9 +298,14 @@ class PgVectorHome:
                      dt.datetime.now(dt.UTC).isoformat(timespec="seconds")])
         return PgVectorIndex(self.store, dimension, model_id, chunker_version)
 
-    def save(self, vectors: PgVectorIndex, corpus_hash: str = "") -> Manifest:
+    def save(self, vectors: PgVectorIndex, corpus_hash: str = "", rebuilt: bool = False) -> Manifest:
         """Nothing to write: the vectors were committed with the chunks. Builds the HNSW index
-        when the vectors have grown to need one; returns the manifest as it is now."""
+        when the vectors have grown to need one; returns the manifest as it is now. Vectors
+        `rebuilt` from the embedding cache (no chunk changed, so no generation moved) are
+        announced to the other servers, which would otherwise go on searching by words alone
+        after a background build."""
+        if rebuilt:
+            self.store.touch()
         vectors.ensure_ann_index()
         return self.manifest()
 
@@ -322,14 +328,21 @@ class PgVectorHome:
     @contextmanager
     def no_writer(self):
         """True inside while no writer holds the lock (taken shared for the check, then released)."""
-        with self.store._conn() as conn:
-            free = conn.execute("SELECT pg_try_advisory_lock_shared(%s, hashtext(current_schema()))",
-                                [WRITE_LOCK]).fetchone()[0]
-            try:
-                yield free
-            finally:
-                if free:
-                    conn.execute("SELECT pg_advisory_unlock_shared(%s, hashtext(current_schema()))", [WRITE_LOCK])
+        with self.store.advisory_lock_free(WRITE_LOCK) as free:
+            yield free
+
+    @contextmanager
+    def builder_lock(self):
+        """The background semantic build's lock, across servers (an advisory lock, not a file:
+        servers on other machines share the database, not the index folder). Yields whether
+        it was taken; never waits."""
+        with self.store.advisory_lock(SEMANTIC_BUILD_LOCK, wait=False) as held:
+            yield held
+
+    def builder_running(self) -> bool:
+        """Whether a server (this one or another) is building semantic search now."""
+        with self.store.advisory_lock_free(SEMANTIC_BUILD_LOCK) as free:
+            return not free
 
     def close(self) -> None:
         if self._watcher is not None:

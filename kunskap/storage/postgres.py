@@ -9,7 +9,8 @@ base that several servers share. Vectors live beside it in pgvector (`pgvector.P
   FTS5's BM25 computed in SQL with the same formula, parameters and column weights.
 - Every write to searchable contents raises the change generation in `store_state` and sends
   a NOTIFY, so other servers see the change (`GenerationWatcher`).
-- The cross-process writer lock is a session advisory lock, keyed by the schema.
+- The cross-process writer lock, and the lock of the background semantic build, are session
+  advisory locks keyed by the schema.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 
 from ..errors import StorageUnavailableError
+from . import _sql
 from .base import (
     BM25_B,
     BM25_K1,
@@ -34,7 +36,6 @@ from .base import (
     click_positions as _positions,
     decode_row,
     encode_record,
-    kommungrupp_organisations,
     lexical_tokens,
     mask_url,
 )
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kunskap")
 
 WRITE_LOCK = 0x6B756E02       # advisory lock namespace "kun\x02": writers (second key: the schema)
+SEMANTIC_BUILD_LOCK = 0x6B756E03   # "kun\x03": the one background semantic build of a knowledge base
 CHANGES_CHANNEL = "kunskap_changes"
 CONNECT_TIMEOUT = 5           # seconds: start-up fails fast with a clear message
 POOL_TIMEOUT = 3
@@ -54,6 +56,13 @@ DOCUMENT_COLUMNS = ("id", "title", "organisation", "organisation_type", "county"
                     "published", "summary", "source_url", "contact", "language", "status", "body", "extra",
                     "source_path", "content_hash", "chunker_version", "curation_notes", "ingested_at", "updated_at")
 JSONB_COLUMNS = ("themes", "tags", "extra", "curation_notes")
+
+
+POSTGRES_FILTERS = _sql.FilterDialect(
+    placeholder="%s", true="true", false="false",
+    any_of=lambda column, values: (f"{column} = ANY(%s)", [list(values)]),
+    any_theme=lambda slugs: ("themes ?| %s", [list(slugs)]),   # any of the slugs in the jsonb array
+)
 
 
 def _reason(exc: Exception) -> str:
@@ -191,20 +200,52 @@ class PostgresStore:
     def writer_lock(self):
         """The exclusive lock every writer of this knowledge base takes, on any server: a session
         advisory lock on a connection of its own (released if this process dies)."""
+        with self.advisory_lock(WRITE_LOCK):
+            yield
+
+    @contextmanager
+    def advisory_lock(self, key: int, wait: bool = True):
+        """A session advisory lock on (`key`, this schema), held on a connection of its own while
+        inside; yields whether it was taken (always, unless `wait` is False and another session,
+        on any server, holds it). Released if this process dies."""
         import psycopg
 
         try:
             with self._pool.connection() as conn:
-                conn.execute("SELECT pg_advisory_lock(%s, hashtext(current_schema()))", [WRITE_LOCK])
+                if wait:
+                    conn.execute("SELECT pg_advisory_lock(%s, hashtext(current_schema()))", [key])
+                elif not conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))",
+                                      [key]).fetchone()[0]:
+                    yield False
+                    return
                 try:
-                    yield
+                    yield True
                 finally:
                     try:
-                        conn.execute("SELECT pg_advisory_unlock(%s, hashtext(current_schema()))", [WRITE_LOCK])
+                        conn.execute("SELECT pg_advisory_unlock(%s, hashtext(current_schema()))", [key])
                     except psycopg.Error:
                         conn.close()   # never hand a connection still holding the lock back to the pool
         except psycopg.OperationalError as exc:
             raise self._unavailable(exc) from exc
+
+    @contextmanager
+    def advisory_lock_free(self, key: int):
+        """True inside while no session holds the advisory lock (`key`, this schema) exclusively:
+        taken shared for the check and held until the end, so no one takes it meanwhile."""
+        with self._conn() as conn:
+            free = conn.execute("SELECT pg_try_advisory_lock_shared(%s, hashtext(current_schema()))",
+                                [key]).fetchone()[0]
+            try:
+                yield free
+            finally:
+                if free:
+                    conn.execute("SELECT pg_advisory_unlock_shared(%s, hashtext(current_schema()))", [key])
+
+    def touch(self) -> None:
+        """Raise the change generation (and NOTIFY) without changing any row: for vectors
+        rebuilt from the embedding cache, which other servers must pick up too."""
+        with self.transaction(), self._conn() as conn:
+            self._changed(conn)
 
     # -- documents -------------------------------------------------------------------------------
     _decode = staticmethod(decode_row)
@@ -353,25 +394,12 @@ class PostgresStore:
                       ) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """(chunk ids, vectors) of every chunk (of one document, if given) whose embedding is
         cached, plus the ids of those that are not."""
-        ids, vectors, missing = [], [], []
-        where, params = ("WHERE c.doc_id = %s", [model_id, doc_id]) if doc_id else ("", [model_id])
-        for chunk_id, blob in self._all(
-                "SELECT c.id, e.vector FROM chunks c LEFT JOIN embeddings e "
-                f"ON e.model_id = %s AND e.text_hash = c.embed_hash {where} ORDER BY c.id", params):
-            vector = None if blob is None else np.frombuffer(bytes(blob), dtype=np.float32)
-            if vector is None or vector.shape[0] != dimension:
-                missing.append(chunk_id)
-                continue
-            ids.append(chunk_id)
-            vectors.append(vector)
-        matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dimension), np.float32)
-        return np.asarray(ids, dtype=np.int64), matrix, missing
+        sql, params = _sql.chunk_vectors_query("%s", model_id, doc_id)
+        return _sql.split_cached(self._all(sql, params), dimension)
 
     def unembedded_chunk_ids(self, model_id: str) -> list[int]:
         """Chunks whose embedding is not cached: ids only, no vector is read."""
-        return [r[0] for r in self._all(
-            "SELECT c.id FROM chunks c LEFT JOIN embeddings e ON e.model_id = %s AND e.text_hash = c.embed_hash "
-            "WHERE e.text_hash IS NULL ORDER BY c.id", [model_id])]
+        return [r[0] for r in self._all(_sql.unembedded_query("%s"), [model_id])]
 
     # -- revisions and the save journal ----------------------------------------------------------
     REVISION_COLUMNS = REVISION_COLUMNS
@@ -556,45 +584,15 @@ class PostgresStore:
             self._changed(conn)
 
     # -- filters and facets ----------------------------------------------------------------------
-    @staticmethod
-    def _filter_sql(filters: Filters, public_only: bool) -> tuple[str, list]:
-        """The WHERE clause selecting the documents that pass `filters` (a search's value object)."""
-        clauses, params = [], []
-        if public_only:
-            clauses.append("status = %s")
-            params.append(PUBLIC)
-        for column, values in (
-            ("organisation", filters.organisation), ("organisation_type", filters.organisation_type),
-            ("county", filters.county), ("kind", filters.kind),
-        ):
-            if values:
-                clauses.append(f"{column} = ANY(%s)")
-                params.append(list(values))
-        if filters.theme:
-            clauses.append("themes ?| %s")          # any of the slugs among the document's themes
-            params.append(list(filters.theme))
-        if filters.kommungrupp:
-            names = kommungrupp_organisations(filters.kommungrupp)
-            clauses.append("organisation = ANY(%s)" if names else "false")
-            params.extend([names] if names else [])
-        if filters.year_from is not None:
-            clauses.append("year >= %s")
-            params.append(filters.year_from)
-        if filters.year_to is not None:
-            clauses.append("year <= %s")
-            params.append(filters.year_to)
-        return (" AND ".join(clauses) or "true"), params
-
     def filtered_document_ids(self, filters: Filters, public_only: bool = True) -> list[str]:
-        where, params = self._filter_sql(filters, public_only)
-        return [r[0] for r in self._all(f"SELECT id FROM documents WHERE {where}", params)]
+        where, params = _sql.filter_where(filters, public_only, POSTGRES_FILTERS)
+        return [r[0] for r in self._all(_sql.FILTERED_IDS.format(where=where), params)]
 
     def document_facet_rows(self, filters: Filters, public_only: bool = True) -> list[dict]:
-        where, params = self._filter_sql(filters, public_only)
-        return [self._decode(row) for row in self._dicts(
-            f"SELECT id, organisation, organisation_type, county, kind, year, themes, published, updated_at "
-            f"FROM documents WHERE {where}",
-            params)]
+        """The facet columns of the documents passing `filters`, themes decoded, with the dates
+        that order a feed or an export (published, updated_at)."""
+        where, params = _sql.filter_where(filters, public_only, POSTGRES_FILTERS)
+        return [self._decode(row) for row in self._dicts(_sql.FACET_ROWS.format(where=where), params)]
 
     # -- change generation -----------------------------------------------------------------------
     def change_generation(self) -> int:

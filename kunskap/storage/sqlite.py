@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 import sqlite_utils
 
+from . import _sql
 from .base import (
     JSON_COLUMNS,
     PUBLIC,
@@ -25,7 +26,6 @@ from .base import (
     decode_row,
     encode_record,
     click_positions as _positions,
-    kommungrupp_organisations,
 )
 from .base import now_iso as _now
 from .sqlite_migrations import apply_migrations
@@ -34,6 +34,19 @@ if TYPE_CHECKING:   # a value object of the search package; imported for the ann
     from ..search.request import Filters
 
 __all__ = ["JSON_COLUMNS", "PUBLIC", "ChunkRow", "SQLiteStore"]
+
+
+def _placeholders(values) -> str:
+    return ",".join("?" * len(values))
+
+
+SQLITE_FILTERS = _sql.FilterDialect(
+    placeholder="?", true="1", false="0",
+    any_of=lambda column, values: (f"{column} IN ({_placeholders(values)})", list(values)),
+    # themes is a JSON array of slugs: any of the wanted ones among them
+    any_theme=lambda slugs: (f"EXISTS (SELECT 1 FROM json_each(documents.themes) WHERE value IN "
+                             f"({_placeholders(slugs)}))", list(slugs)),
+)
 
 
 class SQLiteStore:
@@ -247,26 +260,12 @@ class SQLiteStore:
                       ) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """(chunk ids, vectors) of every chunk (of one document, if given) whose embedding is
         cached, plus the ids of those that are not."""
-        ids, vectors, missing = [], [], []
-        where, params = ("WHERE c.doc_id = ?", [model_id, doc_id]) if doc_id else ("", [model_id])
-        for chunk_id, blob in self.db.execute(
-            "SELECT c.id, e.vector FROM chunks c LEFT JOIN embeddings e "
-            f"ON e.model_id = ? AND e.text_hash = c.embed_hash {where} ORDER BY c.id",
-            params,
-        ):
-            if blob is None:
-                missing.append(chunk_id)
-                continue
-            ids.append(chunk_id)
-            vectors.append(np.frombuffer(blob, dtype=np.float32))
-        matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dimension), np.float32)
-        return np.asarray(ids, dtype=np.int64), matrix, missing
+        sql, params = _sql.chunk_vectors_query("?", model_id, doc_id)
+        return _sql.split_cached(self.db.execute(sql, params).fetchall(), dimension)
 
     def unembedded_chunk_ids(self, model_id: str) -> list[int]:
         """Chunks whose embedding is not cached: ids only, no vector is read."""
-        return [r[0] for r in self.db.execute(
-            "SELECT c.id FROM chunks c LEFT JOIN embeddings e ON e.model_id = ? AND e.text_hash = c.embed_hash "
-            "WHERE e.text_hash IS NULL ORDER BY c.id", [model_id]).fetchall()]
+        return [r[0] for r in self.db.execute(_sql.unembedded_query("?"), [model_id]).fetchall()]
 
     # -- revisions (what curation saved) ---------------------------------------------------
     def last_revision_id(self) -> int:
@@ -395,50 +394,15 @@ class SQLiteStore:
         return self.db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [quoted]).fetchone()[0]
 
     # -- filters and facets ----------------------------------------------------------------
-    @staticmethod
-    def _filter_sql(filters: Filters, public_only: bool) -> tuple[str, list]:
-        """The WHERE clause selecting the documents that pass `filters` (a search's value object)."""
-        clauses, params = [], []
-        if public_only:
-            clauses.append("status = ?")
-            params.append(PUBLIC)
-        for column, values in (
-            ("organisation", filters.organisation), ("organisation_type", filters.organisation_type),
-            ("county", filters.county), ("kind", filters.kind),
-        ):
-            if values:
-                clauses.append(f"{column} IN ({','.join('?' * len(values))})")
-                params.extend(values)
-        if filters.theme:
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM json_each(documents.themes) WHERE value IN ({','.join('?' * len(filters.theme))}))"
-            )
-            params.extend(filters.theme)
-        if filters.kommungrupp:
-            SQLiteStore._kommungrupp_clause(filters.kommungrupp, clauses, params)
-        if filters.year_from is not None:
-            clauses.append("year >= ?")
-            params.append(filters.year_from)
-        if filters.year_to is not None:
-            clauses.append("year <= ?")
-            params.append(filters.year_to)
-        return (" AND ".join(clauses) or "1"), params
-
     def filtered_document_ids(self, filters: Filters, public_only: bool = True) -> list[str]:
-        where, params = self._filter_sql(filters, public_only)
-        return [r[0] for r in self.db.execute(f"SELECT id FROM documents WHERE {where}", params).fetchall()]
+        where, params = _sql.filter_where(filters, public_only, SQLITE_FILTERS)
+        return [r[0] for r in self.db.execute(_sql.FILTERED_IDS.format(where=where), params).fetchall()]
 
     def document_facet_rows(self, filters: Filters, public_only: bool = True) -> list[dict]:
         """The facet columns of the documents passing `filters`, themes decoded, with the dates
         that order a feed or an export (published, updated_at)."""
-        where, params = self._filter_sql(filters, public_only)
-        return [
-            self._decode(row) for row in self.db.query(
-                f"SELECT id, organisation, organisation_type, county, kind, year, themes, published, updated_at "
-                f"FROM documents WHERE {where}",
-                params,
-            )
-        ]
+        where, params = _sql.filter_where(filters, public_only, SQLITE_FILTERS)
+        return [self._decode(row) for row in self.db.query(_sql.FACET_ROWS.format(where=where), params)]
 
     def chunk_ids_for_documents(self, doc_ids: Sequence[str]) -> np.ndarray:
         ids: list[int] = []
@@ -655,17 +619,6 @@ class SQLiteStore:
             "WHERE s.day >= ? AND c.position <= ? GROUP BY c.position", [day, max_position]).fetchall())
         return _positions(by_shown, clicked, max_position)
 
-    # -- overview pages: kommungrupp filter --------------------------------------------------
-    @staticmethod
-    def _kommungrupp_clause(codes: Sequence[str], clauses: list, params: list) -> None:
-        """kommungrupp (A1..C9) as the organisations in those groups (reference data, not a
-        column: a municipality's group changes when SKR revises it, not when a document does)."""
-        names = kommungrupp_organisations(codes)
-        if not names:
-            clauses.append("0")
-            return
-        clauses.append(f"organisation IN ({','.join('?' * len(names))})")
-        params.extend(names)
 
 
 Store = SQLiteStore   # the name before there was a second backend

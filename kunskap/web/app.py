@@ -167,7 +167,11 @@ def start_semantic_build(kb) -> threading.Thread:
 
         try:
             count = kb.build_semantic(progress)
-            log.info("kunskap: semantisk sökning klar (%d avsnitt inbäddade)", count)
+            if count == 0 and not kb.vectors_complete:   # the build lock is another process's or server's
+                log.info("kunskap: semantisk sökning byggs av en annan process eller server; "
+                         "vektorerna tas i bruk här när den är klar")
+            else:
+                log.info("kunskap: semantisk sökning klar (%d avsnitt inbäddade)", count)
         except Exception:   # the cache keeps what was embedded; the next start goes on from there
             log.exception("kunskap: semantisk sökning kunde inte byggas klart")
 
