@@ -46,8 +46,44 @@ def rules():
             return hits | {d for d, e in found.typed_evidence.items() if e >= share and d in scores}
         return rule
 
-    for alpha in (0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
+    def top_k(k):
+        def rule(found, scores):
+            return set(sorted(scores, key=lambda d: (-scores[d], d))[:k])
+        return rule
+
+    def knee(floor, depth=30):
+        """Cut at the largest drop between neighbours among the documents above floor·best:
+        a query with one clear answer keeps one, a plateau of similar documents keeps the plateau."""
+        def rule(found, scores):
+            ranked = sorted(scores.values(), reverse=True)[:depth]
+            if not ranked or ranked[0] <= 0:
+                return set()
+            above = [v for v in ranked if v >= floor * ranked[0]]
+            if len(above) < 2:
+                cut = above[0] if above else ranked[0]
+            else:
+                drops = [(above[i] - above[i + 1], i) for i in range(len(above) - 1)]
+                drops.append((above[-1] - (ranked[len(above)] if len(ranked) > len(above) else 0.0), len(above) - 1))
+                cut = above[max(drops, key=lambda x: (x[0], -x[1]))[1]]
+            return {d for d, v in scores.items() if v >= cut}
+        return rule
+
+    def relative_or_close(alpha, delta):
+        def rule(found, scores):
+            top = max(found.dense.values(), default=0.0)
+            close = {d for d, v in found.dense.items() if v >= top - delta and d in scores}
+            return relative(alpha)(found, scores) | close
+        return rule
+
+    for alpha in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
         out[f"fused ≥ {alpha:.2f}·best"] = relative(alpha)
+    for k in (3, 5, 10):
+        out[f"first {k}"] = top_k(k)
+    for floor in (0.2, 0.3, 0.45):
+        out[f"largest drop above {floor:.2f}·best"] = knee(floor)
+    for alpha in (0.45, 0.6):
+        for delta in (0.01, 0.02):
+            out[f"fused ≥ {alpha:.2f}·best or cos ≥ best−{delta:.2f}"] = relative_or_close(alpha, delta)
     for alpha in (0.4, 0.45, 0.5):
         for share in (0.8, 0.99):
             out[f"fused ≥ {alpha:.2f}·best or typed ≥ {share:.2f}"] = relative_or_typed(alpha, share)

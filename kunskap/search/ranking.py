@@ -67,6 +67,11 @@ class DenseWeights:
     # descriptive queries is shipped.
     prf_docs: int = 2
     prf_weight: float = 0.3
+    # A document-level vector of "title – organisation\nsummary" (summary_text; ablation only:
+    # ingest does not embed it, bench/ablation.py does): the document's score blended as
+    # (1 − w)·chunks + w·cos(query, that vector), or the larger of the two when summary_max.
+    summary: float = 0.0
+    summary_max: bool = False
 
 
 @dataclass(frozen=True)
