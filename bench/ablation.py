@@ -3,7 +3,9 @@
 Prints nDCG@10 (and per query type for sets that label types) for lexical only, dense only,
 reciprocal rank fusion, normalised-score sums, the calibrated fusion we ship and the candidates
 of "Generalising ranking" (eval/README.md): generic words out of the lexical evidence, dense
-evidence at several granularities, query-type-aware weights and dense pseudo-relevance feedback.
+evidence at several granularities (a title + summary vector per document among them),
+query-type-aware weights and dense pseudo-relevance feedback; `--chunk-words N` re-chunks and
+re-embeds every set at another chunk size (give it a --work of its own).
 The summary at the end gives each variant's mean over the sets and its worst margin, over the
 sets and the query types, against the better of dense only and lexical only.
 
@@ -13,6 +15,7 @@ Query embeddings are shared between the variants of a set.
 
     .venv/bin/python bench/ablation.py ../shared/eval/swefaq ../shared/eval/swequad_mc eval/climate
     .venv/bin/python bench/ablation.py --work /tmp/rk --only "a: generic w0.5;shipped (current default)" eval/climate
+    .venv/bin/python bench/ablation.py --chunk-words 120 --work /tmp/rk120 --only "shipped (current default)" eval/climate
 """
 
 from __future__ import annotations
@@ -93,6 +96,9 @@ VARIANTS = {
     "e: summary vector 0.5": (variant(SHIPPED, dense={"summary": 0.5}), "hybrid"),
     "e: summary vector max": (variant(SHIPPED, dense={"summary": 1.0, "summary_max": True}), "hybrid"),
     "e: summary vector 0.35, dense only": (variant(SHIPPED, dense={"summary": 0.35}), "dense"),
+    # (a) and (c) again, on top of the shipped ranking (dense feedback on)
+    "a on shipped: generic w0.5": (variant(SHIPPED, expansion={"generic": True, "generic_weight": 0.5}), "hybrid"),
+    "c on shipped: >=5 words x0.5": (variant(SHIPPED, long_query_words=5, long_query_factor=0.5), "hybrid"),
     "shipped (current default)": (RankingParams(), "hybrid"),
     "shipped, dense only": (RankingParams(), "dense"),
     "shipped, lexical only": (RankingParams(), "lexical"),
