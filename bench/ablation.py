@@ -3,7 +3,9 @@
 Prints nDCG@10 (and per query type for sets that label types) for lexical only, dense only,
 reciprocal rank fusion, normalised-score sums, the calibrated fusion we ship and the candidates
 of "Generalising ranking" (eval/README.md): generic words out of the lexical evidence, dense
-evidence at several granularities, query-type-aware weights and dense pseudo-relevance feedback.
+evidence at several granularities (a title + summary vector per document among them),
+query-type-aware weights and dense pseudo-relevance feedback; `--chunk-words N` re-chunks and
+re-embeds every set at another chunk size (give it a --work of its own).
 The summary at the end gives each variant's mean over the sets and its worst margin, over the
 sets and the query types, against the better of dense only and lexical only.
 
@@ -13,6 +15,7 @@ Query embeddings are shared between the variants of a set.
 
     .venv/bin/python bench/ablation.py ../shared/eval/swefaq ../shared/eval/swequad_mc eval/climate
     .venv/bin/python bench/ablation.py --work /tmp/rk --only "a: generic w0.5;shipped (current default)" eval/climate
+    .venv/bin/python bench/ablation.py --chunk-words 120 --work /tmp/rk120 --only "shipped (current default)" eval/climate
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ from pathlib import Path
 from kunskap.config import load_settings
 from kunskap.evaluation import build_set_index, evaluate_queries, read_jsonl, read_qrels
 from kunskap.search import Searcher
-from kunskap.search.dense import QueryVectors
+from kunskap.embeddings import text_hash
+from kunskap.search.dense import QueryVectors, summary_text
+from kunskap.storage import embedding_cache
 from kunskap.search.ranking import DenseWeights, ExpansionWeights, FusionWeights, RankingParams
 
-BEFORE = RankingParams(expansion=ExpansionWeights(generic=False), dense=DenseWeights(),
+BEFORE = RankingParams(expansion=ExpansionWeights(generic=False), dense=DenseWeights(prf_docs=0, prf_weight=0.0),
                        long_query_words=0, long_query_factor=1.0)   # the ranking before issue 11
+SHIPPED = RankingParams()
 
 
 def fusion(base: RankingParams = BEFORE, **weights) -> RankingParams:
@@ -83,22 +89,56 @@ VARIANTS = {
     "a+d: generic w0.5, prf 3 0.3": (variant(expansion={"generic": True, "generic_weight": 0.5},
                                              dense={"prf_docs": 3, "prf_weight": 0.3}), "hybrid"),
     "b+d: doc mean 0.2, prf 3 0.3": (variant(dense={"centroid": 0.2, "prf_docs": 3, "prf_weight": 0.3}), "hybrid"),
+    # (e) a document-level vector of title + organisation + summary (climate only: the dev sets
+    # have no summaries, so there it changes nothing), on top of the shipped ranking
+    "e: summary vector 0.2": (variant(SHIPPED, dense={"summary": 0.2}), "hybrid"),
+    "e: summary vector 0.35": (variant(SHIPPED, dense={"summary": 0.35}), "hybrid"),
+    "e: summary vector 0.5": (variant(SHIPPED, dense={"summary": 0.5}), "hybrid"),
+    "e: summary vector max": (variant(SHIPPED, dense={"summary": 1.0, "summary_max": True}), "hybrid"),
+    "e: summary vector 0.35, dense only": (variant(SHIPPED, dense={"summary": 0.35}), "dense"),
+    # (a) and (c) again, on top of the shipped ranking (dense feedback on)
+    "a on shipped: generic w0.5": (variant(SHIPPED, expansion={"generic": True, "generic_weight": 0.5}), "hybrid"),
+    "c on shipped: >=5 words x0.5": (variant(SHIPPED, long_query_words=5, long_query_factor=0.5), "hybrid"),
     "shipped (current default)": (RankingParams(), "hybrid"),
     "shipped, dense only": (RankingParams(), "dense"),
     "shipped, lexical only": (RankingParams(), "lexical"),
 }
 
 
+def embed_summaries(kb, batch_size: int) -> None:
+    """Cache the title + summary vector of every document that has a summary (DenseWeights.summary)."""
+    rows = kb.store.get_documents(sorted(kb.store.document_states()))
+    texts = [t for t in map(summary_text, rows.values()) if t]
+    embedded, cached = embedding_cache.embed_texts(kb.store, kb.embedder, [(text_hash(t), t) for t in texts],
+                                                   batch_size, progress=True)
+    print(f"summary vectors: {embedded} embedded, {cached} cached")
+
+
+def set_chunk_words(words: int) -> None:
+    """Chunk at ~`words` words (the shipped 90/120/50 target/max/min scaled alike) under a chunker
+    version of its own, so a kept work dir of the other size is rebuilt, never mixed."""
+    from kunskap import chunking, ingest, knowledgebase
+    scale = words / chunking.TARGET_WORDS
+    chunking.TARGET_WORDS, chunking.MAX_WORDS = words, round(chunking.MAX_WORDS * scale)
+    chunking.MIN_WORDS = round(chunking.MIN_WORDS * scale)
+    version = 1000 + words
+    chunking.CHUNKER_VERSION = ingest.CHUNKER_VERSION = knowledgebase.CHUNKER_VERSION = version
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="*", default=["../shared/eval/swefaq", "../shared/eval/swequad_mc"])
     parser.add_argument("--work", default="index/eval", help="work dirs are <work>-<set name>")
+    parser.add_argument("--chunk-words", type=int, default=0,
+                        help="re-chunk every set at about this many words (re-embeds; use its own --work)")
     parser.add_argument("--only", default="", help="variant names separated by ; "
                         "(lexical only, dense only and the before row are always run)")
     args = parser.parse_args()
     wanted = [w.strip() for w in args.only.split(";") if w.strip()]
     variants = {name: v for name, v in VARIANTS.items()
                 if not wanted or name in ("lexical only", "dense only", "before (calibrated)") or name in wanted}
+    if args.chunk_words:
+        set_chunk_words(args.chunk_words)
     settings = load_settings()
     results: dict[str, dict[str, dict]] = {}   # set -> variant -> report
     for set_dir in map(Path, args.sets):
@@ -108,6 +148,8 @@ def main() -> None:
         started = time.perf_counter()
         kb, back = build_set_index(set_dir, settings, work, progress=True)
         print(f"\n{set_dir.name}: {len(queries)} queries, index ready in {time.perf_counter() - started:.0f} s")
+        if any(params.dense.summary for params, _ in variants.values()):
+            embed_summaries(kb, settings.batch_size)
         vectors = QueryVectors(lambda texts: kb.embedder.encode_queries(texts), 4096)
         rows = {}
         for name, (params, mode) in variants.items():

@@ -74,8 +74,8 @@ def _found(dense, lexical, evidence=1.0, themes=frozenset()):
 
 
 def test_the_hits_are_the_candidates_close_to_the_best_score():
-    scores = {"a": 1.0, "b": 0.5, "c": 0.44, "d": 0.1}
-    assert hit_set(_found({}, {}), scores, "hybrid") == {"a", "b"}          # ≥ 0.45 of the best
+    scores = {"a": 1.0, "b": 0.4, "c": 0.39, "d": 0.1}
+    assert hit_set(_found({}, {}), scores, "hybrid") == {"a", "b"}          # ≥ 0.40 of the best
     assert hit_set(_found({}, {}), {"x": 0.0, "y": 0.0}, "hybrid") == {"x"}   # never empty
     assert hit_set(_found({}, {}), {}, "hybrid") == set()
     cosines = {"a": 0.90, "b": 0.875, "c": 0.86}
@@ -254,3 +254,32 @@ def test_dense_document_scores_blend_the_second_chunk_and_feedback_moves_the_que
                                lambda: means)
     assert half == pytest.approx(plain)
     assert means.mean_of(["near", "far"]) == pytest.approx(np.array([0.5, 0.5]))
+
+
+def test_a_document_level_summary_vector_is_blended_or_taken_when_larger():
+    import numpy as np
+
+    from kunskap.search.dense import DocumentSummaries, dense_candidates, summary_text
+    from kunskap.search.ranking import DenseWeights
+    from kunskap.vectors import VectorIndex
+
+    assert summary_text({"title": "Solceller", "organisation": "Umeå kommun", "summary": " Tak. "}) == \
+        "Solceller – Umeå kommun\nTak."
+    assert summary_text({"title": "Solceller", "summary": ""}) is None
+
+    matrix = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+    index = VectorIndex(2, "test", 1)
+    index.add(np.array([1, 2], np.int64), matrix)
+    docs = {1: "a", 2: "b"}
+    query = np.array([0.6, 0.8], np.float32)
+    # Only "a" has a summary vector, and it points at the query.
+    summaries = DocumentSummaries({"a": query.copy()})
+    plain, _ = dense_candidates(index, lambda text: query, "q", None, docs, DenseWeights(prf_docs=0),
+                                summaries=lambda: summaries)
+    assert plain == pytest.approx({"a": 0.6, "b": 0.8})
+    blended, _ = dense_candidates(index, lambda text: query, "q", None, docs,
+                                  DenseWeights(prf_docs=0, summary=0.5), summaries=lambda: summaries)
+    assert blended == pytest.approx({"a": 0.8, "b": 0.8})   # a: (0.6 + 1.0) / 2; b has none: unchanged
+    larger, _ = dense_candidates(index, lambda text: query, "q", None, docs,
+                                 DenseWeights(prf_docs=0, summary=1.0, summary_max=True), summaries=lambda: summaries)
+    assert larger == pytest.approx({"a": 1.0, "b": 0.8})

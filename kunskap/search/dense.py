@@ -83,6 +83,26 @@ class DocumentMeans:
         return self.matrix[rows].mean(axis=0) if rows else None
 
 
+def summary_text(document: dict) -> str | None:
+    """What a document-level vector embeds: title and organisation, then the summary (None when
+    the document has no summary)."""
+    summary = (document.get("summary") or "").strip()
+    if not summary:
+        return None
+    head = " – ".join(p for p in (document.get("title"), document.get("organisation")) if p)
+    return f"{head}\n{summary}" if head else summary
+
+
+class DocumentSummaries:
+    """The cached vectors of summary_text per document (documents without one are left out)."""
+
+    def __init__(self, vectors: dict[str, np.ndarray]):
+        self.vectors = vectors
+
+    def cosines(self, query: np.ndarray, doc_ids) -> Scores:
+        return {d: float(self.vectors[d] @ query) for d in doc_ids if d in self.vectors}
+
+
 def document_scores(ids: np.ndarray, scores: np.ndarray, chunk_docs: dict[int, str], second_weight: float
                     ) -> tuple[Scores, BestChunks]:
     """Per document: its best chunk's cosine, blended with its second best (a chunk that was not
@@ -101,7 +121,8 @@ def document_scores(ids: np.ndarray, scores: np.ndarray, chunk_docs: dict[int, s
 
 def dense_candidates(vectors, embed: Callable[[str], np.ndarray], text: str, allowed_chunks: np.ndarray | None,
                      chunk_docs: dict[int, str], weights: DenseWeights | None = None,
-                     means: Callable[[], DocumentMeans] | None = None) -> tuple[Scores, BestChunks]:
+                     means: Callable[[], DocumentMeans] | None = None,
+                     summaries: Callable[[], DocumentSummaries] | None = None) -> tuple[Scores, BestChunks]:
     """Per document: the cosine of its best chunk among the DENSE_CHUNKS nearest allowed ones
     (blended as `weights` say). The query is embedded only when there are vectors to search."""
     if vectors is None or vectors.count == 0:
@@ -122,4 +143,11 @@ def dense_candidates(vectors, embed: Callable[[str], np.ndarray], text: str, all
     if weights.centroid and means is not None:
         whole = means().cosines(query, doc_scores)
         doc_scores = {d: (1 - weights.centroid) * s + weights.centroid * whole.get(d, s) for d, s in doc_scores.items()}
+    if weights.summary and summaries is not None:
+        whole = summaries().cosines(query, doc_scores)
+        if weights.summary_max:
+            doc_scores = {d: max(s, whole.get(d, s)) for d, s in doc_scores.items()}
+        else:
+            w = weights.summary
+            doc_scores = {d: (1 - w) * s + w * whole.get(d, s) for d, s in doc_scores.items()}
     return doc_scores, best

@@ -17,11 +17,21 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..embeddings import text_hash
 from ..errors import NotFoundError
 from ..knowledgebase import KnowledgeBase
 from ..storage import PUBLIC
 from .cache import GenerationCache
-from .dense import DENSE_CHUNKS, DocumentMeans, QueryVectors, allowed_chunk_ids, best_per_document, dense_candidates
+from .dense import (
+    DENSE_CHUNKS,
+    DocumentMeans,
+    DocumentSummaries,
+    QueryVectors,
+    allowed_chunk_ids,
+    best_per_document,
+    dense_candidates,
+    summary_text,
+)
 from .lexical import lexical_candidates
 from .planner import QueryPlanner, SynonymTable, Vocabulary, generic_stems, has_search_words, synonym_table
 from .ranking import Candidates, RankingParams, rank, sort_newest
@@ -41,9 +51,9 @@ ENGLISH_LEXICAL_FACTOR = 0.1  # lexical evidence kept for an English query (name
 FACET_ROWS_CACHE_SIZE = 256   # filter combinations whose facet rows are kept
 
 # Kinds of values in the generation cache
-RESULTS, CHUNK_DOCS, VOCABULARY, SYNONYMS, FACET_ROWS, DOCUMENT_THEMES, DOCUMENT_MEANS, GENERIC = (
+RESULTS, CHUNK_DOCS, VOCABULARY, SYNONYMS, FACET_ROWS, DOCUMENT_THEMES, DOCUMENT_MEANS, GENERIC, SUMMARIES = (
     "results", "chunk_docs", "vocabulary", "synonyms", "facet_rows", "document_themes", "document_means",
-    "generic")
+    "generic", "summaries")
 
 
 class Searcher:
@@ -132,7 +142,7 @@ class Searcher:
             allowed_chunks = allowed_chunk_ids(self.kb.store, allowed, request.filters.active())
             found.dense, found.dense_best = dense_candidates(self.kb.vectors, self.query_vector, plan.text_for_dense,
                                                              allowed_chunks, self._chunk_docs(), self.params.dense,
-                                                             self._document_means)
+                                                             self._document_means, self._document_summaries)
         return found
 
     def planner(self) -> QueryPlanner:
@@ -215,6 +225,17 @@ class Searcher:
             ids, matrix, _ = self.kb.store.chunk_vectors(self.kb.embedder.model_id, self.kb.embedder.dimension)
             return DocumentMeans(ids, matrix, self._chunk_docs())
         return self._cache.lookup(DOCUMENT_MEANS, None, compute)
+
+    def _document_summaries(self) -> DocumentSummaries:
+        """The cached vectors of each document's title + summary (embedded by bench/ablation.py)."""
+        def compute():
+            store = self.kb.store
+            texts = {d: summary_text(row) for d, row in store.get_documents(sorted(store.document_states())).items()}
+            hashes = {d: text_hash(t) for d, t in texts.items() if t}
+            cached = store.cached_vectors(self.kb.embedder.model_id, sorted(set(hashes.values())),
+                                          self.kb.embedder.dimension)
+            return DocumentSummaries({d: cached[h] for d, h in hashes.items() if h in cached})
+        return self._cache.lookup(SUMMARIES, None, compute)
 
     def _vocabulary(self) -> Vocabulary:
         return self._cache.lookup(VOCABULARY, None, lambda: Vocabulary(self.kb.store.vocabulary()))
