@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -347,16 +348,35 @@ def ingest_files(kb: KnowledgeBase, corpus_root: Path, paths: list[Path], remove
             if state and state["source_path"] != document.source_path and state["source_path"] not in {
                     relative_name(p, corpus_root) for p in paths} and document.id not in remove_ids:
                 raise DocumentError(document.source_path, f"id '{document.id}' används redan av {state['source_path']}")
+        complete = kb.vectors_complete   # every new chunk's vector is cached (embedded above)
         working = kb.vectors.clone()
         with kb.store.transaction():
+            # Typo correction must know the new words: the vocabulary's counts are moved by the
+            # words of the documents replaced and removed and of their new versions (recounting
+            # every chunk on every save took minutes at 1M chunks). The decompounding lexicon
+            # (store.lexicon) follows at the next full ingest, which re-derives the FTS rows if it
+            # changed (here it would re-derive every row on every save).
+            before = _words_of(kb, [*remove_ids, *(d.id for d, _ in prepared)])
             for doc_id in remove_ids:
                 remove_document(kb, doc_id, working)
             for document, chunks in prepared:
                 write_document(kb, document, working, chunks)
-            # Typo correction must know the new words; the decompounding lexicon (store.lexicon)
-            # follows at the next full ingest, which re-derives the FTS rows if it changed (here
-            # it would re-derive every row on every save).
-            kb.store.replace_vocabulary(kb.count_words(f"{t}\n{x}" for t, x in kb.store.all_chunk_texts()))
+            after = _words_of(kb, [d.id for d, _ in prepared])
+            vocabulary = Counter(kb.store.vocabulary())
+            vocabulary.update(after)
+            vocabulary.subtract(before)
+            kb.store.replace_vocabulary(+vocabulary)
             states = kb.store.document_states()
-        kb.publish_vectors(working, corpus_hash=corpus_hash((k, v["content_hash"]) for k, v in states.items()))
+        kb.publish_vectors(working, corpus_hash=corpus_hash((k, v["content_hash"]) for k, v in states.items()),
+                           complete=complete)
     return documents
+
+
+def _words_of(kb: KnowledgeBase, doc_ids: list[str]) -> Counter:
+    """Word counts of the stored chunks of these documents, each chunk with its document's title
+    (as the vocabulary of live saves has always counted them)."""
+    counts: Counter = Counter()
+    documents = kb.store.get_documents(list(dict.fromkeys(doc_ids)))
+    for doc_id, document in documents.items():
+        counts += kb.count_words(f"{document['title']}\n{c.text}" for c in kb.store.chunks_of(doc_id))
+    return counts

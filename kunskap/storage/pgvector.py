@@ -297,9 +297,11 @@ class PgVectorHome:
                      dt.datetime.now(dt.UTC).isoformat(timespec="seconds")])
         return PgVectorIndex(self.store, dimension, model_id, chunker_version)
 
-    def save(self, vectors: PgVectorIndex, corpus_hash: str = "") -> Manifest:
+    def save(self, vectors: PgVectorIndex, corpus_hash: str = "", **_stamps) -> Manifest:
         """Nothing to write: the vectors were committed with the chunks. Builds the HNSW index
-        when the vectors have grown to need one; returns the manifest as it is now."""
+        when the vectors have grown to need one; returns the manifest as it is now. (What the
+        FAISS folder records beside its file — store generation, completeness — is not needed:
+        vectors and chunks change in one transaction here.)"""
         vectors.ensure_ann_index()
         return self.manifest()
 
