@@ -237,6 +237,14 @@ def timed(fn, *a, **kw):
     return time.perf_counter() - started, result
 
 
+def cpu_timed(fn, *a, **kw):
+    """(wall seconds, this thread's CPU seconds, result): on a shared machine the CPU time is the
+    figure that does not depend on how many other jobs ran meanwhile."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    result = fn(*a, **kw)
+    return time.perf_counter() - wall, time.thread_time() - cpu, result
+
+
 def phase_measure(args) -> dict:
     from kunskap.knowledgebase import KnowledgeBase
     from kunskap.search import Searcher
@@ -248,8 +256,12 @@ def phase_measure(args) -> dict:
     settings = settings_for(folder, **({"exact_vectors_below": args.exact_below} if args.exact_below else {}))
     kb = KnowledgeBase(settings)
     open_s, _ = timed(kb.open_vectors)
+    out: dict = {"open_s": open_s, "loaded_index": kb.vectors.describe()}
+    # The kind for this size under the current settings: rebuilt from the embedding cache, as
+    # `kunskap ingest --rebuild` or a repair would (an index saved by older code is flat).
+    out["rebuild_vectors_s"], _ = timed(kb.rebuild_vectors)
     vectors = kb.vectors
-    out: dict = {"open_s": open_s, "index": vectors.describe(), "count": vectors.count}
+    out.update({"index": vectors.describe(), "count": vectors.count})
 
     cache = CachedQueryVectors(Path(args.work))
     searcher = Searcher(kb)
@@ -277,12 +289,14 @@ def phase_measure(args) -> dict:
     del matrix
 
     def latency(requests, repeat=2):
-        times = []
+        """[p50, p95, CPU p50, CPU p95] in ms."""
+        times, cpus = [], []
         for _ in range(repeat):
             for request in requests:
-                seconds, result = timed(searcher.search, request)
+                seconds, cpu, result = cpu_timed(searcher.search, request)
                 times.append(seconds)
-        return [pct(times, p) * 1000 for p in (50, 95)], result
+                cpus.append(cpu)
+        return [pct(times, p) * 1000 for p in (50, 95)] + [pct(cpus, p) * 1000 for p in (50, 95)], result
 
     out["hybrid_ms"], _ = latency([SearchRequest(q=q) for q in texts])
     out["dense_mode_ms"], _ = latency([SearchRequest(q=q, mode="dense") for q in texts], repeat=1)
@@ -333,6 +347,80 @@ def phase_measure(args) -> dict:
     path = sorted((corpus / "syn" / "0000").glob("*.md"))[0]
     path.write_text(path.read_text("utf-8").replace("## ", "## Uppdaterat: ", 1), "utf-8")
     out["save_s"], _ = timed(ingest_files, kb, corpus, [path])
+    # the first search after it rebuilds the per-generation lookups (chunk -> document map etc.)
+    out["first_search_after_save_ms"] = timed(searcher.search, SearchRequest(q=texts[0]))[0] * 1000
+    out["second_search_after_save_ms"] = timed(searcher.search, SearchRequest(q=texts[1]))[0] * 1000
+    return out
+
+
+# -- the vector index alone: flat against IVF, by size --------------------------------------
+def phase_vectors(args) -> dict:
+    """FAISS alone at `--size` vectors: the cached chunk vectors of a built corpus (`--from`),
+    perturbed again into more when the size asks for more (so 1M can be measured without
+    building 1M chunks), flat against IVF at several probe counts: recall@10 against exact
+    inner products, and latency of the top 200 (what a search asks for, twice with feedback)."""
+    from kunskap.storage.sqlite import SQLiteStore
+    from kunskap.vectors import VectorIndex, ivf_lists
+
+    store = SQLiteStore(Path(args.vectors_from) / "index" / "kunskap.db")
+    model_id = json.loads((Path(args.work) / "source" / "manifest.json").read_text())["model_id"]
+    blobs = store.db.execute("SELECT vector FROM embeddings WHERE model_id = ?", [model_id]).fetchall()
+    base = np.vstack([np.frombuffer(b[0], np.float32) for b in blobs])
+    store.close()
+    rng = np.random.default_rng(args.seed)
+    parts, have = [base[: args.size]], min(len(base), args.size)
+    while have < args.size:
+        take = base[rng.integers(0, len(base), min(len(base), args.size - have))]
+        more = take + rng.normal(0.0, args.noise, take.shape).astype(np.float32)
+        parts.append(more / np.linalg.norm(more, axis=1, keepdims=True))
+        have += len(more)
+    matrix = np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+    del parts, base
+    ids = np.arange(1, len(matrix) + 1, dtype=np.int64)
+    cache = CachedQueryVectors(Path(args.work))
+    queries = cache.encode(query_texts())
+    cache.save()
+    exact = [set(ids[np.argsort(-(matrix @ q))[:10]].tolist()) for q in queries]
+    out: dict = {"vectors": len(matrix), "from_cache": int(min(args.size, len(blobs)))}
+
+    def measure(index, label):
+        recalls, times = [], []
+        for q, truth in zip(queries, exact):
+            found, _ = index.search(q, 10)
+            recalls.append(len(set(found.tolist()) & truth) / 10)
+        cpus = []
+        for _ in range(2):
+            for q in queries:
+                seconds, cpu, _ = cpu_timed(index.search, q, 200)
+                times.append(seconds)
+                cpus.append(cpu)
+        out[label] = {"recall_at_10": float(np.mean(recalls)), "recall_min": float(np.min(recalls)),
+                      "top200_ms": [pct(times, 50) * 1000, pct(times, 95) * 1000],
+                      "top200_cpu_ms": [pct(cpus, 50) * 1000, pct(cpus, 95) * 1000]}
+        log(f"{label}: {out[label]}")
+
+    flat = VectorIndex(matrix.shape[1], "bench", 2, exact_below=10**12)
+    out["flat_add_s"], _ = timed(flat.add, ids, matrix)
+    measure(flat, "flat")
+    allowed = np.sort(rng.choice(ids, max(1, len(ids) // 500), replace=False))   # a selective filter: 0.2 %
+    sel = [timed(flat.search, q, 200, allowed)[0] for q in queries]
+    out["flat_selective_ms"] = [pct(sel, 50) * 1000, pct(sel, 95) * 1000]
+    del flat
+    ivf = VectorIndex(matrix.shape[1], "bench", 2, exact_below=1)
+    out["ivf_build_s"], _ = timed(ivf.add, ids, matrix)
+    out["ivf_params"] = ivf.describe()
+    for probes in (16, 32, 64, 128, 256):
+        if probes > ivf_lists(len(ids)):
+            continue
+        ivf._index.nprobe = probes
+        measure(ivf, f"ivf_probes_{probes}")
+    ivf._index.nprobe = ivf.describe()["probes"]
+    sel = [timed(ivf.search, q, 200, allowed)[0] for q in queries]
+    out["ivf_selective_ms"] = [pct(sel, 50) * 1000, pct(sel, 95) * 1000]
+    broad = np.sort(rng.choice(ids, len(ids) * 4 // 5, replace=False))
+    sel = [timed(ivf.search, q, 200, broad)[0] for q in queries]
+    out["ivf_broad_ms"] = [pct(sel, 50) * 1000, pct(sel, 95) * 1000]
+    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
@@ -418,8 +506,12 @@ def phase_resume(args) -> dict:
                 break
         process.wait()
     tail = log_path.read_text(errors="replace")[-2000:]
+    started = time.perf_counter()
     second = subprocess.run([sys.executable, "-m", "kunskap", "ingest"], env=env, capture_output=True, text=True)
     return {"cached_at_kill": cached, "killed_rc": process.returncode, "first_log_tail": tail[-400:],
+            "second_s": time.perf_counter() - started,
+            # the largest of the two runs (the killed one stopped half-way through its first pass)
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             "second_stdout": second.stdout.strip()[-600:], "second_stderr_tail": second.stderr[-600:],
             "second_rc": second.returncode}
 
@@ -446,6 +538,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--exact-below", type=int, default=0, help="KUNSKAP_EXACT_VECTORS_BELOW for measure")
     parser.add_argument("--skip-build", action="store_true", help="measure an index built before")
+    parser.add_argument("--vectors-only", default="", help="sizes for the FAISS-only comparison (flat vs IVF)")
+    parser.add_argument("--vectors-from", type=Path, help="a built size folder whose cached vectors seed it")
     parser.add_argument("--skip-serve", action="store_true")
     parser.add_argument("--resume-demo", action="store_true", help="kill -9 an ingest half-way and resume it")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
@@ -456,7 +550,7 @@ def main() -> None:
 
     if args.phase:
         result = {"build": phase_build, "measure": phase_measure, "serve": phase_serve,
-                  "resume": phase_resume}[args.phase](args)
+                  "resume": phase_resume, "vectors": phase_vectors}[args.phase](args)
         Path(args.result).write_text(json.dumps(result, indent=2, default=str))
         return
 
@@ -485,7 +579,9 @@ def main() -> None:
 
 def print_tables(size: int, r: dict, clock: LoadClock) -> None:
     b, m, s = r.get("build", {}), r["measure"], r.get("serve", {})
-    ms = lambda pair: f"{fmt(pair[0])} / {fmt(pair[1])}"  # noqa: E731
+    def ms(values):
+        text = f"{fmt(values[0])} / {fmt(values[1])}"
+        return text + (f"  (CPU {fmt(values[2])} / {fmt(values[3])})" if len(values) > 2 else "")
     rows = []
     if b:
         rows += [
@@ -498,7 +594,7 @@ def print_tables(size: int, r: dict, clock: LoadClock) -> None:
         ]
     rows += [
         ["vector index", json.dumps(m["index"])],
-        ["open vectors (load + checks)", f"{m['open_s']:.1f} s"],
+        ["open vectors (load + checks) / rebuild from cache", f"{m['open_s']:.1f} s / {m['rebuild_vectors_s']:.1f} s"],
         ["recall@10 dense vs exact (mean / min)", f"{m['recall_at_10']:.3f} / {m['recall_min']:.2f}"],
         ["FAISS top-10 p50 / p95", ms(m["dense_ms"])],
         ["hybrid search p50 / p95 (query vector cached)", ms(m["hybrid_ms"])],
@@ -512,6 +608,8 @@ def print_tables(size: int, r: dict, clock: LoadClock) -> None:
         ["selective filter: hits outside it / dense recall within it",
          f"{m['selective_hits_outside_filter']} / {m['selective_dense_recall']:.3f}"],
         ["one live save (ingest_files, 1 document)", f"{m['save_s']:.2f} s"],
+        ["first / second search after that save", f"{fmt(m['first_search_after_save_ms'])} / "
+                                                  f"{fmt(m['second_search_after_save_ms'])} ms"],
         ["measure process peak RSS", f"{m['rss_mb']:.0f} MB"],
     ]
     if s:

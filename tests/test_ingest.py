@@ -205,3 +205,33 @@ def test_faiss_runs_single_threaded_in_worker_threads_too(corpus, kb_factory):
     worker.start()
     worker.join()
     assert counts["after"] == counts["before"]
+
+
+def test_a_writer_trusts_a_manifest_saved_at_the_current_store_generation(corpus, kb_factory, make_settings):
+    """The catch-up of every write compares no chunk ids when the last save recorded the store's
+    generation and nothing was committed since; when something was (a writer that died between
+    its commit and saving the index), the ids are compared and the index repaired."""
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    manifest = json.loads((kb.index_dir / MANIFEST_FILE).read_text())
+    assert manifest["complete"] is True and manifest["store_generation"] == kb.store.change_generation()
+    fresh = KnowledgeBase(make_settings(corpus))
+    opened = fresh.open_vectors()
+    # Proof that no id is compared: with the embedding cache emptied behind its back (which
+    # changes no generation), a comparison would find the index out of step and rebuild it empty.
+    kb.store.db.execute("CREATE TEMP TABLE kept AS SELECT * FROM embeddings")
+    with kb.store.transaction():
+        kb.store.db.execute("DELETE FROM embeddings")
+    with fresh.writing():
+        assert fresh.vectors is opened and fresh.vectors.count > 0    # in step: nothing rebuilt
+    assert fresh.vectors_complete
+    with kb.store.transaction():
+        kb.store.db.execute("INSERT INTO embeddings SELECT * FROM kept")
+    # A commit after the save, with no index saved for it: the chunks of one document are gone.
+    gone = kb.store.chunk_ids_for_documents(["lund-cykel"]).tolist()
+    kb.store.delete_document("lund-cykel")
+    with fresh.writing():
+        assert fresh.vectors is not opened
+    assert not set(gone) & set(fresh.vectors.ids().tolist())
+    consistent(fresh)
+    fresh.store.close()
