@@ -99,7 +99,10 @@ def ivf_lists(count: int) -> int:
 
 
 def ivf_probes(lists: int) -> int:
-    return max(8, lists // 16)
+    """Lists searched per query. bench/scale.py on 1M perturbed real vectors (1,024 lists):
+    16 probes recall@10 0.83, 32 0.90, 64 0.95 (19 ms of CPU for the top 200); at 100k
+    (256 lists) 64 probes gave 0.97. So 64, or a sixteenth of the lists beyond 1,024."""
+    return min(lists, max(64, lists // 16))
 
 
 class VectorIndex:
