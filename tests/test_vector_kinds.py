@@ -143,3 +143,21 @@ def test_the_knowledge_base_records_the_kind_and_a_selective_filter_finds_every_
     # A new process loads the same kind.
     again = kb_factory(wide_corpus, exact_vectors_below=threshold)
     assert again.open_vectors().kind == kind
+
+
+@pytest.mark.parametrize("kind_below", [10**9, 1000])
+def test_a_large_filter_as_a_bitmap_selects_exactly_the_allowed_ids(monkeypatch, kind_below):
+    """Beyond vectors.BITMAP_FROM allowed ids the selector is a bitmap: same results as the hash
+    set, ids at the bitmap's edges (the largest allowed id, one past it) included."""
+    import kunskap.vectors as vectors_module
+
+    index = VectorIndex(DIM, "test", 2, exact_below=kind_below)
+    ids, vectors = list(range(1, 3001)), clustered(3000, 11)
+    index.add(ids, vectors)
+    allowed = sorted(set(np.random.default_rng(12).choice(ids[:-1], 250, replace=False).tolist()) | {2999})
+    query = vectors[2998]                        # id 2999, the largest allowed; 3000 is not allowed
+    hashed = index.search(query, 200, allowed_ids=np.asarray(allowed))
+    monkeypatch.setattr(vectors_module, "BITMAP_FROM", 10)
+    mapped = index.search(query, 200, allowed_ids=np.asarray(allowed))
+    assert mapped[0].tolist() == hashed[0].tolist() == exact(ids, vectors, query, 200, set(allowed))
+    assert mapped[0][0] == 2999 and 3000 not in mapped[0].tolist()
