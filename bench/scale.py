@@ -298,7 +298,10 @@ def phase_measure(args) -> dict:
                 cpus.append(cpu)
         return [pct(times, p) * 1000 for p in (50, 95)] + [pct(cpus, p) * 1000 for p in (50, 95)], result
 
+    checkpoint = lambda: Path(args.result).write_text(json.dumps(out, indent=2, default=str))  # noqa: E731
+    checkpoint()
     out["hybrid_ms"], _ = latency([SearchRequest(q=q) for q in texts])
+    checkpoint()
     out["dense_mode_ms"], _ = latency([SearchRequest(q=q, mode="dense") for q in texts], repeat=1)
     out["lexical_mode_ms"], _ = latency([SearchRequest(q=q, mode="lexical") for q in texts], repeat=1)
 
@@ -310,9 +313,10 @@ def phase_measure(args) -> dict:
         seconds, _ = timed(lexical_candidates, kb.store, plan, chunk_docs, None, searcher.params.title_weight)
         fts_times.append(seconds)
     out["fts_ms"] = [pct(fts_times, p) * 1000 for p in (50, 95)]
+    checkpoint()
 
     # filters: selective (one organisation and year) and broad (every municipality)
-    rows = searcher._facet_rows(Filters())
+    rows = list(searcher._document_rows().values())
     organisation = sorted({r["organisation"] for r in rows})[len({r["organisation"] for r in rows}) // 2]
     selective = Filters(organisation=[organisation], year_from=2015, year_to=2015)
     broad = Filters(organisation_type=["kommun"])
