@@ -565,6 +565,14 @@ def main() -> None:
         source_copy.mkdir(exist_ok=True)
         shutil.copy2(args.source / "kunskap.db", source_copy / "kunskap.db")
         shutil.copy2(args.source / "manifest.json", source_copy / "manifest.json")
+    for size in [int(s) for s in args.vectors_only.split(",") if s]:
+        if not args.vectors_from:
+            raise SystemExit("--vectors-only needs --vectors-from (a built size folder, e.g. <work>/c100000)")
+        folder = args.work / f"v{size}"
+        v = child("vectors", args, size, folder, ["--vectors-from", str(args.vectors_from)])
+        print_vectors_table(size, v, clock)
+    if args.vectors_only:
+        return
     results = {}
     for size in [int(s) for s in args.chunks.split(",") if s]:
         folder = args.work / f"c{size}"
@@ -623,7 +631,22 @@ def print_tables(size: int, r: dict, clock: LoadClock) -> None:
         rows += [["resume: embeddings cached when killed", r["resume"]["cached_at_kill"]],
                  ["resume: second run says", r["resume"]["second_stdout"].splitlines()[-1] if r["resume"]["second_stdout"] else "-"]]
     print(table(f"Scale: {size} chunks (synthetic, SQLite + FAISS)", ["measure", "value"], rows,
-                footer=clock.footer()))
+                footer=clock.footer(), left=2))
+
+
+def print_vectors_table(size: int, v: dict, clock: LoadClock) -> None:
+    rows = []
+    for label, figures in v.items():
+        if isinstance(figures, dict) and "recall_at_10" in figures:
+            cpu = figures.get("top200_cpu_ms", [float("nan")] * 2)
+            rows.append([label, f"{figures['recall_at_10']:.3f} / {figures['recall_min']:.2f}",
+                         f"{fmt(figures['top200_ms'][0])} / {fmt(figures['top200_ms'][1])}",
+                         f"{fmt(cpu[0])} / {fmt(cpu[1])}"])
+    footer = [f"IVF: {json.dumps(v['ivf_params'])}, built in {v['ivf_build_s']:.0f} s; selective filter (0.2 %) "
+              f"flat {fmt(v['flat_selective_ms'][0])} / IVF {fmt(v['ivf_selective_ms'][0])} ms p50; "
+              f"peak RSS {v['rss_mb']:.0f} MB", *clock.footer()]
+    print(table(f"FAISS alone at {size} vectors: recall@10 vs exact, top-200 latency",
+                ["index", "recall@10 mean / min", "wall ms p50 / p95", "CPU ms p50 / p95"], rows, footer=footer))
 
 
 if __name__ == "__main__":
