@@ -235,7 +235,8 @@ def _progress_bar(progress: bool, total: int, desc: str):
     return tqdm(total=total, unit="dok", desc=desc, file=sys.stderr, dynamic_ncols=True)
 
 
-def _batches(items: list, size: int = STREAM_BATCH):
+def _batches(items: list, size: int | None = None):
+    size = size or STREAM_BATCH
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

@@ -235,3 +235,46 @@ def test_a_writer_trusts_a_manifest_saved_at_the_current_store_generation(corpus
     assert not set(gone) & set(fresh.vectors.ids().tolist())
     consistent(fresh)
     fresh.store.close()
+
+
+class DyingEmbedder:
+    """An embedder whose process 'dies' (raises) after `batches` calls, as a kill would stop it."""
+
+    def __init__(self, inner, batches: int):
+        self.inner, self.left = inner, batches
+        self.model_id, self.dimension = inner.model_id, inner.dimension
+
+    def encode_passages(self, texts):
+        if self.left == 0:
+            raise KeyboardInterrupt("killed")
+        self.left -= 1
+        return self.inner.encode_passages(texts)
+
+    def encode_queries(self, texts):
+        return self.inner.encode_queries(texts)
+
+
+def test_an_interrupted_ingest_resumes_without_embedding_anything_twice(tmp_path, kb_factory, counting_embedder,
+                                                                       monkeypatch):
+    """Streaming in batches (STREAM_BATCH lowered to 3 documents here), an ingest stopped half-way
+    through embedding has committed what it embedded; the next one embeds only the rest, and the
+    knowledge base ends up complete and consistent, nothing written by the stopped one."""
+    import kunskap.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "STREAM_BATCH", 3)
+    corpus = tmp_path / "many"
+    for n in range(12):
+        write_case(corpus, f"dok-{n:02d}.md", f"Åtgärd {n} i Älvdalen", "Älvdalens kommun",
+                   f"## Del\n\nKommunen bygger {n} solcellsparker och {n * 3} laddstolpar vid älven.")
+    dying = kb_factory(corpus, embedder=DyingEmbedder(counting_embedder, batches=2))
+    with pytest.raises(KeyboardInterrupt):
+        ingest(dying, corpus)
+    assert dying.store.count_documents() == 0                     # the writing pass never began
+    first = len(counting_embedder.passages)
+    assert 0 < first < 12
+    kb = kb_factory(corpus, embedder=counting_embedder)
+    report = ingest(kb, corpus)
+    assert len(report.added) == 12 and report.chunks_embedded == 12 - first
+    assert len(counting_embedder.passages) == 12                  # each passage embedded once in all
+    consistent(kb)
+    assert kb.vectors_complete
