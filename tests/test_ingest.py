@@ -278,3 +278,30 @@ def test_an_interrupted_ingest_resumes_without_embedding_anything_twice(tmp_path
     assert len(counting_embedder.passages) == 12                  # each passage embedded once in all
     consistent(kb)
     assert kb.vectors_complete
+
+
+def test_a_live_save_moves_the_vocabulary_by_its_own_words_only(corpus, kb_factory):
+    """A live save adds the words of the document it writes and takes away those of the version
+    it replaces (or the document it removes), instead of recounting every chunk of the corpus:
+    after adding and then removing a document the vocabulary is what it was."""
+    from kunskap.ingest import ingest_files
+
+    # A document of several chunks: a recount over chunks would count its title once per chunk.
+    long_body = "\n\n".join(f"Skogen kring Kiruna gallras del {n}. Virket blir fjärrvärme och byggnader, "
+                              "och ungskogen planteras om med tall och gran för framtida skogsbruk." for n in range(14))
+    write_case(corpus, "kiruna-skog.md", "Skogsbruk kring Kiruna", "Kiruna kommun", long_body)
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    assert len(kb.store.chunks_of("kiruna-skog")) >= 2
+    before = kb.store.vocabulary()
+    path = write_case(corpus, "alvdalen-vatgas.md", "Vätgasbussar i Älvdalen", "Älvdalens kommun",
+                      "## Bakgrund\n\nÄlvdalen provar vätgasbussar. Vätgasbussar laddas vid älven.")
+    ingest_files(kb, corpus, [path])
+    after = kb.store.vocabulary()
+    assert after["vätgasbussar"] == 3 and after["älvdalen"] >= 2          # title once, body twice
+    changed = {w for w in set(before) | set(after) if before.get(w) != after.get(w)}
+    assert changed <= set(kb.count_words(["Vätgasbussar i Älvdalen\nÄlvdalen provar vätgasbussar. "
+                                          "Vätgasbussar laddas vid älven."]))
+    path.unlink()
+    ingest_files(kb, corpus, [], remove_ids=["alvdalen-vatgas"])
+    assert kb.store.vocabulary() == before
