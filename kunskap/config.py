@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # At ~20 ms of CPU each on 2 cores, 32 waiting is ~0.3 s of work. 0 = no limit.
     max_pending_searches: int = Field(32, ge=0, le=100_000, description="Uncached searches allowed to wait")
     faiss_threads: int = Field(1, ge=1, le=64, description="OpenMP threads of FAISS")
+    # Exact FAISS search (flat) below this many vectors, an IVF index above it; filters stay
+    # exact either way. bench/scale.py measured flat against IVF at 100k and 1M chunks
+    # (bench/README.md "Scale").
+    exact_vectors_below: int = Field(250_000, ge=1, description="Vectors from which FAISS uses an IVF index")
     # Whole results of repeated searches (~36 kB each with facets and snippets: ~37 MB when
     # full), emptied on any change; 0 turns it off (then only query embeddings are cached:
     # bench/http_load.py compares the two).

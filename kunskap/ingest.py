@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -184,6 +185,9 @@ def reanalyse_lexical(kb: KnowledgeBase) -> None:
     ])
 
 
+STREAM_BATCH = 256   # documents read, chunked and embedded at a time: memory follows this, not the corpus
+
+
 def ingest(
     kb: KnowledgeBase,
     corpus: Path | None = None,
@@ -193,14 +197,183 @@ def ingest(
     progress: bool = False,
     embed: bool = True,
 ) -> IngestReport:
-    """Ingest a corpus folder (see the module docstring)."""
+    """Ingest a corpus folder (see the module docstring), streaming: documents are read, chunked,
+    embedded and written STREAM_BATCH at a time, so memory stays flat however many there are.
+
+    Two passes over the files. The first, outside the writer lock, counts the corpus's words (the
+    decompounding lexicon must be known before any FTS row is written), finds ids used by two
+    files, and embeds what the cache lacks, committing batch by batch: a killed ingest resumes
+    without embedding anything again. The second, under the writer lock and in one transaction
+    (a service reading the database sees the old corpus until the commit), reads the files as
+    they are then (a staff save made meanwhile is taken as saved) and writes what changed.
+    `progress` shows both passes with an ETA on stderr."""
     started = time.perf_counter()
-    since_revision = kb.store.last_revision_id()
-    documents, rejected = load_corpus(Path(corpus or kb.settings.corpus))
-    report = ingest_documents(kb, documents, rejected, prune=prune, rebuild=rebuild, progress=progress,
-                              since_revision=since_revision, embed=embed)
+    corpus = Path(corpus or kb.settings.corpus)
+    report = IngestReport()
+    scan = _scan_corpus(kb, corpus, rebuild=rebuild, embed=embed, progress=progress, report=report)
+    _write_corpus(kb, corpus, scan, prune=prune, rebuild=rebuild, embed=embed, progress=progress, report=report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass
+class _Scan:
+    """What the first pass learnt: word counts of the valid documents, ids used by more than one
+    file (id -> their paths), and the paths that did not load."""
+    counts: Counter
+    duplicates: dict[str, list[str]]
+    failed: set[str]
+
+
+def _progress_bar(progress: bool, total: int, desc: str):
+    if not progress:
+        return None
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="dok", desc=desc, file=sys.stderr, dynamic_ncols=True)
+
+
+def _batches(items: list, size: int | None = None):
+    size = size or STREAM_BATCH
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _document_words(kb: KnowledgeBase, document: Document) -> Counter:
+    return kb.count_words([f"{document.title}\n{document.text}"])
+
+
+def _scan_corpus(kb: KnowledgeBase, corpus: Path, *, rebuild: bool, embed: bool, progress: bool,
+                 report: IngestReport) -> _Scan:
+    files, _problems = corpus_files(corpus)     # rejections are reported by the second pass
+    states = {} if rebuild else kb.store.document_states()
+    counts: Counter = Counter()
+    first_path: dict[str, str] = {}
+    duplicates: dict[str, list[str]] = {}
+    failed: set[str] = set()
+    bar = _progress_bar(progress, len(files), "Läser och bäddar in")
+    try:
+        for batch in _batches(files):
+            items: list[tuple[str, str]] = []
+            for path in batch:
+                try:
+                    document = load_file(path, corpus)
+                except DocumentError as exc:
+                    failed.add(exc.path)
+                    continue
+                if document.id in first_path:
+                    if document.id not in duplicates:   # its first file's words do not count either
+                        duplicates[document.id] = [first_path[document.id]]
+                        counts.subtract(_document_words(kb, load_file(corpus / first_path[document.id], corpus)))
+                    duplicates[document.id].append(document.source_path)
+                    continue
+                first_path[document.id] = document.source_path
+                counts.update(_document_words(kb, document))
+                if embed and not _is_unchanged(document, states.get(document.id)):
+                    items.extend((text_hash(c.embed_text), c.embed_text) for c in chunk_document(document))
+            if items:
+                embedded, cached = embed_texts(kb, items)
+                report.chunks_embedded += embedded
+                report.chunks_cached += cached
+            if bar:
+                bar.update(len(batch))
+                bar.set_postfix(inbäddade=report.chunks_embedded, refresh=False)
+        if embed:
+            # Also whatever a background build left unembedded: after an ingest the index is complete.
+            missing = kb.missing_vectors()
+            for part in _batches(missing, 4096):
+                embedded, cached = embed_texts(kb, kb.store.embed_texts(part))
+                report.chunks_embedded += embedded
+                report.chunks_cached += cached
+    finally:
+        if bar:
+            bar.close()
+    return _Scan(+counts, duplicates, failed)
+
+
+def _write_corpus(kb: KnowledgeBase, corpus: Path, scan: _Scan, *, prune: bool, rebuild: bool, embed: bool,
+                  progress: bool, report: IngestReport) -> None:
+    store = kb.store
+    with kb.writing(catch_up=not rebuild):
+        files, problems = corpus_files(corpus)        # as they are now: saves made meanwhile count
+        report.rejected.extend(problems)
+        states = {} if rebuild else store.document_states()
+        ids_at_path: dict[str, list[str]] = {}
+        for doc_id, state in states.items():
+            ids_at_path.setdefault(state["source_path"], []).append(doc_id)
+        keep_paths = scan.failed | {p for paths in scan.duplicates.values() for p in paths}
+        working = kb.new_vector_index() if rebuild else kb.vectors.clone()
+        bar = _progress_bar(progress, len(files), "Skriver")
+        seen: set[str] = set()
+        try:
+            with store.transaction():
+                # The decompounding lexicon follows the corpus; FTS rows are re-derived if it
+                # changed. Compared with the lexicon the rows were derived with, not with the
+                # vocabulary, which live saves have updated since without re-deriving anything.
+                store.replace_vocabulary(scan.counts)
+                lexicon = kb.lexicon_of(scan.counts)
+                lexicon_changed = lexicon != store.lexicon()
+                if lexicon_changed:
+                    store.replace_lexicon(lexicon)
+                    kb.refresh_analyzer()
+                if rebuild:
+                    for doc_id, state in store.document_states().items():
+                        if state["source_path"] in keep_paths:
+                            # Its file is broken now: keep the stored version, with its vectors.
+                            ids, matrix, _ = store.chunk_vectors(kb.embedder.model_id, kb.embedder.dimension, doc_id)
+                            working.add(ids, matrix)
+                            continue
+                        store.delete_document(doc_id)
+                for batch in _batches(files):
+                    changed = []
+                    for path in batch:
+                        try:
+                            document = load_file(path, corpus)
+                        except DocumentError as exc:
+                            report.rejected.append(exc)
+                            continue
+                        if document.id in scan.duplicates or document.id in seen:
+                            others = ", ".join(p for p in scan.duplicates.get(document.id, [])
+                                               if p != document.source_path) or "en annan fil"
+                            report.rejected.append(DocumentError(document.source_path,
+                                                                 f"id '{document.id}' används också av {others}"))
+                            continue
+                        seen.add(document.id)
+                        if _is_unchanged(document, states.get(document.id)):
+                            report.unchanged.append(document.id)
+                            continue
+                        changed.append((document, chunk_document(document)))
+                    if embed:   # only text saved since the first pass is new here; the rest is cached
+                        embed_texts(kb, [(text_hash(c.embed_text), c.embed_text) for _, cs in changed for c in cs])
+                    for document, chunks in changed:
+                        # A file whose id changed replaces the document it used to be.
+                        for old_id in ids_at_path.get(document.source_path, []):
+                            if old_id != document.id and old_id not in report.removed:
+                                remove_document(kb, old_id, working)
+                                report.removed.append(old_id)
+                        write_document(kb, document, working, chunks)
+                        report.chunks_written += len(chunks)
+                        (report.updated if document.id in states else report.added).append(document.id)
+                    if bar:
+                        bar.update(len(batch))
+                if prune or rebuild:
+                    rejected_paths = keep_paths | {e.path for e in report.rejected}
+                    for doc_id, state in store.document_states().items():
+                        # A rejected file keeps its stored version: nothing already stored is lost.
+                        if doc_id in seen or state["source_path"] in rejected_paths:
+                            continue
+                        remove_document(kb, doc_id, working)
+                        report.removed.append(doc_id)
+                if lexicon_changed and report.unchanged:
+                    reanalyse_lexical(kb)
+                states = store.document_states()
+        finally:
+            if bar:
+                bar.close()
+        report.rejected.sort(key=lambda e: e.path)
+        kb.publish_vectors(working, corpus_hash=corpus_hash((k, v["content_hash"]) for k, v in states.items()))
 
 
 def _is_unchanged(document: Document, state: dict | None) -> bool:
@@ -347,16 +520,35 @@ def ingest_files(kb: KnowledgeBase, corpus_root: Path, paths: list[Path], remove
             if state and state["source_path"] != document.source_path and state["source_path"] not in {
                     relative_name(p, corpus_root) for p in paths} and document.id not in remove_ids:
                 raise DocumentError(document.source_path, f"id '{document.id}' används redan av {state['source_path']}")
+        complete = kb.vectors_complete   # every new chunk's vector is cached (embedded above)
         working = kb.vectors.clone()
         with kb.store.transaction():
+            # Typo correction must know the new words: the vocabulary's counts are moved by the
+            # words of the documents replaced and removed and of their new versions (recounting
+            # every chunk on every save took minutes at 1M chunks). The decompounding lexicon
+            # (store.lexicon) follows at the next full ingest, which re-derives the FTS rows if it
+            # changed (here it would re-derive every row on every save).
+            before = _words_of(kb, [*remove_ids, *(d.id for d, _ in prepared)])
             for doc_id in remove_ids:
                 remove_document(kb, doc_id, working)
             for document, chunks in prepared:
                 write_document(kb, document, working, chunks)
-            # Typo correction must know the new words; the decompounding lexicon (store.lexicon)
-            # follows at the next full ingest, which re-derives the FTS rows if it changed (here
-            # it would re-derive every row on every save).
-            kb.store.replace_vocabulary(kb.count_words(f"{t}\n{x}" for t, x in kb.store.all_chunk_texts()))
+            after = _words_of(kb, [d.id for d, _ in prepared])
+            vocabulary = Counter(kb.store.vocabulary())
+            vocabulary.update(after)
+            vocabulary.subtract(before)
+            kb.store.replace_vocabulary(+vocabulary)
             states = kb.store.document_states()
-        kb.publish_vectors(working, corpus_hash=corpus_hash((k, v["content_hash"]) for k, v in states.items()))
+        kb.publish_vectors(working, corpus_hash=corpus_hash((k, v["content_hash"]) for k, v in states.items()),
+                           complete=complete)
     return documents
+
+
+def _words_of(kb: KnowledgeBase, doc_ids: list[str]) -> Counter:
+    """Word counts of the stored chunks of these documents, each chunk with its document's title
+    (as the vocabulary of live saves has always counted them)."""
+    counts: Counter = Counter()
+    documents = kb.store.get_documents(list(dict.fromkeys(doc_ids)))
+    for doc_id, document in documents.items():
+        counts += kb.count_words(f"{document['title']}\n{c.text}" for c in kb.store.chunks_of(doc_id))
+    return counts

@@ -140,6 +140,9 @@ class KnowledgeBase:
             if self._loaded_sha is not None:   # someone else wrote: their words count too
                 self.refresh_analyzer()
             self.generation += 1
+        if self._in_step(manifest):
+            self.vectors_complete = True
+            return
         if self.vectors is None or self.vectors_fingerprint() != self._cached_fingerprint():
             # Missing, damaged, left behind by a writer that died between the database commit and
             # saving the index, or behind a background build that has embedded more: rebuilt from
@@ -148,6 +151,15 @@ class KnowledgeBase:
             self.rebuild_vectors()
         else:
             self._note_completeness()
+
+    def _in_step(self, manifest) -> bool:
+        """Whether the last save says the index holds every chunk of the store as it is now: it
+        was complete then and no write has been committed since (the store's change generation).
+        Then no chunk id is compared: a writer's catch-up costs the same at 1M chunks as at 100."""
+        return bool(manifest is not None and self.vectors is not None and manifest.complete
+                    and manifest.store_generation is not None and manifest.index_sha256 == self._loaded_sha
+                    and manifest.vector_count == self.vectors.count
+                    and manifest.store_generation == self.store.change_generation())
 
     def _read_manifest_or_none(self):
         try:
@@ -182,10 +194,11 @@ class KnowledgeBase:
     def rebuild_vectors(self) -> VectorIndex:
         """A fresh FAISS index from the chunks in the store whose embeddings are cached."""
         with self.writing():
-            ids, matrix, _ = self.store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)
+            ids, matrix, missing = self.store.chunk_vectors(self.embedder.model_id, self.embedder.dimension)
             vectors = self.new_vector_index()
             vectors.add(ids, matrix)
-            self.publish_vectors(vectors, rebuilt=True)
+            del matrix
+            self.publish_vectors(vectors, complete=not missing, rebuilt=True)
             return vectors
 
     def _cached_fingerprint(self) -> tuple[int, int, int]:
@@ -258,17 +271,24 @@ class KnowledgeBase:
                 "message": f"Semantisk sökning byggs – {int(share * 100)} %. Under tiden söker vi på orden."}
 
     def publish_vectors(self, vectors: VectorIndex, save: bool = True, corpus_hash: str = "",
-                        rebuilt: bool = False) -> None:
+                        complete: bool | None = None, rebuilt: bool = False) -> None:
         """Swap in a new vector index (atomic for readers) and persist it. Writers only.
-        `rebuilt`: from the embedding cache, with no chunk changed (other servers are told)."""
+        `complete`: whether every chunk has its vector, when the writer knows (a live save of a
+        few documents into a complete index); otherwise the chunks are counted. `rebuilt`: from
+        the embedding cache, with no chunk changed (other servers are told)."""
         with self.writing():
             self.vectors = vectors
             self.generation += 1
+            if complete is None:
+                self._note_completeness()
+            else:
+                self.vectors_complete = bool(complete)
             if save:
-                manifest = self.vector_home.save(vectors, corpus_hash, rebuilt=rebuilt)
+                manifest = self.vector_home.save(vectors, corpus_hash, rebuilt=rebuilt,
+                                                 store_generation=self.store.change_generation(),
+                                                 complete=self.vectors_complete)
                 self._loaded_sha = manifest.index_sha256
                 self._manifest_stamp = self._stamp()
-            self._note_completeness()
 
     def vectors_fingerprint(self, vectors: VectorIndex | None = None) -> tuple[int, int, int]:
         vectors = vectors if vectors is not None else self.vectors

@@ -1,7 +1,9 @@
-"""The FAISS vector index: exact inner product over normalised vectors, id = chunk rowid.
+"""The FAISS vector index over normalised vectors, id = chunk rowid: exact inner products
+(flat) up to a size, an inverted file (IVF) beyond it, filters exact on both.
 
 Saved as a folder artefact: `vectors.faiss` plus `manifest.json` (model id, dimension, chunker
-version, package version, vector count, a hash of the ids, the index file's sha256). Writes go
+version, package version, vector count, a hash of the ids, the index file's sha256, the index
+kind and its parameters). Writes go
 to a temporary file that is fsynced and renamed, so a reader never sees half an index.
 """
 
@@ -11,7 +13,7 @@ import hashlib
 import json
 import threading
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +38,13 @@ class Manifest:
     index_sha256: str
     corpus_hash: str = ""
     built_at: str = ""
+    # What kind of FAISS index and with which parameters (absent from older manifests: flat).
+    index_kind: str = "flat"
+    index_params: dict = field(default_factory=dict)
+    # The store's change generation the index was saved at: a writer that finds it unchanged
+    # knows the index is in step without comparing every chunk id (KnowledgeBase._catch_up).
+    store_generation: int | None = None
+    complete: bool | None = None     # every chunk had its vector when it was saved
 
 
 def ids_hash(ids) -> str:
@@ -73,17 +82,50 @@ def _use_faiss_threads() -> None:
         _thread_state.threads = _faiss_threads
 
 
-class VectorIndex:
-    """A FAISS IndexIDMap2 over IndexFlatIP. Reads may run in parallel; writes take the lock."""
+# The index kind is chosen by size (bench/scale.py measured it; bench/README.md "Scale"): exact
+# inner products (flat) below `exact_below` vectors, an inverted file (IVF, exact vectors in
+# each list, nprobe lists searched) above. Filters stay exact on both: a filter passing less
+# than BROAD_FILTER of the vectors searches every list over the allowed ids only.
+FLAT, IVF = "flat", "ivf"
+EXACT_BELOW = 250_000
+BROAD_FILTER = 0.3
+BITMAP_FROM = 20_000         # allowed ids from which a filter is a bitmap rather than a hash set
+IVF_TRAIN_PER_LIST = 40      # training vectors per list (FAISS warns below 39)
+RETRAIN_GROWTH = 4           # lists re-trained once the index holds this many times what it was trained at
 
-    def __init__(self, dimension: int, model_id: str, chunker_version: int):
+
+def ivf_lists(count: int) -> int:
+    """About sqrt(n) lists, a power of two up to 4096, with at least 8 vectors each."""
+    return int(max(1, min(4096, count // 8, 2 ** round(np.log2(max(count, 1) ** 0.5)))))
+
+
+def ivf_probes(lists: int) -> int:
+    """Lists searched per query. bench/scale.py on 1M perturbed real vectors (1,024 lists):
+    16 probes recall@10 0.83, 32 0.90, 64 0.95 (19 ms of CPU for the top 200); at 100k
+    (256 lists) 64 probes gave 0.97. So 64, or a sixteenth of the lists beyond 1,024."""
+    return min(lists, max(64, lists // 16))
+
+
+class VectorIndex:
+    """Chunk vectors by chunk id: an IndexIDMap2 over IndexFlatIP (exact), or an IndexIVFFlat
+    with the chunk ids as its ids once it holds `exact_below` vectors. Reads may run in
+    parallel; writes take the lock."""
+
+    def __init__(self, dimension: int, model_id: str, chunker_version: int, exact_below: int = EXACT_BELOW):
         import faiss
 
         self.dimension = dimension
         self.model_id = model_id
         self.chunker_version = chunker_version
+        self.exact_below = int(exact_below)
+        self.kind = FLAT
+        self.params: dict = {}
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         self._lock = threading.RLock()
+
+    def describe(self) -> dict:
+        """The kind and its parameters, as the manifest records them."""
+        return {"kind": self.kind, **self.params}
 
     # -- contents --------------------------------------------------------------------------
     @property
@@ -93,7 +135,74 @@ class VectorIndex:
     def ids(self) -> np.ndarray:
         import faiss
 
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        if self.kind == FLAT:
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        lists = self._index.invlists
+        parts = [faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                 for i in range(lists.nlist) if lists.list_size(i)]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+    def _contents(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of everything held, in no particular order."""
+        import faiss
+
+        n, d = self.count, self.dimension
+        if self.kind == FLAT:
+            flat = faiss.downcast_index(self._index.index)
+            matrix = faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d).copy() if n else np.zeros((0, d), np.float32)
+            return self.ids(), matrix
+        lists = self._index.invlists
+        ids, rows = [], []
+        for i in range(lists.nlist):
+            size = lists.list_size(i)
+            if size:
+                ids.append(faiss.rev_swig_ptr(lists.get_ids(i), size).copy())
+                codes = faiss.rev_swig_ptr(lists.get_codes(i), size * d * 4).copy()
+                rows.append(codes.view(np.float32).reshape(size, d))
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros((0, d), np.float32)
+        return np.concatenate(ids).astype(np.int64), np.vstack(rows)
+
+    def _flat_of(self, ids: np.ndarray, matrix: np.ndarray):
+        import faiss
+
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+        if len(ids):
+            index.add_with_ids(np.ascontiguousarray(matrix, dtype=np.float32), ids)
+        return index
+
+    def _ivf_of(self, ids: np.ndarray, matrix: np.ndarray):
+        """An IVF index trained on a seeded sample of `matrix`, holding all of it."""
+        import faiss
+
+        lists = ivf_lists(len(ids))
+        quantizer = faiss.IndexFlatIP(self.dimension)
+        index = faiss.IndexIVFFlat(quantizer, self.dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = 14
+        sample = min(len(ids), lists * IVF_TRAIN_PER_LIST)
+        rows = np.random.default_rng(14).choice(len(ids), sample, replace=False) if sample < len(ids) else slice(None)
+        index.train(np.ascontiguousarray(matrix[rows], dtype=np.float32))
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)   # reconstruct and remove by chunk id
+        index.add_with_ids(np.ascontiguousarray(matrix, dtype=np.float32), ids)
+        index.nprobe = ivf_probes(lists)
+        index.own_fields = True        # the quantizer lives and is cloned with the index
+        quantizer.this.disown()
+        self.params = {"lists": lists, "probes": int(index.nprobe), "trained_on": int(sample),
+                       "trained_at": int(len(ids))}
+        return index
+
+    def _refit(self) -> None:
+        """Switch kind when the size calls for it (under the lock)."""
+        n = self.count
+        if self.kind == FLAT and n >= self.exact_below:
+            ids, matrix = self._contents()
+            self._index, self.kind = self._ivf_of(ids, matrix), IVF
+        elif self.kind == IVF and (n < self.exact_below // 2 or n > RETRAIN_GROWTH * self.params.get("trained_at", n)):
+            ids, matrix = self._contents()
+            if n < self.exact_below // 2:
+                self._index, self.kind, self.params = self._flat_of(ids, matrix), FLAT, {}
+            else:
+                self._index = self._ivf_of(ids, matrix)
 
     def add(self, ids, vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -104,7 +213,14 @@ class VectorIndex:
             raise ValueError(f"vectors of shape {vectors.shape}, expected ({len(ids)}, {self.dimension})")
         _use_faiss_threads()
         with self._lock:
+            if self.kind == FLAT and self.count + len(ids) >= self.exact_below:
+                # Straight to IVF, trained on everything, rather than adding to a flat index first.
+                old_ids, old = self._contents()
+                self._index = self._ivf_of(np.concatenate([old_ids, ids]), np.vstack([old, vectors]))
+                self.kind = IVF
+                return
             self._index.add_with_ids(vectors, ids)
+            self._refit()
 
     def remove(self, ids) -> int:
         import faiss
@@ -114,15 +230,24 @@ class VectorIndex:
             return 0
         _use_faiss_threads()
         with self._lock:
-            return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+            # The IVF's direct map (a hash table) removes only an explicit array of ids.
+            selector = faiss.IDSelectorBatch(ids) if self.kind == FLAT else faiss.IDSelectorArray(ids)
+            removed = int(self._index.remove_ids(selector))
+            self._refit()
+            return removed
 
     def clone(self) -> "VectorIndex":
         """A private copy to write into; readers keep using this one until it is swapped."""
         import faiss
 
-        copy = VectorIndex(self.dimension, self.model_id, self.chunker_version)
+        copy = VectorIndex(self.dimension, self.model_id, self.chunker_version, self.exact_below)
         with self._lock:
             copy._index = faiss.clone_index(self._index)
+            copy.kind, copy.params = self.kind, dict(self.params)
+            if self.kind == IVF:
+                copy._index.nprobe = self._index.nprobe
+                if copy._index.direct_map.type != faiss.DirectMap.Hashtable:
+                    copy._index.set_direct_map_type(faiss.DirectMap.Hashtable)
         return copy
 
     def reconstruct(self, chunk_id: int) -> np.ndarray:
@@ -130,27 +255,51 @@ class VectorIndex:
 
     # -- search ----------------------------------------------------------------------------
     def search(self, query: np.ndarray, k: int, allowed_ids: np.ndarray | None = None):
+        """Top-k (ids, scores) for one query vector; `allowed_ids` restricts the search exactly:
+        on IVF, a filter passing less than BROAD_FILTER of the vectors searches every list (over
+        the allowed ids only, so exact); a broader one the usual lists, more of them the fewer
+        it passes."""
         _use_faiss_threads()
-        """Top-k (ids, scores) for one query vector; `allowed_ids` restricts the search exactly."""
         import faiss
 
         k = min(k, self.count)
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        params = None
+        selector = bitmap = None
         if allowed_ids is not None:
             if len(allowed_ids) == 0:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
-            selector = faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
-            params = faiss.SearchParameters(sel=selector)
+            allowed_ids = np.asarray(allowed_ids, dtype=np.int64)
+            if len(allowed_ids) > BITMAP_FROM:
+                # A bit per id up to the largest: built by numpy in ~1 ms where IDSelectorBatch's
+                # hash set took ~100 ms per search for 800k allowed ids (bench/scale.py).
+                flags = np.zeros(int(allowed_ids.max()) + 1, bool)
+                flags[allowed_ids] = True
+                bitmap = np.packbits(flags, bitorder="little")
+                selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+            else:
+                selector = faiss.IDSelectorBatch(allowed_ids)
             k = min(k, len(allowed_ids))
+        if self.kind == FLAT:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        else:
+            lists, probes = self._index.nlist, self._index.nprobe
+            if selector is not None:
+                share = len(allowed_ids) / max(self.count, 1)
+                probes = lists if share < BROAD_FILTER else min(lists, int(np.ceil(probes / share)))
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=probes) if selector is not None \
+                else faiss.SearchParametersIVF(nprobe=probes)
         scores, ids = self._index.search(query, k, params=params)
+        if self.kind == IVF and ids[0][-1] < 0 and probes < lists:
+            # The lists searched held fewer than k (allowed) vectors: never return too few.
+            scores, ids = self._index.search(query, k, params=faiss.SearchParametersIVF(sel=selector, nprobe=lists))
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
     # -- persistence -----------------------------------------------------------------------
-    def save(self, folder: Path, corpus_hash: str = "") -> Manifest:
+    def save(self, folder: Path, corpus_hash: str = "", store_generation: int | None = None,
+             complete: bool | None = None) -> Manifest:
         import datetime as dt
 
         import faiss
@@ -168,6 +317,10 @@ class VectorIndex:
             index_sha256=hashlib.sha256(data).hexdigest(),
             corpus_hash=corpus_hash,
             built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            index_kind=self.kind,
+            index_params=dict(self.params),
+            store_generation=store_generation,
+            complete=complete,
         )
         folder = Path(folder)
         atomic_write(folder / INDEX_FILE, data)
@@ -175,7 +328,8 @@ class VectorIndex:
         return manifest
 
     @classmethod
-    def load(cls, folder: Path, model_id: str, dimension: int, chunker_version: int) -> "VectorIndex":
+    def load(cls, folder: Path, model_id: str, dimension: int, chunker_version: int,
+             exact_below: int = EXACT_BELOW) -> "VectorIndex":
         """Load and verify. Raises IndexMismatchError (other model/chunker: refuse) or
         IndexMissingError (missing or damaged file: the caller rebuilds from the store)."""
         import faiss
@@ -204,10 +358,20 @@ class VectorIndex:
             index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         except RuntimeError:
             raise IndexMissingError(f"Indexfilen {path} är skadad och kan inte läsas") from None
-        if not isinstance(index, faiss.IndexIDMap2) or index.d != dimension:
+        if isinstance(index, faiss.IndexIDMap2):
+            kind = FLAT
+        elif isinstance(index, faiss.IndexIVFFlat) and index.metric_type == faiss.METRIC_INNER_PRODUCT:
+            kind = IVF
+            index.nprobe = int(manifest.index_params.get("probes", ivf_probes(index.nlist)))
+            if index.direct_map.type != faiss.DirectMap.Hashtable:
+                index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        else:
             raise IndexMissingError(f"Indexfilen {path} har fel format")
-        obj = cls(dimension, model_id, chunker_version)
-        obj._index = index
+        if index.d != dimension:
+            raise IndexMissingError(f"Indexfilen {path} har fel format")
+        obj = cls(dimension, model_id, chunker_version, exact_below)
+        obj._index, obj.kind = index, kind
+        obj.params = dict(manifest.index_params) if kind == IVF else {}
         return obj
 
 
@@ -233,9 +397,10 @@ class FaissFolder:
 
     stamp_is_free = False    # a stat call: checked at most every few seconds
 
-    def __init__(self, folder: Path, database_path: Path):
+    def __init__(self, folder: Path, database_path: Path, exact_below: int = EXACT_BELOW):
         self.folder = Path(folder)
         self.database_path = Path(database_path)
+        self.exact_below = exact_below
 
     def where(self) -> str:
         return str(self.folder)
@@ -247,13 +412,15 @@ class FaissFolder:
         return read_manifest(self.folder)
 
     def load(self, model_id: str, dimension: int, chunker_version: int) -> VectorIndex:
-        return VectorIndex.load(self.folder, model_id, dimension, chunker_version)
+        return VectorIndex.load(self.folder, model_id, dimension, chunker_version, self.exact_below)
 
     def new_index(self, dimension: int, model_id: str, chunker_version: int) -> VectorIndex:
-        return VectorIndex(dimension, model_id, chunker_version)
+        return VectorIndex(dimension, model_id, chunker_version, self.exact_below)
 
-    def save(self, vectors: VectorIndex, corpus_hash: str = "", rebuilt: bool = False) -> Manifest:
-        return vectors.save(self.folder, corpus_hash)   # a new manifest: other processes see it
+    def save(self, vectors: VectorIndex, corpus_hash: str = "", rebuilt: bool = False,
+             store_generation: int | None = None, complete: bool | None = None) -> Manifest:
+        # A new manifest: other processes see it (so `rebuilt` needs nothing more here).
+        return vectors.save(self.folder, corpus_hash, store_generation, complete)
 
     def stamp(self) -> tuple | None:
         try:

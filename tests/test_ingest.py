@@ -205,3 +205,103 @@ def test_faiss_runs_single_threaded_in_worker_threads_too(corpus, kb_factory):
     worker.start()
     worker.join()
     assert counts["after"] == counts["before"]
+
+
+def test_a_writer_trusts_a_manifest_saved_at_the_current_store_generation(corpus, kb_factory, make_settings):
+    """The catch-up of every write compares no chunk ids when the last save recorded the store's
+    generation and nothing was committed since; when something was (a writer that died between
+    its commit and saving the index), the ids are compared and the index repaired."""
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    manifest = json.loads((kb.index_dir / MANIFEST_FILE).read_text())
+    assert manifest["complete"] is True and manifest["store_generation"] == kb.store.change_generation()
+    fresh = KnowledgeBase(make_settings(corpus))
+    opened = fresh.open_vectors()
+    # Proof that no id is compared: with the embedding cache emptied behind its back (which
+    # changes no generation), a comparison would find the index out of step and rebuild it empty.
+    kb.store.db.execute("CREATE TEMP TABLE kept AS SELECT * FROM embeddings")
+    with kb.store.transaction():
+        kb.store.db.execute("DELETE FROM embeddings")
+    with fresh.writing():
+        assert fresh.vectors is opened and fresh.vectors.count > 0    # in step: nothing rebuilt
+    assert fresh.vectors_complete
+    with kb.store.transaction():
+        kb.store.db.execute("INSERT INTO embeddings SELECT * FROM kept")
+    # A commit after the save, with no index saved for it: the chunks of one document are gone.
+    gone = kb.store.chunk_ids_for_documents(["lund-cykel"]).tolist()
+    kb.store.delete_document("lund-cykel")
+    with fresh.writing():
+        assert fresh.vectors is not opened
+    assert not set(gone) & set(fresh.vectors.ids().tolist())
+    consistent(fresh)
+    fresh.store.close()
+
+
+class DyingEmbedder:
+    """An embedder whose process 'dies' (raises) after `batches` calls, as a kill would stop it."""
+
+    def __init__(self, inner, batches: int):
+        self.inner, self.left = inner, batches
+        self.model_id, self.dimension = inner.model_id, inner.dimension
+
+    def encode_passages(self, texts):
+        if self.left == 0:
+            raise KeyboardInterrupt("killed")
+        self.left -= 1
+        return self.inner.encode_passages(texts)
+
+    def encode_queries(self, texts):
+        return self.inner.encode_queries(texts)
+
+
+def test_an_interrupted_ingest_resumes_without_embedding_anything_twice(tmp_path, kb_factory, counting_embedder,
+                                                                       monkeypatch):
+    """Streaming in batches (STREAM_BATCH lowered to 3 documents here), an ingest stopped half-way
+    through embedding has committed what it embedded; the next one embeds only the rest, and the
+    knowledge base ends up complete and consistent, nothing written by the stopped one."""
+    import kunskap.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "STREAM_BATCH", 3)
+    corpus = tmp_path / "many"
+    for n in range(12):
+        write_case(corpus, f"dok-{n:02d}.md", f"Åtgärd {n} i Älvdalen", "Älvdalens kommun",
+                   f"## Del\n\nKommunen bygger {n} solcellsparker och {n * 3} laddstolpar vid älven.")
+    dying = kb_factory(corpus, embedder=DyingEmbedder(counting_embedder, batches=2))
+    with pytest.raises(KeyboardInterrupt):
+        ingest(dying, corpus)
+    assert dying.store.count_documents() == 0                     # the writing pass never began
+    first = len(counting_embedder.passages)
+    assert 0 < first < 12
+    kb = kb_factory(corpus, embedder=counting_embedder)
+    report = ingest(kb, corpus)
+    assert len(report.added) == 12 and report.chunks_embedded == 12 - first
+    assert len(counting_embedder.passages) == 12                  # each passage embedded once in all
+    consistent(kb)
+    assert kb.vectors_complete
+
+
+def test_a_live_save_moves_the_vocabulary_by_its_own_words_only(corpus, kb_factory):
+    """A live save adds the words of the document it writes and takes away those of the version
+    it replaces (or the document it removes), instead of recounting every chunk of the corpus:
+    after adding and then removing a document the vocabulary is what it was."""
+    from kunskap.ingest import ingest_files
+
+    # A document of several chunks: a recount over chunks would count its title once per chunk.
+    long_body = "\n\n".join(f"Skogen kring Kiruna gallras del {n}. Virket blir fjärrvärme och byggnader, "
+                              "och ungskogen planteras om med tall och gran för framtida skogsbruk." for n in range(14))
+    write_case(corpus, "kiruna-skog.md", "Skogsbruk kring Kiruna", "Kiruna kommun", long_body)
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    assert len(kb.store.chunks_of("kiruna-skog")) >= 2
+    before = kb.store.vocabulary()
+    path = write_case(corpus, "alvdalen-vatgas.md", "Vätgasbussar i Älvdalen", "Älvdalens kommun",
+                      "## Bakgrund\n\nÄlvdalen provar vätgasbussar. Vätgasbussar laddas vid älven.")
+    ingest_files(kb, corpus, [path])
+    after = kb.store.vocabulary()
+    assert after["vätgasbussar"] == 3 and after["älvdalen"] >= 2          # title once, body twice
+    changed = {w for w in set(before) | set(after) if before.get(w) != after.get(w)}
+    assert changed <= set(kb.count_words(["Vätgasbussar i Älvdalen\nÄlvdalen provar vätgasbussar. "
+                                          "Vätgasbussar laddas vid älven."]))
+    path.unlink()
+    ingest_files(kb, corpus, [], remove_ids=["alvdalen-vatgas"])
+    assert kb.store.vocabulary() == before

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kunskap.vectors import VectorIndex
+from kunskap.vectors import BROAD_FILTER, VectorIndex
 
 DIM = 16
 
@@ -18,11 +18,15 @@ def unit(rows: int, seed: int) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-@pytest.fixture(params=["faiss", "pgvector"])
+@pytest.fixture(params=["faiss", "faiss-ivf", "pgvector"])
 def backend(request):
-    """(a new empty index, chunk ids that may be given vectors): pgvector's rows need chunks."""
+    """(a new empty index, chunk ids that may be given vectors): pgvector's rows need chunks.
+    faiss-ivf: the FAISS index with its IVF threshold lowered so that these sizes use IVF."""
     if request.param == "faiss":
         yield (lambda: VectorIndex(DIM, "test", 2)), list(range(1, 2001))
+        return
+    if request.param == "faiss-ivf":
+        yield (lambda: VectorIndex(DIM, "test", 2, exact_below=100)), list(range(1, 2001))
         return
     from kunskap.storage.pgvector import PgVectorHome
     from kunskap.storage.postgres import PostgresStore
@@ -66,6 +70,8 @@ def test_add_remove_count_ids_and_reconstruct(backend):
 def test_search_finds_the_exact_nearest_neighbours(backend, k):
     new, chunk_ids = backend
     index = new()
+    if getattr(index, "exact_below", None) == 100:
+        pytest.skip("IVF is approximate without a filter: its recall is measured in test_vector_kinds.py")
     ids, vectors = chunk_ids[:500], unit(500, 3)
     index.add(ids, vectors)
     for query in unit(5, 4):
@@ -86,6 +92,10 @@ def test_a_filter_returns_every_allowed_neighbour_there_is(backend, share):
         found, scores = index.search(query, 200, allowed_ids=np.asarray(allowed))
         expected, _ = brute_force(ids, vectors, query, 200, set(allowed))
         assert len(found) == min(200, len(allowed))
+        if getattr(index, "kind", None) == "ivf" and share >= BROAD_FILTER:
+            # a broad filter on IVF is approximate, like no filter, but never returns too few
+            assert set(found.tolist()) <= set(allowed)
+            continue
         assert found.tolist() == expected
 
 

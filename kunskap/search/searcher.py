@@ -24,10 +24,10 @@ from ..storage import PUBLIC
 from .cache import GenerationCache
 from .dense import (
     DENSE_CHUNKS,
-    DocumentMeans,
+    ChunkTable,
     DocumentSummaries,
+    LazyDocumentMeans,
     QueryVectors,
-    allowed_chunk_ids,
     best_per_document,
     dense_candidates,
     summary_text,
@@ -48,12 +48,16 @@ from .results import (
 )
 
 ENGLISH_LEXICAL_FACTOR = 0.1  # lexical evidence kept for an English query (names still count)
-FACET_ROWS_CACHE_SIZE = 256   # filter combinations whose facet rows are kept
+# Filter combinations whose allowed documents and chunks, and whose browse listing, are kept.
+# Each holds up to one entry per document or chunk passing the filter, so few are kept: at 1M
+# chunks a broad filter's entry is ~10 MB.
+FILTER_CACHE_SIZE = 32
 
 # Kinds of values in the generation cache
-RESULTS, CHUNK_DOCS, VOCABULARY, SYNONYMS, FACET_ROWS, DOCUMENT_THEMES, DOCUMENT_MEANS, GENERIC, SUMMARIES = (
-    "results", "chunk_docs", "vocabulary", "synonyms", "facet_rows", "document_themes", "document_means",
-    "generic", "summaries")
+(RESULTS, CHUNK_DOCS, CHUNK_TABLE, VOCABULARY, SYNONYMS, DOCUMENT_COUNT, DOCUMENT_ROWS, DOCUMENT_THEMES,
+ DOCUMENT_MEANS, GENERIC, ALLOWED, ALLOWED_CHUNKS, BROWSE, SUMMARIES) = (
+    "results", "chunk_docs", "chunk_table", "vocabulary", "synonyms", "document_count", "document_rows",
+    "document_themes", "document_means", "generic", "allowed", "allowed_chunks", "browse", "summaries")
 
 
 class Searcher:
@@ -66,7 +70,8 @@ class Searcher:
         # Results and lookups are derived from the index, so they are kept per generation of the
         # knowledge base; query vectors depend only on the text.
         self._cache = GenerationCache(lambda: kb.generation, {
-            RESULTS: kb.settings.result_cache_size, FACET_ROWS: FACET_ROWS_CACHE_SIZE})
+            RESULTS: kb.settings.result_cache_size, ALLOWED: FILTER_CACHE_SIZE, ALLOWED_CHUNKS: FILTER_CACHE_SIZE,
+            BROWSE: FILTER_CACHE_SIZE})
 
     # -- the facade ------------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
@@ -90,12 +95,10 @@ class Searcher:
     def browse(self, filters: Filters, page: int = 1, limit: int = 10, sort: str = "newest") -> SearchResult:
         """All public documents passing the filters (no query), newest first."""
         self.kb.reload_if_changed()   # another process's ingest reaches browsing too, not only searches
-        rows = self._facet_rows(filters)
-        ids = newest_first(rows)
+        ids, facets = self._browse_listing(filters)
         shown = ids[(page - 1) * limit : page * limit]
         documents = self.kb.store.get_documents(shown)
-        return SearchResult("", None, [summary_hit(documents[d]) for d in shown], len(ids), page, limit,
-                            facet_counts(rows))
+        return SearchResult("", None, [summary_hit(documents[d]) for d in shown], len(ids), page, limit, facets)
 
     def similar(self, doc_id: str, limit: int = 5, other_organisations: bool = True) -> list[Hit]:
         """Public documents nearest to the mean of this document's chunk vectors, by default only
@@ -108,15 +111,14 @@ class Searcher:
         centroid = self.kb.document_vector(doc_id)
         if centroid is None:
             return []
-        allowed = self._allowed_documents(Filters())
-        allowed.discard(doc_id)
         if other_organisations:
-            docs = store.get_documents(sorted(allowed))
-            allowed = {d for d, row in docs.items() if row["organisation"] != document["organisation"]}
+            # the public documents of other organisations (and never this one)
+            allowed = self._allowed_documents(Filters(), exclude_organisation=document["organisation"])
+        else:
+            allowed = self._allowed_documents(Filters()) - {doc_id}
         if not allowed:
             return []
-        ids, scores = self.kb.vectors.search(centroid, DENSE_CHUNKS,
-                                             allowed_ids=store.chunk_ids_for_documents(sorted(allowed)))
+        ids, scores = self.kb.vectors.search(centroid, DENSE_CHUNKS, allowed_ids=self._chunk_table().chunks_of(allowed))
         best = best_per_document(ids, scores, self._chunk_docs())
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][1], kv[0]))[:limit]
         documents = store.get_documents([d for d, _ in ranked])
@@ -139,7 +141,7 @@ class Searcher:
             if self.params.long_query_words and len(content) >= self.params.long_query_words:
                 found.evidence *= self.params.long_query_factor   # a description: meaning carries it
         if request.mode in ("hybrid", "dense") and plan.typed:
-            allowed_chunks = allowed_chunk_ids(self.kb.store, allowed, request.filters.active())
+            allowed_chunks = self._allowed_chunks(request.filters, allowed)
             found.dense, found.dense_best = dense_candidates(self.kb.vectors, self.query_vector, plan.text_for_dense,
                                                              allowed_chunks, self._chunk_docs(), self.params.dense,
                                                              self._document_means, self._document_summaries)
@@ -208,23 +210,49 @@ class Searcher:
         return rank(self.candidates(request), request.mode, self.params, self._document_themes).hit_set
 
     def _facets(self, hit_set: set[str], filters: Filters) -> dict[str, list[tuple[str, int]]]:
-        """Counts over the hit set (the documents the query matched, with every filter applied).
-        With no query (browse), over every public document that passes the filters."""
-        return facet_counts(self._facet_rows(filters), within=hit_set)
+        """Counts over the hit set (the documents the query matched, with every filter applied):
+        the rows of the hits only, so the cost follows the hits, not the corpus."""
+        rows, allowed = self._document_rows(), self._allowed_documents(filters)
+        return facet_counts([rows[d] for d in sorted(hit_set) if d in rows and d in allowed])
 
-    def _allowed_documents(self, filters: Filters) -> set[str]:
-        """The public documents passing `filters`."""
-        return set(self.kb.store.filtered_document_ids(filters, public_only=True))
+    def _allowed_documents(self, filters: Filters, exclude_organisation: str | None = None) -> frozenset[str]:
+        """The public documents passing `filters` (kept per filter combination and generation)."""
+        key = (filters.key(), exclude_organisation)
+
+        def compute():
+            ids = self.kb.store.filtered_document_ids(filters, public_only=True)
+            if exclude_organisation is not None:
+                rows = self._document_rows()
+                ids = [d for d in ids if rows[d]["organisation"] != exclude_organisation]
+            return frozenset(ids)
+        return self._cache.lookup(ALLOWED, key, compute)
+
+    def _allowed_chunks(self, filters: Filters, allowed: frozenset[str]):
+        """The chunk ids FAISS may return, or None when nothing is excluded (no selector needed)."""
+        if not filters.active() and len(allowed) == self._cache.lookup(DOCUMENT_COUNT, None,
+                                                                       self.kb.store.count_documents):
+            return None
+        return self._cache.lookup(ALLOWED_CHUNKS, filters.key(), lambda: self._chunk_table().chunks_of(allowed))
+
+    def _browse_listing(self, filters: Filters) -> tuple[list[str], dict]:
+        """Every public document passing `filters`, newest first, and their facet counts: what
+        browsing pages through, computed once per filter combination and generation."""
+        def compute():
+            rows = self.kb.store.document_facet_rows(filters, public_only=True)
+            return newest_first(rows), facet_counts(rows)
+        return self._cache.lookup(BROWSE, filters.key(), compute)
 
     # -- lookups, kept until the knowledge base changes -----------------------------------
     def _chunk_docs(self) -> dict[int, str]:
         return self._cache.lookup(CHUNK_DOCS, None, self.kb.store.chunk_doc_map)
 
-    def _document_means(self) -> DocumentMeans:
-        def compute():
-            ids, matrix, _ = self.kb.store.chunk_vectors(self.kb.embedder.model_id, self.kb.embedder.dimension)
-            return DocumentMeans(ids, matrix, self._chunk_docs())
-        return self._cache.lookup(DOCUMENT_MEANS, None, compute)
+    def _chunk_table(self) -> ChunkTable:
+        return self._cache.lookup(CHUNK_TABLE, None, lambda: ChunkTable(self._chunk_docs()))
+
+    def _document_means(self) -> LazyDocumentMeans:
+        def vectors_of(doc_id: str):
+            return self.kb.store.chunk_vectors(self.kb.embedder.model_id, self.kb.embedder.dimension, doc_id)[1]
+        return self._cache.lookup(DOCUMENT_MEANS, None, lambda: LazyDocumentMeans(vectors_of))
 
     def _document_summaries(self) -> DocumentSummaries:
         """The cached vectors of each document's title + summary (embedded by bench/ablation.py)."""
@@ -245,17 +273,21 @@ class Searcher:
                                   lambda: synonym_table(self.kb.themes.expansion_phrases(), self.kb.analyzer))
 
     def facet_rows(self, filters: Filters) -> list[dict]:
-        """The facet rows (with their dates) of the public documents passing `filters`, cached."""
+        """The facet rows (with their dates) of the public documents passing `filters`."""
         self.kb.reload_if_changed()
         return self._facet_rows(filters)
 
     def _facet_rows(self, filters: Filters) -> list[dict]:
-        """The facet columns of the public documents passing `filters` (themes decoded): every
-        search counts facets over them."""
-        return self._cache.lookup(FACET_ROWS, filters.key(),
-                                  lambda: self.kb.store.document_facet_rows(filters, public_only=True))
+        rows, allowed = self._document_rows(), self._allowed_documents(filters)
+        return [rows[d] for d in sorted(allowed) if d in rows]
+
+    def _document_rows(self) -> dict[str, dict]:
+        """Public document -> its facet columns (themes decoded): facets of a search are counted
+        over the rows of its hits."""
+        return self._cache.lookup(DOCUMENT_ROWS, None, lambda: {
+            row["id"]: row for row in self.kb.store.document_facet_rows(Filters(), public_only=True)})
 
     def _document_themes(self) -> dict[str, frozenset[str]]:
         """Public document -> its theme tags."""
         return self._cache.lookup(DOCUMENT_THEMES, None, lambda: {
-            row["id"]: frozenset(row["themes"]) for row in self._facet_rows(Filters())})
+            d: frozenset(row["themes"]) for d, row in self._document_rows().items()})

@@ -43,7 +43,7 @@ def vector_home(settings, store: Store):
         return PgVectorHome(store)
     from ..vectors import FaissFolder
 
-    return FaissFolder(settings.index, settings.database_path)
+    return FaissFolder(settings.index, settings.database_path, settings.exact_vectors_below)
 
 
 def describe(settings) -> str:

@@ -298,12 +298,13 @@ class PgVectorHome:
                      dt.datetime.now(dt.UTC).isoformat(timespec="seconds")])
         return PgVectorIndex(self.store, dimension, model_id, chunker_version)
 
-    def save(self, vectors: PgVectorIndex, corpus_hash: str = "", rebuilt: bool = False) -> Manifest:
+    def save(self, vectors: PgVectorIndex, corpus_hash: str = "", rebuilt: bool = False, **_stamps) -> Manifest:
         """Nothing to write: the vectors were committed with the chunks. Builds the HNSW index
         when the vectors have grown to need one; returns the manifest as it is now. Vectors
         `rebuilt` from the embedding cache (no chunk changed, so no generation moved) are
         announced to the other servers, which would otherwise go on searching by words alone
-        after a background build."""
+        after a background build. (What the FAISS folder records beside its file — store
+        generation, completeness — is not needed: vectors and chunks change in one transaction.)"""
         if rebuilt:
             self.store.touch()
         vectors.ensure_ann_index()
