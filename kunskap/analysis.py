@@ -71,24 +71,56 @@ class Token:
     end: int
 
 
+def _composed(text: str) -> tuple[str, list[int] | None, list[int] | None]:
+    """`text` in NFC, with the original offsets where each composed character starts and ends
+    (None when `text` already is NFC, the usual case). NFC changes lengths — a decomposed "å"
+    (a + ring, common in text extracted from PDFs) becomes one character, and a few characters
+    become two — so offsets into the composed text would not point into the original. Each
+    starter with its combining marks is composed on its own, which is where composition happens."""
+    if unicodedata.is_normalized("NFC", text):
+        return text, None, None
+    pieces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    i = 0
+    while i < len(text):
+        j = i + 1
+        while j < len(text) and unicodedata.combining(text[j]):
+            j += 1
+        piece = unicodedata.normalize("NFC", text[i:j])
+        pieces.append(piece)
+        starts.extend([i] * len(piece))
+        ends.extend([j] * len(piece))
+        i = j
+    return "".join(pieces), starts, ends
+
+
 def tokenise(text: str) -> list[Token]:
-    """Words of `text` (lower-cased), hyphenated words split into their parts plus the joined form."""
-    text = unicodedata.normalize("NFC", text)
+    """Words of `text` (lower-cased), hyphenated words split into their parts plus the joined form.
+    Offsets are into `text` as given, also when it is not in NFC."""
+    composed, starts, ends = _composed(text)
+
+    def token(word: str, start: int, end: int) -> Token:
+        if starts is None:
+            return Token(word, start, end)
+        return Token(word, starts[start], ends[end - 1])
+
     tokens: list[Token] = []
-    for match in WORD.finditer(text):
+    for match in WORD.finditer(composed):
         word = match.group().lower()
         parts = re.split(r"[-'’:]", word)
         if len(parts) > 1:
+            # Split the composed match, not its lower-case form: lower() can change lengths too.
             offset = match.start()
-            for part in parts:
+            for part, surface in zip(parts, re.split(r"[-'’:]", match.group())):
                 if part:
-                    tokens.append(Token(part, offset, offset + len(part)))
-                offset += len(part) + 1
+                    tokens.append(token(part, offset, offset + len(surface)))
+                offset += len(surface) + 1
             joined = "".join(parts)
             if len(joined) >= MIN_COMPOUND:
-                tokens.append(Token(joined, match.start(), match.end()))
+                tokens.append(token(joined, match.start(), match.end()))
         else:
-            tokens.append(Token(word, match.start(), match.end()))
+            tokens.append(token(word, match.start(), match.end()))
     return tokens
 
 

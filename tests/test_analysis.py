@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kunskap.analysis import SwedishAnalyzer, tokenise
@@ -57,8 +57,27 @@ def test_term_spans_highlight_inflections_and_compounds():
     assert [text[a:b] for a, b in spans] == ["cyklar", "cykelvägar"]
 
 
+def test_offsets_point_into_text_that_is_not_in_nfc():
+    # A decomposed "å" (a + combining ring, as PDF extraction often gives) is one character in
+    # the analysed text but two in the original: offsets must still cover the whole word.
+    text = "Cyklar och la\u030angtidsparkering"
+    tokens = tokenise(text)
+    assert [t.text for t in tokens] == ["cyklar", "och", "långtidsparkering"]
+    assert [text[t.start:t.end] for t in tokens] == ["Cyklar", "och", "la\u030angtidsparkering"]
+    # A character NFC turns into two (found by hypothesis): the offsets stay inside the text.
+    assert [(t.text, t.start, t.end) for t in tokenise("\u0b5c0")] == [("\u0b21", 0, 1), ("0", 1, 2)]
+
+
+def test_hyphenated_parts_keep_their_offsets_when_lower_case_is_longer():
+    text = "e-İzmir-x"      # "İ".lower() is two characters
+    assert [(t.text, text[t.start:t.end]) for t in tokenise(text)][:3] == [
+        ("e", "e"), ("i\u0307zmir", "İzmir"), ("x", "x")]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text())
+@example("\u0b5c0")
+@example("a\u030angor och cykel")
 def test_analysis_never_crashes(text):
     A.index_terms(text)
     for start, end in A.term_spans(text, {"cykl"}):
