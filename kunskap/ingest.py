@@ -293,6 +293,42 @@ def _scan_corpus(kb: KnowledgeBase, corpus: Path, *, rebuild: bool, embed: bool,
     return _Scan(+counts, duplicates, failed)
 
 
+def _follow_corpus_words(kb: KnowledgeBase, counts: Counter) -> bool:
+    """Inside a full ingest's write transaction: the vocabulary and the decompounding lexicon
+    follow the corpus. True when the lexicon changed (FTS rows are then re-derived). Compared
+    with the lexicon the rows were derived with, not with the vocabulary, which live saves have
+    updated since without re-deriving anything."""
+    kb.store.replace_vocabulary(counts)
+    lexicon = kb.lexicon_of(counts)
+    changed = lexicon != kb.store.lexicon()
+    if changed:
+        kb.store.replace_lexicon(lexicon)
+        kb.refresh_analyzer()
+    return changed
+
+
+def _clear_for_rebuild(kb: KnowledgeBase, working, keep_paths: set) -> None:
+    """--rebuild: every stored document deleted, but for those whose file is broken now: they
+    keep their stored version, with its vectors (added to `working`)."""
+    store = kb.store
+    for doc_id, state in store.document_states().items():
+        if state["source_path"] in keep_paths:
+            ids, matrix, _ = store.chunk_vectors(kb.embedder.model_id, kb.embedder.dimension, doc_id)
+            working.add(ids, matrix)
+            continue
+        store.delete_document(doc_id)
+
+
+def _remove_absent(kb: KnowledgeBase, working, present: set[str], rejected_paths: set, report) -> None:
+    """--prune / --rebuild: stored documents no longer in the corpus removed. A rejected file
+    keeps its stored version: nothing already stored is lost."""
+    for doc_id, state in kb.store.document_states().items():
+        if doc_id in present or state["source_path"] in rejected_paths:
+            continue
+        remove_document(kb, doc_id, working)
+        report.removed.append(doc_id)
+
+
 def _write_corpus(kb: KnowledgeBase, corpus: Path, scan: _Scan, *, prune: bool, rebuild: bool, embed: bool,
                   progress: bool, report: IngestReport) -> None:
     store = kb.store
@@ -309,23 +345,9 @@ def _write_corpus(kb: KnowledgeBase, corpus: Path, scan: _Scan, *, prune: bool, 
         seen: set[str] = set()
         try:
             with store.transaction():
-                # The decompounding lexicon follows the corpus; FTS rows are re-derived if it
-                # changed. Compared with the lexicon the rows were derived with, not with the
-                # vocabulary, which live saves have updated since without re-deriving anything.
-                store.replace_vocabulary(scan.counts)
-                lexicon = kb.lexicon_of(scan.counts)
-                lexicon_changed = lexicon != store.lexicon()
-                if lexicon_changed:
-                    store.replace_lexicon(lexicon)
-                    kb.refresh_analyzer()
+                lexicon_changed = _follow_corpus_words(kb, scan.counts)
                 if rebuild:
-                    for doc_id, state in store.document_states().items():
-                        if state["source_path"] in keep_paths:
-                            # Its file is broken now: keep the stored version, with its vectors.
-                            ids, matrix, _ = store.chunk_vectors(kb.embedder.model_id, kb.embedder.dimension, doc_id)
-                            working.add(ids, matrix)
-                            continue
-                        store.delete_document(doc_id)
+                    _clear_for_rebuild(kb, working, keep_paths)
                 for batch in _batches(files):
                     changed = []
                     for path in batch:
@@ -359,13 +381,7 @@ def _write_corpus(kb: KnowledgeBase, corpus: Path, scan: _Scan, *, prune: bool, 
                     if bar:
                         bar.update(len(batch))
                 if prune or rebuild:
-                    rejected_paths = keep_paths | {e.path for e in report.rejected}
-                    for doc_id, state in store.document_states().items():
-                        # A rejected file keeps its stored version: nothing already stored is lost.
-                        if doc_id in seen or state["source_path"] in rejected_paths:
-                            continue
-                        remove_document(kb, doc_id, working)
-                        report.removed.append(doc_id)
+                    _remove_absent(kb, working, seen, keep_paths | {e.path for e in report.rejected}, report)
                 if lexicon_changed and report.unchanged:
                     reanalyse_lexical(kb)
                 states = store.document_states()
@@ -460,24 +476,9 @@ def ingest_documents(
         # old corpus until the commit, never a half-ingested or, during --rebuild, empty one.
         rejected_paths = {e.path for e in report.rejected}
         with store.transaction():
-            # The decompounding lexicon follows the corpus; FTS rows are re-derived if it changed.
-            # Compared with the lexicon the rows were derived with, not with the vocabulary, which
-            # live saves have updated since without re-deriving anything.
-            counts = kb.count_words(f"{d.title}\n{d.text}" for d in documents)
-            store.replace_vocabulary(counts)
-            lexicon = kb.lexicon_of(counts)
-            lexicon_changed = lexicon != store.lexicon()
-            if lexicon_changed:
-                store.replace_lexicon(lexicon)
-                kb.refresh_analyzer()
+            lexicon_changed = _follow_corpus_words(kb, kb.count_words(f"{d.title}\n{d.text}" for d in documents))
             if rebuild:
-                for doc_id, state in store.document_states().items():
-                    if state["source_path"] in rejected_paths:
-                        # Its file is broken now: keep the stored version, with its vectors.
-                        ids, matrix, _ = store.chunk_vectors(kb.embedder.model_id, kb.embedder.dimension, doc_id)
-                        working.add(ids, matrix)
-                        continue
-                    store.delete_document(doc_id)
+                _clear_for_rebuild(kb, working, rejected_paths)
             for document, chunks in changed:
                 # A file whose id changed replaces the document it used to be.
                 for old_id, state in states.items():
@@ -489,13 +490,7 @@ def ingest_documents(
                 (report.updated if document.id in states else report.added).append(document.id)
 
             if prune or rebuild:
-                present = {d.id for d in documents}
-                for doc_id, state in store.document_states().items():
-                    # A rejected file keeps its stored version: nothing already stored is lost.
-                    if doc_id in present or state["source_path"] in rejected_paths:
-                        continue
-                    remove_document(kb, doc_id, working)
-                    report.removed.append(doc_id)
+                _remove_absent(kb, working, {d.id for d in documents}, rejected_paths, report)
 
             if lexicon_changed and report.unchanged:
                 reanalyse_lexical(kb)

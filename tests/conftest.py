@@ -209,3 +209,39 @@ def postgres_url(postgres_server):
     yield base + ("&" if "?" in base else "?") + "options=" + quote(f"-csearch_path={schema},public")
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def staff_app(corpus: Path, kb_factory, password: str):
+    """An app over the ingested `corpus` with the staff user "anna" and an API token of hers:
+    (app, knowledge base, token)."""
+    from kunskap.accounts import Accounts
+    from kunskap.ingest import ingest
+    from kunskap.web.app import create_app
+
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    accounts = Accounts(kb.store)
+    accounts.add_user("anna", password, "Anna Andersson")
+    token = accounts.create_token("anna", "test")
+    return create_app(kb.settings, knowledge_base=kb), kb, token
+
+
+def corpus_with(corpus: Path, kb_factory, extra: dict):
+    """`corpus` with the cases of `extra` ({file name: (title, organisation, body, metadata)})
+    written into it, ingested into a new knowledge base."""
+    from kunskap.ingest import ingest
+
+    for name, (title, org, body, meta) in extra.items():
+        write_case(corpus, name, title, org, body, **meta)
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    return kb
+
+
+def soup_of(client, path: str):
+    """The parsed page at `path` (which must answer 200)."""
+    from bs4 import BeautifulSoup
+
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.text[:500])
+    return BeautifulSoup(response.text, "html.parser")

@@ -17,6 +17,7 @@ from kunskap.ingest import ingest
 from kunskap.search import SearchRequest, Searcher
 from kunskap.web.app import create_app
 
+from .conftest import staff_app
 from .files import make_pptx
 
 PASSWORD = "ett-langt-losenord"
@@ -24,12 +25,7 @@ PASSWORD = "ett-langt-losenord"
 
 @pytest.fixture
 def app_kb(corpus, kb_factory):
-    kb = kb_factory(corpus)
-    ingest(kb, corpus)
-    accounts = Accounts(kb.store)
-    accounts.add_user("anna", PASSWORD, "Anna Andersson")
-    token = accounts.create_token("anna", "test")
-    return create_app(kb.settings, knowledge_base=kb), kb, token
+    return staff_app(corpus, kb_factory, PASSWORD)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlparse
 
 import feedparser
 import pytest
-from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
 from kunskap import exports
@@ -22,7 +21,7 @@ from kunskap.search import SearchRequest
 from kunskap.search.request import Filters
 from kunskap.web.app import create_app
 
-from .conftest import write_case
+from .conftest import corpus_with, soup_of
 
 BASE = "http://127.0.0.1:8000"   # the settings' public address (host and port alone)
 WEBBFIKA = "{kind: webbfika, title: Webbfika om cykelpendling, date: 2023-03-09}"
@@ -49,11 +48,7 @@ EXTRA = {
 
 @pytest.fixture
 def corpus_kb(corpus, kb_factory):
-    for name, (title, org, body, meta) in EXTRA.items():
-        write_case(corpus, name, title, org, body, **meta)
-    kb = kb_factory(corpus)
-    ingest(kb, corpus)
-    return corpus, kb
+    return corpus, corpus_with(corpus, kb_factory, EXTRA)
 
 
 @pytest.fixture
@@ -61,12 +56,6 @@ def client(corpus_kb):
     _, kb = corpus_kb
     with TestClient(create_app(kb.settings, knowledge_base=kb)) as test_client:
         yield test_client
-
-
-def soup_of(client, path: str) -> BeautifulSoup:
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.text[:500])
-    return BeautifulSoup(response.text, "html.parser")
 
 
 def read_csv(response) -> list[list[str]]:

@@ -18,7 +18,6 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from kunskap.accounts import Accounts
 from kunskap.cli import cli
 from kunskap.ingest import ingest
 from kunskap.insights import (
@@ -34,6 +33,8 @@ from kunskap.insights import (
 )
 from kunskap.search import Filters
 from kunskap.web.app import create_app
+
+from .conftest import staff_app
 
 PASSWORD = "ett-langt-losenord"
 
@@ -71,12 +72,7 @@ def test_csv_cells_cannot_start_a_formula():
 # -- the app -----------------------------------------------------------------------------------
 @pytest.fixture
 def app_kb(corpus, kb_factory):
-    kb = kb_factory(corpus)
-    ingest(kb, corpus)
-    accounts = Accounts(kb.store)
-    accounts.add_user("anna", PASSWORD, "Anna Andersson")
-    token = accounts.create_token("anna", "test")
-    return create_app(kb.settings, knowledge_base=kb), kb, token
+    return staff_app(corpus, kb_factory, PASSWORD)
 
 
 @pytest.fixture

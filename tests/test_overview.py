@@ -15,7 +15,7 @@ from kunskap.themes import ThemeVocabulary
 from kunskap.web.app import create_app
 from kunskap.web.charts import MAP_BORDER, MAP_STEPS, contrast, counties_geometry, step_of
 
-from .conftest import write_case
+from .conftest import corpus_with, soup_of, write_case
 
 EXTRA = {
     "lomma-cykel.md": ("Säkra skolvägar för cykel i Lomma", "Lomma kommun", "Fler barn cyklar till skolan.",
@@ -31,18 +31,9 @@ EXTRA = {
 
 @pytest.fixture
 def client(corpus, kb_factory):
-    for name, (title, org, body, meta) in EXTRA.items():
-        write_case(corpus, name, title, org, body, **meta)
-    kb = kb_factory(corpus)
-    ingest(kb, corpus)
+    kb = corpus_with(corpus, kb_factory, EXTRA)
     with TestClient(create_app(kb.settings, knowledge_base=kb)) as test_client:
         yield test_client
-
-
-def soup_of(client, path: str) -> BeautifulSoup:
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.text[:500])
-    return BeautifulSoup(response.text, "html.parser")
 
 
 def query(href: str) -> dict[str, list[str]]:
