@@ -607,3 +607,16 @@ def test_pruning_removes_old_searches_and_their_clicks(store):
     assert store.search_log_totals(DAY - dt.timedelta(days=1000), 2)["searches"] == 1
     assert store.search_click_positions(DAY - dt.timedelta(days=1000), 2)[1]["clicked"] == 1
     assert store.prune_search_log(DAY - dt.timedelta(days=365)) == (0, 0)
+
+
+def test_recording_searches_and_clicks_does_not_raise_the_generation(store):
+    # The log is not what searches read: a rising generation would empty every server's result
+    # cache at each flush of the insights queue.
+    import datetime as dt
+
+    before = store.change_generation()
+    ids = searches(store, "klimatanpassning", [0, 1])
+    store.record_clicks([{"search_id": ids[0], "position": 1, "doc_id": "a", "day": DAY.isoformat()}])
+    store.prune_search_log(DAY)
+    assert store.search_log_totals(DAY - dt.timedelta(days=5), 2)["searches"] == 1
+    assert store.change_generation() == before
