@@ -367,3 +367,25 @@ def test_the_status_page_of_a_running_interrupted_or_unknown_import(client, app_
     soup = BeautifulSoup(client.get(f"/kurera/importera/{token}/status").text, "html.parser")
     assert soup.select_one("meta[http-equiv=refresh]") is None
     assert "Importen avbröts efter 3000 av 10000 rader" in soup.select_one("#felsammanfattning").text
+
+
+def test_import_api_runs_a_big_file_in_the_background(client, app_kb):  # noqa: F811
+    kb = app_kb[1]
+    auth = {"Authorization": f"Bearer {app_kb[2]}"}
+    count = kb.store.count_documents()
+    files = {"file": ("stor.csv", csv_bytes([HEADERS, *many_rows(600, seed=5)]), "text/csv")}
+    r = client.post("/api/v1/imports", files=files, data={"dry_run": "false"}, headers=auth)
+    assert r.status_code == 202
+    answer = r.json()
+    assert answer["state"] == "queued" and answer["rows"] == 600
+    assert answer["follow"] == f"/api/v1/imports/{answer['token']}"
+    assert client.get(answer["follow"]).status_code == 401
+    deadline = time.monotonic() + 240
+    while (status := client.get(answer["follow"], headers=auth).json())["state"] in ("queued", "running"):
+        assert status["saved"] <= status["to_import"] and time.monotonic() < deadline
+        time.sleep(0.3)
+    assert status["state"] == "done" and status["counts"]["imported"] == 600 and status["saved"] == 600
+    assert kb.store.count_documents() == count + 600
+    r = client.get("/api/v1/imports/" + "y" * 24, headers=auth)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert "Importen finns inte" in r.json()["error"]["message"]
