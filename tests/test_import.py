@@ -367,6 +367,17 @@ def test_the_status_page_of_a_running_interrupted_or_unknown_import(client, app_
     soup = BeautifulSoup(client.get(f"/kurera/importera/{token}/status").text, "html.parser")
     assert soup.select_one("meta[http-equiv=refresh]") is None
     assert "Importen avbröts efter 3000 av 10000 rader" in soup.select_one("#felsammanfattning").text
+    # ... nor when the process that wrote it has ended (a restarted server): shown at once.
+    import subprocess
+    import sys
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    path.write_text(json.dumps({**status, "updated": time.time(), "pid": int(ended.stdout)}), "utf-8")
+    soup = BeautifulSoup(client.get(f"/kurera/importera/{token}/status").text, "html.parser")
+    assert soup.select_one("meta[http-equiv=refresh]") is None and soup.select_one("#felsammanfattning")
+    path.write_text(json.dumps({**status, "updated": time.time()}), "utf-8")   # this process: still running
+    assert BeautifulSoup(client.get(f"/kurera/importera/{token}/status").text, "html.parser").select_one(
+        "meta[http-equiv=refresh]")
 
 
 def test_import_api_runs_a_big_file_in_the_background(client, app_kb):  # noqa: F811
@@ -389,3 +400,19 @@ def test_import_api_runs_a_big_file_in_the_background(client, app_kb):  # noqa: 
     r = client.get("/api/v1/imports/" + "y" * 24, headers=auth)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     assert "Importen finns inte" in r.json()["error"]["message"]
+
+
+def test_a_job_whose_file_is_gone_fails_with_a_swedish_status(curator):
+    from kunskap.curation import imports
+
+    index = curator.kb.settings.index
+    token = imports.stage(index, "stor.csv", csv_bytes([HEADERS, *many_rows(300)]))
+    imports.claim_job(index, token, "stor.csv", 300)
+    with pytest.raises(imports.ImportRunning):   # claimed once only
+        imports.claim_job(index, token, "stor.csv", 300)
+    imports.unstage(index, token, suffixes=(".data",))
+    count = curator.kb.store.count_documents()
+    status = imports.run_job(curator, token, "anna", None)
+    assert status["state"] == "failed" and "Ladda upp den igen" in status["message"]
+    assert imports.job_status(index, token)["state"] == "failed"
+    assert curator.kb.store.count_documents() == count

@@ -143,8 +143,11 @@ def stage(index_dir, filename: str, data: bytes) -> str:
     folder = Path(index_dir) / STAGE_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.iterdir():
-        if old.stat().st_mtime < time.time() - STAGE_TTL_SECONDS:
-            old.unlink(missing_ok=True)
+        try:
+            if old.stat().st_mtime < time.time() - STAGE_TTL_SECONDS:
+                old.unlink(missing_ok=True)
+        except FileNotFoundError:   # a job's status write renamed its temp file meanwhile
+            continue
     token = secrets.token_urlsafe(18)
     (folder / f"{token}.data").write_bytes(data)
     (folder / f"{token}.json").write_text(json.dumps({"filename": filename}), "utf-8")
@@ -212,8 +215,12 @@ def write_status(index_dir, token: str, status: dict) -> None:
 
     from ..files import atomic_write
 
-    atomic_write(_status_path(index_dir, token),
-                 json.dumps({**status, "updated": time.time()}, ensure_ascii=False).encode("utf-8"))
+    import os
+    import socket
+
+    atomic_write(_status_path(index_dir, token), json.dumps(
+        {**status, "updated": time.time(), "pid": os.getpid(), "host": socket.gethostname()},
+        ensure_ascii=False).encode("utf-8"))
 
 
 def job_status(index_dir, token: str) -> dict | None:
@@ -228,12 +235,30 @@ def job_status(index_dir, token: str) -> dict | None:
         status = json.loads(_status_path(index_dir, token).read_text("utf-8"))
     except (FileNotFoundError, ValueError):
         return None
-    if status.get("state") in ("queued", "running") and status.get("updated", 0) < time.time() - JOB_STALE_SECONDS:
+    if status.get("state") in ("queued", "running") and (
+            status.get("updated", 0) < time.time() - JOB_STALE_SECONDS or _writer_gone(status)):
         status["state"] = "interrupted"
         status["message"] = (f"Importen avbröts efter {status.get('saved', 0)} av {status.get('to_import', 0)} rader "
                              "(servern stoppades). De rader som hann sparas finns kvar som utkast; ladda upp filen "
                              "igen för att importera resten – rader som redan finns importeras inte igen.")
     return status
+
+
+def _writer_gone(status: dict) -> bool:
+    """True if the process that last wrote a running job's status has ended (on this machine): a
+    restarted server shows the import as interrupted at once, not after JOB_STALE_SECONDS."""
+    import os
+    import socket
+
+    if status.get("host") != socket.gethostname() or not status.get("pid"):
+        return False
+    try:
+        os.kill(status["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:   # a process of another user has that pid now: alive, as far as we know
+        return False
+    return False
 
 
 def claim_job(index_dir, token: str, filename: str, rows: int) -> None:
@@ -270,6 +295,7 @@ def run_job(curator, token: str, username: str, mapping: dict | None) -> dict:
         result = apply(curator, filename, data, username, mapping, progress=progress)
     except FormError as exc:
         status.update(state="failed", message=" ".join(exc.errors.values()))
+        logging.getLogger("kunskap").warning("kunskap: importen %s avbröts: %s", token, status["message"])
     except Exception:
         logging.getLogger("kunskap").exception("kunskap: importen %s avbröts", token)
         status.update(state="failed", message=(

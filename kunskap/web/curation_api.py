@@ -458,4 +458,4 @@ def import_status(user: TokenUser, curator: CuratorDep, token: str):
     if status is None:
         raise NotFoundError("Importen finns inte. Den kan ha tagits bort (en import sparas i ett dygn), "
                             "eller så är token fel.")
-    return {"token": token, **{k: v for k, v in status.items() if k != "updated"}}
+    return {"token": token, **{k: v for k, v in status.items() if k not in ("updated", "pid", "host")}}
