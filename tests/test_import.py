@@ -5,6 +5,7 @@ the Curator, and a re-import that does not duplicate."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 import zipfile
@@ -254,3 +255,164 @@ def test_import_api_dry_run_then_apply(client, app_kb):  # noqa: F811
     assert r.status_code == 400 and "mapping" in r.json()["error"]["fields"]
     r = client.post("/api/v1/imports", files=files, data={"mapping": "inte json"}, headers=auth)
     assert r.status_code == 400 and r.json()["error"]["parameter"] == "mapping"
+
+
+# -- a big import in the background, followed on a status page -------------------------------------
+def many_rows(count: int, seed: int = 11) -> list[list[str]]:
+    """`count` valid rows that the duplicate guard does not take for one another: each has its
+    own made-up words (a shared vocabulary makes titles alike once there are hundreds)."""
+    import random
+
+    pick = random.Random(seed)
+    letters = "bdfgklmnprstv"
+    vowels = "aeiouyåäö"
+
+    def word() -> str:
+        return "".join(pick.choice(letters) + pick.choice(vowels) for _ in range(pick.randint(2, 4)))
+
+    return [[" ".join(word() for _ in range(4)).capitalize() + f" {i}", pick.choice(["Växjö kommun", "Lund", "Malmö stad"]),
+             "2021", " ".join(word() for _ in range(12)) + ".", "", ""] for i in range(count)]
+
+
+def test_apply_reports_progress_after_each_batch(curator):
+    from kunskap.curation import imports
+
+    calls = []
+    result = imports.apply(curator, "manga.csv", csv_bytes([HEADERS, *many_rows(1_200)]), "anna",
+                           progress=lambda saved, total: calls.append((saved, total)))
+    assert result.counts()["imported"] == 1_200
+    assert calls == [(0, 1_200), (500, 1_200), (1_000, 1_200), (1_200, 1_200)]
+
+
+def poll_status(client, location: str, seconds: float = 240) -> BeautifulSoup:
+    deadline = time.monotonic() + seconds
+    while True:
+        r = client.get(location)
+        assert r.status_code == 200
+        soup = BeautifulSoup(r.text, "html.parser")
+        if not soup.select_one("meta[http-equiv=refresh]"):
+            return soup
+        assert "Importen pågår" in soup.select_one("[role=status]").text
+        assert soup.select_one(f"a[href='{location}']").text == "Uppdatera nu"   # a plain reload, no script
+        assert time.monotonic() < deadline, "the import did not finish"
+        time.sleep(0.3)
+
+
+def test_a_big_import_runs_in_the_background_with_a_status_page(client, app_kb):  # noqa: F811
+    import json
+
+    kb = app_kb[1]
+    login(client)
+    csrf = csrf_of(client.get("/kurera/importera").text)
+    count = kb.store.count_documents()
+    rows = many_rows(1_200) + [["Ett exempel från ingenstans", "Atlantis", "2020", "Text.", "", ""]]
+    data = csv_bytes([HEADERS, *rows])
+    r = client.post("/kurera/importera", data={"csrf": csrf}, files={"file": ("stor.csv", data, "text/csv")})
+    soup = BeautifulSoup(r.text, "html.parser")
+    action = soup.select_one("form[action^='/kurera/importera/']")["action"]
+    token = action.rsplit("/", 1)[1]
+    mapping = {s["name"]: (s.select_one("option[selected]") or {"value": ""})["value"] for s in soup.select("select")}
+    # CSRF is still required, and a refused POST starts nothing.
+    assert client.post(action, data={"csrf": "fel", **mapping, "action": "import"}).status_code == 403
+    assert client.get(f"{action}/status").status_code == 404
+    started = time.monotonic()
+    r = client.post(action, data={"csrf": csrf, **mapping, "action": "import"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/kurera/importera/{token}/status"
+    assert time.monotonic() - started < 30   # answered without saving 1 200 rows first
+    # A second apply of the same token does not start a second job: it is sent to the status.
+    again = client.post(action, data={"csrf": csrf, **mapping, "action": "import"}, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == r.headers["location"]
+    soup = poll_status(client, r.headers["location"])
+    assert soup.select_one("h2#sammanfattning").text == "Importen är klar"
+    counts = soup.select_one(".import-counts").text
+    assert "1 201 rader i filen" in counts and "1 200 importerade som utkast" in counts and "1 med fel" in counts
+    assert "Rad 1202, kolumn ”Kommun”" in soup.select_one(".row-errors").text
+    assert kb.store.count_documents() == count + 1_200
+    drafts = [row["id"] for row in kb.store.document_titles() if row["title"].startswith(rows[0][0])]
+    assert len(drafts) == 1 and kb.store.get_document(drafts[0])["status"] == "draft"
+    folder = kb.settings.index / "imports"
+    status = json.loads((folder / f"{token}.status.json").read_text("utf-8"))
+    assert status["state"] == "done" and status["saved"] == status["to_import"] == 1_200
+    assert not (folder / f"{token}.data").exists()           # the staged file is gone, the status stays
+    # Importing the same file again saves nothing: every row is reported as already there.
+    r = client.post("/kurera/importera", data={"csrf": csrf}, files={"file": ("stor.csv", data, "text/csv")})
+    soup = BeautifulSoup(r.text, "html.parser")
+    assert "1200 finns redan" in soup.select_one(".import-counts").text
+    action = soup.select_one("form[action^='/kurera/importera/']")["action"]
+    r = client.post(action, data={"csrf": csrf, **mapping, "action": "import"}, follow_redirects=False)
+    assert r.status_code == 303
+    counts = poll_status(client, r.headers["location"]).select_one(".import-counts").text
+    assert "0 importerade som utkast" in counts and "1 200 finns redan" in counts
+    assert kb.store.count_documents() == count + 1_200
+
+
+def test_the_status_page_of_a_running_interrupted_or_unknown_import(client, app_kb):  # noqa: F811
+    from kunskap.curation import imports
+
+    kb = app_kb[1]
+    login(client)
+    for token in ("x" * 24, "inte-en-token!", "a" * 10):
+        r = client.get(f"/kurera/importera/{token}/status")
+        assert r.status_code == 404 and "Importen finns inte" in BeautifulSoup(r.text, "html.parser").h1.text
+    token = imports.stage(kb.settings.index, "stor.csv", b"Rubrik;Kommun\n")
+    imports.write_status(kb.settings.index, token, {"state": "running", "filename": "stor.csv", "rows": 10_000,
+                                                    "saved": 3_000, "to_import": 10_000})
+    soup = BeautifulSoup(client.get(f"/kurera/importera/{token}/status").text, "html.parser")
+    assert soup.select_one(".import-progress").text == "Importen pågår – 3 000 av 10 000 rader"
+    assert soup.select_one("meta[http-equiv=refresh]")["content"] == str(imports.STATUS_REFRESH_SECONDS)
+    # A job whose status stopped moving (the server was killed) is not shown as running for ever.
+    path = kb.settings.index / "imports" / f"{token}.status.json"
+    status = json.loads(path.read_text("utf-8"))
+    path.write_text(json.dumps({**status, "updated": time.time() - imports.JOB_STALE_SECONDS - 1}), "utf-8")
+    soup = BeautifulSoup(client.get(f"/kurera/importera/{token}/status").text, "html.parser")
+    assert soup.select_one("meta[http-equiv=refresh]") is None
+    assert "Importen avbröts efter 3000 av 10000 rader" in soup.select_one("#felsammanfattning").text
+    # ... nor when the process that wrote it has ended (a restarted server): shown at once.
+    import subprocess
+    import sys
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    path.write_text(json.dumps({**status, "updated": time.time(), "pid": int(ended.stdout)}), "utf-8")
+    soup = BeautifulSoup(client.get(f"/kurera/importera/{token}/status").text, "html.parser")
+    assert soup.select_one("meta[http-equiv=refresh]") is None and soup.select_one("#felsammanfattning")
+    path.write_text(json.dumps({**status, "updated": time.time()}), "utf-8")   # this process: still running
+    assert BeautifulSoup(client.get(f"/kurera/importera/{token}/status").text, "html.parser").select_one(
+        "meta[http-equiv=refresh]")
+
+
+def test_import_api_runs_a_big_file_in_the_background(client, app_kb):  # noqa: F811
+    kb = app_kb[1]
+    auth = {"Authorization": f"Bearer {app_kb[2]}"}
+    count = kb.store.count_documents()
+    files = {"file": ("stor.csv", csv_bytes([HEADERS, *many_rows(600, seed=5)]), "text/csv")}
+    r = client.post("/api/v1/imports", files=files, data={"dry_run": "false"}, headers=auth)
+    assert r.status_code == 202
+    answer = r.json()
+    assert answer["state"] == "queued" and answer["rows"] == 600
+    assert answer["follow"] == f"/api/v1/imports/{answer['token']}"
+    assert client.get(answer["follow"]).status_code == 401
+    deadline = time.monotonic() + 240
+    while (status := client.get(answer["follow"], headers=auth).json())["state"] in ("queued", "running"):
+        assert status["saved"] <= status["to_import"] and time.monotonic() < deadline
+        time.sleep(0.3)
+    assert status["state"] == "done" and status["counts"]["imported"] == 600 and status["saved"] == 600
+    assert kb.store.count_documents() == count + 600
+    r = client.get("/api/v1/imports/" + "y" * 24, headers=auth)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert "Importen finns inte" in r.json()["error"]["message"]
+
+
+def test_a_job_whose_file_is_gone_fails_with_a_swedish_status(curator):
+    from kunskap.curation import imports
+
+    index = curator.kb.settings.index
+    token = imports.stage(index, "stor.csv", csv_bytes([HEADERS, *many_rows(300)]))
+    imports.claim_job(index, token, "stor.csv", 300)
+    with pytest.raises(imports.ImportRunning):   # claimed once only
+        imports.claim_job(index, token, "stor.csv", 300)
+    imports.unstage(index, token, suffixes=(".data",))
+    count = curator.kb.store.count_documents()
+    status = imports.run_job(curator, token, "anna", None)
+    assert status["state"] == "failed" and "Ladda upp den igen" in status["message"]
+    assert imports.job_status(index, token)["state"] == "failed"
+    assert curator.kb.store.count_documents() == count

@@ -51,6 +51,7 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
     async def lifespan(app: FastAPI):
         from ..accounts import Accounts
         from ..curation import Curator, DeferredSaves
+        from ..curation.imports import ImportJobs
         from ..knowledgebase import KnowledgeBase
         from ..overview import Overview
         from ..search import Searcher
@@ -72,11 +73,13 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         app.state.curator = curator = Curator(kb)
         app.state.accounts = Accounts(lambda: kb.store)
         app.state.deferred_saves = None
+        app.state.import_jobs = None
         app.state.insights = start_insights(kb, settings)
         if not settings.read_only:
             for line in curator.recover():   # saves a crash interrupted: finished or undone
                 log.warning("kunskap: återhämtning: %s", line)
             app.state.deferred_saves = DeferredSaves(curator)
+            app.state.import_jobs = ImportJobs(curator)
             if not kb.vectors_complete and kb.missing_vectors():
                 start_semantic_build(kb)
         log.info("kunskap: %d dokument, %d vektorer, modell %s",
@@ -84,6 +87,8 @@ def create_app(settings: Settings, knowledge_base=None) -> FastAPI:
         yield
         if app.state.deferred_saves is not None:
             app.state.deferred_saves.close()
+        if app.state.import_jobs is not None:
+            app.state.import_jobs.close()   # a running import goes on until the process ends
         if app.state.insights is not None:
             app.state.insights.close()   # what is still queued is written
 

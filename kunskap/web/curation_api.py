@@ -384,17 +384,41 @@ class ImportResult(BaseModel):
     rows: list[ImportRow]
 
 
-@router.post("/imports", response_model=ImportResult, responses=errors(400, 401, 403))
-def import_spreadsheet(user: TokenUser, curator: CuratorDep, file: Annotated[UploadFile | None, File()] = None,
+class PendingImport(BaseModel):
+    state: str = Field(description="queued: importen körs i bakgrunden")
+    token: str
+    rows: int = Field(description="Rader i filen")
+    follow: str = Field(description="Adressen där importens status visas")
+
+
+class ImportStatus(BaseModel):
+    token: str
+    state: str = Field(description="queued, running, done, failed eller interrupted")
+    filename: str
+    rows: int = Field(description="Rader i filen")
+    saved: int = Field(description="Rader som hittills har gått igenom sparningen")
+    to_import: int = Field(description="Giltiga rader att spara (0 tills filen är kontrollerad)")
+    counts: dict[str, int] | None = Field(None, description="När importen är klar: som i det synkrona svaret")
+    errors: list[str] = Field([], description="De första felen per rad")
+    error_count: int = 0
+    message: str | None = Field(None, description="Varför importen avbröts")
+
+
+@router.post("/imports", response_model=ImportResult, responses={
+    **errors(400, 401, 403), 202: {"model": PendingImport, "description": "Stor fil: importeras i bakgrunden"}})
+def import_spreadsheet(request: Request, user: TokenUser, curator: CuratorDep,
+                       file: Annotated[UploadFile | None, File()] = None,
                        dry_run: Annotated[bool, Form(description="true: bara förhandsvisning (standard)")] = True,
                        mapping: Annotated[str, Form(max_length=2000, description=(
                            "JSON {fält: kolumnindex}; utan den gissas kolumnerna från rubrikerna"))] = ""):
     """Importera ett kalkylblad (XLSX eller CSV, en rad per exempel, högst 10 000 rader). Med
     `dry_run=true` (standard) visas kolumnmappningen och felen per rad utan att något sparas; med
     `dry_run=false` blir giltiga rader utkast. Rader som redan finns (samma rubrik och organisation)
-    importeras inte igen."""
+    importeras inte igen. En fil med fler än 200 rader importeras i bakgrunden: svaret är då 202,
+    och GET /api/v1/imports/{token} visar hur långt den har kommit och till sist resultatet."""
     import json
 
+    from ..curation import imports
     from ..curation.spreadsheet import MAX_BYTES
 
     chosen = None
@@ -410,7 +434,28 @@ def import_spreadsheet(user: TokenUser, curator: CuratorDep, file: Annotated[Upl
     if dry_run:
         result = curator.import_preview(filename, data, chosen)
     else:
+        jobs = request.app.state.import_jobs
+        rows = imports.check_apply(filename, data, chosen)
+        if rows > imports.SYNC_MAX_ROWS and jobs is not None:
+            token = imports.stage(curator.kb.settings.index, filename, data)
+            jobs.submit(token, filename, rows, user.username, chosen)
+            return JSONResponse({"state": "queued", "token": token, "rows": rows,
+                                 "follow": f"/api/v1/imports/{token}"}, status_code=202)
         result = curator.import_rows(filename, data, user.username, chosen)
     return {"dry_run": dry_run, "columns": result.table.headers, "mapping": result.mapping, "counts": result.counts(),
             "rows": [{"row": r.number, "outcome": r.outcome, "id": r.doc_id or None, "title": r.values["title"],
                       "organisation": r.values["organisation"], "errors": r.errors} for r in result.rows]}
+
+
+@router.get("/imports/{token}", response_model=ImportStatus, responses=errors(401, 404))
+def import_status(user: TokenUser, curator: CuratorDep, token: str):
+    """Hur det går för en import i bakgrunden: queued, running (saved av to_import rader), done
+    (med counts och fel per rad), failed eller interrupted (med message)."""
+    from ..curation import imports
+    from ..errors import NotFoundError
+
+    status = imports.job_status(curator.kb.settings.index, token)
+    if status is None:
+        raise NotFoundError("Importen finns inte. Den kan ha tagits bort (en import sparas i ett dygn), "
+                            "eller så är token fel.")
+    return {"token": token, **{k: v for k, v in status.items() if k not in ("updated", "pid", "host")}}

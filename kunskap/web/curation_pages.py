@@ -371,11 +371,23 @@ async def import_step(request: Request, token: str, staff: CsrfChecked, curator:
     mapping = {name: str(form.get(f"map_{name}", "")) for name in FIELDS}
     action = str(form.get("action", "preview"))
 
+    index_dir = curator.kb.settings.index
+    if action == "import" and imports.job_status(index_dir, token) is not None:
+        return RedirectResponse(f"/kurera/importera/{token}/status", status_code=303)   # already started
+
     def run():
-        filename, data = imports.staged(curator.kb.settings.index, token)
+        filename, data = imports.staged(index_dir, token)
         if action == "import":
+            rows = imports.check_apply(filename, data, mapping)
+            jobs = request.app.state.import_jobs
+            if rows > imports.SYNC_MAX_ROWS and jobs is not None:
+                try:
+                    jobs.submit(token, filename, rows, staff.user.username, mapping)
+                except imports.ImportRunning:
+                    pass
+                return None, True
             result = curator.import_rows(filename, data, staff.user.username, mapping)
-            imports.unstage(curator.kb.settings.index, token)
+            imports.unstage(index_dir, token)
             return result, True
         return curator.import_preview(filename, data, mapping), False
 
@@ -384,4 +396,22 @@ async def import_step(request: Request, token: str, staff: CsrfChecked, curator:
     except FormError as exc:
         return _import_page(request, staff, {"errors": exc.errors, "token": token if "file" not in exc.errors else ""},
                             status=400)
+    if result is None:
+        return RedirectResponse(f"/kurera/importera/{token}/status", status_code=303)
     return _import_page(request, staff, {"preview": result, "token": "" if done else token, "done": done})
+
+
+@router.get("/kurera/importera/{token}/status", response_class=HTMLResponse)
+def import_status(request: Request, token: str, staff: Staff, curator: CuratorDep):
+    """A background import's progress, re-read from its status file on each request (so any
+    worker process can answer); the page reloads itself with a meta refresh while it runs."""
+    from ..curation import imports
+
+    status = imports.job_status(curator.kb.settings.index, token)
+    if status is None:
+        return _page(request, "curate_import_status.html", {
+            "user": staff.user, "csrf": staff.csrf, "status": None, "refresh": 0}, status=404)
+    running = status["state"] in ("queued", "running")
+    return _page(request, "curate_import_status.html", {
+        "user": staff.user, "csrf": staff.csrf, "status": status, "token": token,
+        "refresh": imports.STATUS_REFRESH_SECONDS if running else 0})
