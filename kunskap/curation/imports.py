@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..background import SerialWorker
 from ..errors import FormError
 from .spreadsheet import FIELDS, RowResult, Table, column_message, guess_mapping, read_table, row_values
 
@@ -317,28 +318,16 @@ class ImportJobs:
     of a two-core server answered."""
 
     def __init__(self, curator):
-        import queue
-        import threading
-
         self.curator = curator
-        self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="kunskap-imports", daemon=True)
-        self._thread.start()
+        # run_job records its own errors in the status; what reaches the worker is the status
+        # write failing.
+        self._worker = SerialWorker("kunskap-imports", lambda job: run_job(self.curator, *job),
+                                    lambda job: f"kunskap: importen {job[0]} kunde inte köras")
 
     def submit(self, token: str, filename: str, rows: int, username: str, mapping: dict | None) -> None:
         """Queue the import of a staged file; raises ImportRunning if the token already has one."""
         claim_job(self.curator.kb.settings.index, token, filename, rows)
-        self._queue.put((token, username, mapping))
+        self._worker.put((token, username, mapping))
 
     def close(self, timeout: float = 5.0) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        import logging
-
-        while (job := self._queue.get()) is not None:
-            try:
-                run_job(self.curator, *job)
-            except Exception:   # run_job records its own errors; this is the status write failing
-                logging.getLogger("kunskap").exception("kunskap: importen %s kunde inte köras", job[0])
+        self._worker.close(timeout)

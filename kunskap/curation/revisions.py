@@ -13,15 +13,19 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..background import SerialWorker
 from ..errors import DocumentError, KunskapError, NotFoundError, ValidationError
 from ..files import atomic_write
 from ..ingest import ingest_files
 from ..knowledgebase import KnowledgeBase
 from ..loaders import load_file
 from .corpus_files import DocumentFiles
+
+log = logging.getLogger("kunskap")
 
 if TYPE_CHECKING:   # DeferredSaves runs Curator.process_pending; imported for the annotation only
     from .service import Curator
@@ -249,26 +253,15 @@ class DeferredSaves:
     pending, and the next start's `recover` finishes them."""
 
     def __init__(self, curator: Curator):
-        import queue
-        import threading
-
         self.curator = curator
-        self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="kunskap-deferred-saves", daemon=True)
-        self._thread.start()
+        # A failure leaves the revision pending; the next start retries it.
+        self._worker = SerialWorker(
+            "kunskap-deferred-saves",
+            lambda revision_id: log.info("kunskap: %s", self.curator.process_pending(revision_id)),
+            lambda revision_id: f"kunskap: version {revision_id} kunde inte indexeras")
 
     def submit(self, revision_id: int) -> None:
-        self._queue.put(revision_id)
+        self._worker.put(revision_id)
 
     def close(self, timeout: float = 5.0) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        import logging
-
-        while (revision_id := self._queue.get()) is not None:
-            try:
-                logging.getLogger("kunskap").info("kunskap: %s", self.curator.process_pending(revision_id))
-            except Exception:   # the revision stays pending; the next start retries it
-                logging.getLogger("kunskap").exception("kunskap: version %s kunde inte indexeras", revision_id)
+        self._worker.close(timeout)
