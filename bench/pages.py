@@ -36,6 +36,15 @@ from kunskap.web.app import create_app  # noqa: E402
 TARGET_P95_MS = 50.0
 
 
+def timed_get(client, path: str) -> tuple[float, int]:
+    """Seconds to render `path` (which must answer 200) and its size in bytes."""
+    started = time.perf_counter()
+    response = client.get(path)
+    seconds = time.perf_counter() - started
+    assert response.status_code == 200, (path, response.status_code)
+    return seconds, len(response.content)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=B.DEFAULT_CORPUS)
@@ -64,18 +73,13 @@ def main() -> None:
             sizes: dict[str, list[int]] = {kind: [] for kind in paths}
             for kind, group in paths.items():
                 for path in group:
-                    started = time.perf_counter()
-                    response = client.get(path)
-                    first[kind].append(time.perf_counter() - started)
-                    assert response.status_code == 200, (path, response.status_code)
-                    sizes[kind].append(len(response.content))
+                    seconds, size = timed_get(client, path)
+                    first[kind].append(seconds)
+                    sizes[kind].append(size)
             for _ in range(args.rounds):
                 for kind, group in paths.items():
                     for path in group:
-                        started = time.perf_counter()
-                        response = client.get(path)
-                        repeat[kind].append(time.perf_counter() - started)
-                        assert response.status_code == 200, (path, response.status_code)
+                        repeat[kind].append(timed_get(client, path)[0])
         rows = []
         for kind in paths:
             rows.append([f"/{kind}" if kind != "start" else "/", len(paths[kind]), *B.p50_95_99(first[kind]),

@@ -74,20 +74,21 @@ def test_login_is_throttled_after_repeated_failures(client):
     assert r.status_code == 429 and "För många misslyckade inloggningar" in r.text
 
 
-def all_routes(routes, prefix=""):
-    """Every route of the app, also inside included routers (newer FastAPI includes them lazily)."""
+def route_objects(routes, prefix=""):
+    """Every route of the app with its full path, also inside included routers (newer FastAPI
+    includes them lazily)."""
     for route in routes:
         nested = getattr(route, "original_router", None)
         if nested is not None:
-            yield from all_routes(nested.routes, prefix + route.include_context.prefix)
+            yield from route_objects(nested.routes, prefix + route.include_context.prefix)
         elif isinstance(route, APIRoute):
-            yield prefix + route.path, route.methods
+            yield prefix + route.path, route
 
 
 def test_no_write_route_answers_without_staff_credentials(app_kb, client):
     app, _, token = app_kb
-    writes = [(m, path) for path, methods in all_routes(app.routes)
-              for m in methods if m in ("POST", "PUT", "PATCH", "DELETE")]
+    writes = [(m, path) for path, route in route_objects(app.routes)
+              for m in route.methods if m in ("POST", "PUT", "PATCH", "DELETE")]
     assert len(writes) >= 15
     for method, path in writes:
         url = re.sub(r"\{[^}]+\}", "1", path)
@@ -107,15 +108,6 @@ def test_no_write_route_answers_without_staff_credentials(app_kb, client):
                  "/kurera/dokument/lund-cykel", "/kurera/dokument/lund-cykel/versioner"):
         anonymous = TestClient(app).get(path, follow_redirects=False)
         assert anonymous.status_code == 303
-
-
-def route_objects(routes, prefix=""):
-    for route in routes:
-        nested = getattr(route, "original_router", None)
-        if nested is not None:
-            yield from route_objects(nested.routes, prefix + route.include_context.prefix)
-        elif isinstance(route, APIRoute):
-            yield prefix + route.path, route
 
 
 def guards_of(dependant) -> set:

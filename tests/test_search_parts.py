@@ -239,7 +239,8 @@ def test_dense_document_scores_blend_the_second_chunk_and_feedback_moves_the_que
     index = VectorIndex(2, "test", 1)
     index.add(np.array([1, 2, 3], np.int64), matrix)
     docs = {1: "near", 2: "mid", 3: "far"}
-    means = DocumentMeans(np.array([1, 2, 3], np.int64), matrix, docs)
+    rows = {"near": [0], "mid": [1], "far": [2]}
+    means = DocumentMeans(lambda doc_id: matrix[rows.get(doc_id, [])])
     query = np.array([0.6, 0.8], np.float32)
     plain, _ = dense_candidates(index, lambda text: query, "q", None, docs, DenseWeights(prf_docs=0), lambda: means)
     assert plain == pytest.approx({"near": 0.6, "mid": 0.96, "far": 0.8})

@@ -66,33 +66,6 @@ def best_per_document(ids: np.ndarray, scores: np.ndarray, chunk_docs: dict[int,
     return best
 
 
-class DocumentMeans:
-    """The normalised mean of each document's chunk vectors (one matrix, for dense feedback and
-    the document-level cosine)."""
-
-    def __init__(self, chunk_ids: np.ndarray, matrix: np.ndarray, chunk_docs: dict[int, str]):
-        groups: dict[str, list[int]] = {}
-        for row, chunk_id in enumerate(chunk_ids.tolist()):
-            doc_id = chunk_docs.get(chunk_id)
-            if doc_id is not None:
-                groups.setdefault(doc_id, []).append(row)
-        self.doc_ids = sorted(groups)
-        self.row = {d: i for i, d in enumerate(self.doc_ids)}
-        dim = matrix.shape[1] if matrix.ndim == 2 else 0
-        means = np.zeros((len(self.doc_ids), dim), np.float32)
-        for i, doc_id in enumerate(self.doc_ids):
-            mean = matrix[groups[doc_id]].mean(axis=0)
-            means[i] = mean / max(float(np.linalg.norm(mean)), 1e-9)
-        self.matrix = means
-
-    def cosines(self, query: np.ndarray, doc_ids) -> Scores:  # noqa: D102 — as LazyDocumentMeans
-        return {d: float(self.matrix[self.row[d]] @ query) for d in doc_ids if d in self.row}
-
-    def mean_of(self, doc_ids: list[str]) -> np.ndarray | None:
-        rows = [self.row[d] for d in doc_ids if d in self.row]
-        return self.matrix[rows].mean(axis=0) if rows else None
-
-
 def summary_text(document: dict) -> str | None:
     """What a document-level vector embeds: title and organisation, then the summary (None when
     the document has no summary)."""
@@ -113,9 +86,10 @@ class DocumentSummaries:
         return {d: float(self.vectors[d] @ query) for d in doc_ids if d in self.vectors}
 
 
-class LazyDocumentMeans:
-    """The same means as DocumentMeans, computed per document when asked (its chunk vectors read
-    from the embedding cache by `vectors_of`) and kept: dense feedback needs two documents' means
+class DocumentMeans:
+    """The normalised mean of each document's chunk vectors (for dense feedback and the
+    document-level cosine), computed per document when asked (its chunk vectors read from the
+    embedding cache by `vectors_of`) and kept: dense feedback needs two documents' means
     per query, and reading every vector (1.5 GB at 1M chunks) per index generation did not scale."""
 
     def __init__(self, vectors_of: Callable[[str], np.ndarray], size: int = 4096):
@@ -167,7 +141,7 @@ def document_scores(ids: np.ndarray, scores: np.ndarray, chunk_docs: dict[int, s
 
 def dense_candidates(vectors, embed: Callable[[str], np.ndarray], text: str, allowed_chunks: np.ndarray | None,
                      chunk_docs: dict[int, str], weights: DenseWeights | None = None,
-                     means: Callable[[], DocumentMeans | LazyDocumentMeans] | None = None,
+                     means: Callable[[], DocumentMeans] | None = None,
                      summaries: Callable[[], DocumentSummaries] | None = None) -> tuple[Scores, BestChunks]:
     """Per document: the cosine of its best chunk among the DENSE_CHUNKS nearest allowed ones
     (blended as `weights` say). The query is embedded only when there are vectors to search."""

@@ -25,8 +25,8 @@ from .cache import GenerationCache
 from .dense import (
     DENSE_CHUNKS,
     ChunkTable,
+    DocumentMeans,
     DocumentSummaries,
-    LazyDocumentMeans,
     QueryVectors,
     best_per_document,
     dense_candidates,
@@ -249,10 +249,10 @@ class Searcher:
     def _chunk_table(self) -> ChunkTable:
         return self._cache.lookup(CHUNK_TABLE, None, lambda: ChunkTable(self._chunk_docs()))
 
-    def _document_means(self) -> LazyDocumentMeans:
+    def _document_means(self) -> DocumentMeans:
         def vectors_of(doc_id: str):
             return self.kb.store.chunk_vectors(self.kb.embedder.model_id, self.kb.embedder.dimension, doc_id)[1]
-        return self._cache.lookup(DOCUMENT_MEANS, None, lambda: LazyDocumentMeans(vectors_of))
+        return self._cache.lookup(DOCUMENT_MEANS, None, lambda: DocumentMeans(vectors_of))
 
     def _document_summaries(self) -> DocumentSummaries:
         """The cached vectors of each document's title + summary (embedded by bench/ablation.py)."""
