@@ -156,16 +156,19 @@ class Searcher:
 
     # -- the pipeline ----------------------------------------------------------------------
     def _search(self, request: SearchRequest) -> SearchResult:
-        notice = None
-        if request.mode == "hybrid" and not self.kb.vectors_complete:
-            # Until every passage has its vector (a first start builds them in the background),
-            # rank by words alone: a half-built dense side would favour whichever documents were
-            # embedded first.
-            notice = self.kb.semantic_status()["message"]
-            request = dataclasses.replace(request, mode="lexical")
-        result = self._ranked(request)
-        result.semantic_notice = notice
+        ranked_as = self._while_building(request)
+        result = self._ranked(ranked_as)
+        if ranked_as is not request:
+            result.semantic_notice = self.kb.semantic_status()["message"]
         return result
+
+    def _while_building(self, request: SearchRequest) -> SearchRequest:
+        """Until every passage has its vector (a first start builds them in the background), a
+        hybrid search ranks by words alone: a half-built dense side would favour whichever
+        documents were embedded first."""
+        if request.mode == "hybrid" and not self.kb.vectors_complete:
+            return dataclasses.replace(request, mode="lexical")
+        return request
 
     def _ranked(self, request: SearchRequest) -> SearchResult:
         q = request.q.strip()
@@ -195,8 +198,7 @@ class Searcher:
             return newest_first(list(rows.values()))
         if not has_search_words(request.q.strip(), self.kb.analyzer.stopwords):
             return []
-        if request.mode == "hybrid" and not self.kb.vectors_complete:
-            request = dataclasses.replace(request, mode="lexical")   # as _search does
+        request = self._while_building(request)
         ranked = rank(self.candidates(request), request.mode, self.params, self._document_themes)
         ranking = ranked.ranking[: len(ranked.hit_set)]
         if request.sort == "newest":
