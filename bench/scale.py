@@ -308,10 +308,10 @@ def phase_measure(args) -> dict:
 
     # FTS5 alone: the lexical candidates of each query plan
     fts_times = []
-    chunk_docs = searcher._chunk_docs()
+    chunk_table = searcher._chunk_table()
     for q in texts:
         plan = searcher.planner().plan(q, True)
-        seconds, _ = timed(lexical_candidates, kb.store, plan, chunk_docs, None, searcher.params.title_weight)
+        seconds, _ = timed(lexical_candidates, kb.store, plan, chunk_table, None, searcher.params.title_weight)
         fts_times.append(seconds)
     out["fts_ms"] = [pct(fts_times, p) * 1000 for p in (50, 95)]
     checkpoint()

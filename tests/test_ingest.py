@@ -4,6 +4,7 @@ nothing, manifest checks, and recovery of a damaged index. Real SQLite and FAISS
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from kunskap.errors import IndexMismatchError
 from kunskap.ingest import ingest
 from kunskap.knowledgebase import KnowledgeBase
+from kunskap.storage.base import analysed_postings, impact_key
 from kunskap.vectors import INDEX_FILE, MANIFEST_FILE
 
 from .conftest import write_case
@@ -23,6 +25,23 @@ def consistent(kb: KnowledgeBase) -> None:
     assert sorted(kb.vectors.ids().tolist()) == chunk_ids
     fts = sorted(r[0] for r in kb.store.db.execute("SELECT rowid FROM chunks_fts").fetchall())
     assert fts == chunk_ids
+    postings_agree(kb.store.db)
+
+
+def postings_agree(db) -> None:
+    """The impact-ordered postings, the terms' document frequencies and the totals are exactly
+    what the FTS rows give."""
+    expected, df, rows, tokens = set(), Counter(), 0, 0
+    for chunk_id, title, body in db.execute("SELECT rowid, title, body FROM chunks_fts").fetchall():
+        length, terms = analysed_postings(title or "", body or "")
+        rows, tokens = rows + 1, tokens + length
+        for term, title_tf, body_tf in terms:
+            expected.add((term, impact_key(title_tf, body_tf, length), chunk_id, title_tf, body_tf, length))
+            df[term] += 1
+    assert set(db.execute("SELECT term, impact, chunk_id, title_tf, body_tf, length FROM lexical_postings")
+               .fetchall()) == expected
+    assert dict(db.execute("SELECT term, df FROM lexical_terms").fetchall()) == dict(df)
+    assert db.execute("SELECT rows, tokens FROM lexical_totals").fetchone() == (rows, tokens)
 
 
 def test_first_ingest_then_unchanged_does_no_work(corpus, kb_factory, counting_embedder):

@@ -373,10 +373,17 @@ def test_a_database_at_an_older_schema_is_upgraded_keeping_its_rows(postgres_url
     when a server opens it; its rows stay, and the lexicon is seeded from the vocabulary."""
     from collections import Counter
 
+    from .test_storage_contract import put
+
     store = PostgresStore(postgres_url)
     store.replace_vocabulary(Counter({"älv": 3, "å": 1}))
+    put(store, "a", ["Älven"], fts=[("älv", "älv vall")])
+    put(store, "b", ["Vallen"], fts=[("", "vall vall å")])
+    before = {term: store.fts_term(term, 2.0, 10) for term in ("älv", "vall", "å")}
     store.close()
     with psycopg.connect(postgres_url, autocommit=True) as conn:   # back to m001's schema
+        conn.execute("DROP TABLE lexical_terms")
+        conn.execute("ALTER TABLE lexical_postings DROP COLUMN impact")   # and its index
         conn.execute("DROP TABLE lexicon")
         conn.execute("DROP TABLE search_clicks")
         conn.execute("DROP TABLE search_log")
@@ -385,6 +392,9 @@ def test_a_database_at_an_older_schema_is_upgraded_keeping_its_rows(postgres_url
     try:
         assert store.vocabulary() == {"älv": 3, "å": 1}
         assert store.lexicon() == {"älv"}
+        # the postings get their impact order and the terms their document frequencies
+        assert {term: store.fts_term(term, 2.0, 10) for term in before} == before
+        assert len(before["vall"]) == 2 and store.term_document_frequency("vall") == 2
         with psycopg.connect(postgres_url) as conn:
             names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
         from kunskap.storage.postgres_migrations import MIGRATIONS

@@ -3,6 +3,7 @@ on plain values."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from kunskap.analysis import SwedishAnalyzer
@@ -185,6 +186,7 @@ def test_snippet_marks_inflections_and_compounds_and_escapes(analyzer):
 # -- generalising ranking (issue 11): generic words, dense granularity, feedback ------------------
 
 def test_generic_words_are_searched_weakly_and_never_count_as_evidence(analyzer):
+    from kunskap.search.dense import ChunkTable
     from kunskap.search.lexical import lexical_candidates
     from kunskap.search.planner import generic_stems
 
@@ -199,11 +201,15 @@ def test_generic_words_are_searched_weakly_and_never_count_as_evidence(analyzer)
     assert plan.terms[enkel] == 0.5 and plan.terms[stolpe] == 1.0
 
     class Index:   # chunk 1 holds only the generic word, chunk 2 only the content word
-        def fts_term(self, term, title_weight, limit):
-            return {enkel: [(1, 5.0)], stolpe: [(2, 1.0)]}.get(term, [])
+        def term_postings(self, term, title_weight, limit):
+            rows = {enkel: [(1, 5.0)], stolpe: [(2, 1.0)]}.get(term, [])
+            return np.array([c for c, _ in rows], np.int64), np.array([s for _, s in rows], np.float64)
+
+        def term_document_frequency(self, term):
+            return len(self.term_postings(term, 2.0, 10)[0])
 
     doc_evidence = {}
-    scores, _, evidence = lexical_candidates(Index(), plan, {1: "only-generic", 2: "on-topic"}, None, 2.0,
+    scores, _, evidence = lexical_candidates(Index(), plan, ChunkTable({1: "only-generic", 2: "on-topic"}), None, 2.0,
                                              doc_evidence=doc_evidence)
     assert scores["only-generic"] == 2.5   # weighted BM25: found, but weaker
     assert doc_evidence["only-generic"] == 0.0 and doc_evidence["on-topic"] == 1.0
@@ -211,7 +217,8 @@ def test_generic_words_are_searched_weakly_and_never_count_as_evidence(analyzer)
     # Without the generic list every typed word is evidence: the generic-only chunk holds some.
     plain = QueryPlanner(analyzer, vocabulary, [], lambda term: 1).plan("enkel hjälp med laddstolpar")
     doc_evidence = {}
-    lexical_candidates(Index(), plain, {1: "only-generic", 2: "on-topic"}, None, 2.0, doc_evidence=doc_evidence)
+    lexical_candidates(Index(), plain, ChunkTable({1: "only-generic", 2: "on-topic"}), None, 2.0,
+                       doc_evidence=doc_evidence)
     assert doc_evidence["only-generic"] > 0.0 and doc_evidence["on-topic"] < 1.0
     # A query of generic words only is searched for what it says.
     only = QueryPlanner(analyzer, vocabulary, [], lambda term: 1, weights, generic).plan("enkel hjälp")

@@ -48,6 +48,18 @@ class ChunkTable:
         self.index = {d: i for i, d in enumerate(self.doc_ids)}
         self.chunk_ids = np.fromiter(chunk_docs.keys(), np.int64, len(chunk_docs))
         self.doc_of = np.fromiter((self.index[d] for d in chunk_docs.values()), np.int32, len(chunk_docs))
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None   # by chunk id, built on first use
+
+    def documents_of(self, chunk_ids: np.ndarray) -> np.ndarray:
+        """The row in `doc_ids` of each chunk's document (−1 for a chunk not in the table)."""
+        if self._sorted is None:
+            order = np.argsort(self.chunk_ids, kind="stable")
+            self._sorted = (self.chunk_ids[order], self.doc_of[order])
+        ids, docs = self._sorted
+        at = np.minimum(np.searchsorted(ids, chunk_ids), max(len(ids) - 1, 0))
+        if not len(ids):
+            return np.full(len(chunk_ids), -1, np.int64)
+        return np.where(ids[at] == chunk_ids, docs[at], -1)
 
     def chunks_of(self, doc_ids) -> np.ndarray:
         wanted = np.zeros(len(self.doc_ids), bool)

@@ -133,7 +133,7 @@ class Searcher:
         found = Candidates(plan=plan)
         if request.mode in ("hybrid", "lexical") and plan.terms:
             found.lexical, found.lexical_best, found.evidence = lexical_candidates(
-                self.kb.store, plan, self._chunk_docs(), allowed, self.params.title_weight,
+                self.kb.store, plan, self._chunk_table(), allowed, self.params.title_weight,
                 doc_evidence=found.typed_evidence)
             if plan.english and request.mode == "hybrid":
                 found.evidence *= ENGLISH_LEXICAL_FACTOR   # the multilingual model carries English queries

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import unicodedata
 from collections import Counter
@@ -110,8 +111,56 @@ def mask_url(url: str) -> str:
     return re.sub(r"(password=)[^&\s]*", r"\1***", url, flags=re.IGNORECASE)
 
 
-def bm25(freq: float, length: float, avgdl: float, idf: float) -> float:
-    """One term's FTS5 BM25 for one row (for tests and for backends that score in Python)."""
+# Postings are kept in the order of this key, so that a term's best rows are read first and a
+# search reads at most `limit` of them however common the term is (impact-ordered postings:
+# the cost of a term no longer follows the length of its posting list). The key is BM25's
+# term-frequency part with the shipped title weight and a fixed length norm; the score itself
+# is computed when the rows are read, with the current totals and idf, so a row's score is
+# exact and only the order near the `limit` of a very common term is approximate.
+ORDER_TITLE_WEIGHT = 2.0   # RankingParams.title_weight as shipped
+ORDER_AVGDL = 100.0        # about the analysed length of a 90-word chunk with its title
+
+
+def impact_key(title_tf: int, body_tf: int, length: int) -> float:
+    """The order of a posting within its term (higher first)."""
+    freq = ORDER_TITLE_WEIGHT * title_tf + body_tf
+    return round(freq * (BM25_K1 + 1.0) / (freq + BM25_K1 * (1.0 - BM25_B + BM25_B * length / ORDER_AVGDL)), 9)
+
+
+def analysed_postings(title: str, body: str) -> tuple[int, list[tuple[str, int, int]]]:
+    """An analysed lexical row as FTS5 counts it: its length in tokens and, per distinct term,
+    (term, frequency in the title, frequency in the body)."""
+    title_tf, body_tf = Counter(lexical_tokens(title)), Counter(lexical_tokens(body))
+    length = sum(title_tf.values()) + sum(body_tf.values())
+    return length, [(term, title_tf[term], body_tf[term]) for term in sorted(title_tf.keys() | body_tf.keys())]
+
+
+def bm25_idf(rows: int, df: int) -> float:
+    """FTS5's idf: log((N − n + 0.5) / (n + 0.5)), and a tiny positive value where that is ≤ 0."""
+    idf = math.log((rows - df + 0.5) / (df + 0.5)) if rows else 0.0
+    return idf if idf > 0 else BM25_MIN_IDF
+
+
+def score_postings(postings: Sequence[tuple[int, int, int, int]], df: int, rows: int, tokens: int,
+                   title_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """FTS5's BM25 of one term for rows (chunk id, title tf, body tf, length), in their order: what
+    `bm25(chunks_fts, title_weight, 1.0)` gives for a one-term query. (chunk ids, scores)."""
+    if not postings:
+        return np.empty(0, np.int64), np.empty(0, np.float64)
+    table = np.asarray(postings, dtype=np.float64)
+    idf, avgdl = bm25_idf(rows, df), (tokens / rows if rows else 1.0)
+    return table[:, 0].astype(np.int64), bm25(title_weight * table[:, 1] + table[:, 2], table[:, 3], avgdl, idf)
+
+
+def best_first(ids: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
+    """[(chunk id, score)], best first, ties by chunk id."""
+    order = np.lexsort((ids, -scores))
+    return list(zip(ids[order].tolist(), scores[order].tolist()))
+
+
+def bm25(freq, length, avgdl: float, idf: float):
+    """One term's FTS5 BM25 for a row (or, given arrays, for rows): for tests and for the
+    backends, which score their postings in Python."""
     return idf * (freq * (BM25_K1 + 1.0)) / (freq + BM25_K1 * (1.0 - BM25_B + BM25_B * length / avgdl))
 
 
@@ -188,6 +237,7 @@ class Store(Protocol):
 
     # -- lexical -------------------------------------------------------------------------------
     def fts_term(self, term: str, title_weight: float, limit: int) -> list[tuple[int, float]]: ...
+    def term_postings(self, term: str, title_weight: float, limit: int) -> tuple[np.ndarray, np.ndarray]: ...
     def term_document_frequency(self, term: str) -> int: ...
     def lexical_sources(self) -> list[tuple[int, str | None, str, str, str]]: ...
     def replace_lexical_rows(self, rows: Iterable[tuple[int, str, str]]) -> None: ...

@@ -27,17 +27,18 @@ import numpy as np
 from ..errors import StorageUnavailableError
 from . import _sql
 from .base import (
-    BM25_B,
-    BM25_K1,
-    BM25_MIN_IDF,
     PUBLIC,
     REVISION_COLUMNS,
     ChunkRow,
+    analysed_postings,
     click_positions as _positions,
     decode_row,
     encode_record,
+    impact_key,
     lexical_tokens,
     mask_url,
+    best_first,
+    score_postings,
 )
 from .base import now_iso as _now
 from .postgres_migrations import apply_migrations, ensure_vector_extension
@@ -302,9 +303,29 @@ class PostgresStore:
 
     @staticmethod
     def _delete_chunks(conn, doc_id: str) -> list[int]:
-        """Its chunks, and with them (ON DELETE CASCADE) their lexical rows and vectors."""
+        """Its chunks, and with them (ON DELETE CASCADE) their lexical rows and vectors; the terms'
+        document frequencies and the totals follow."""
+        of_doc = "chunk_id IN (SELECT id FROM chunks WHERE doc_id = %s)"
+        terms = conn.execute(f"SELECT term, count(*) FROM lexical_postings WHERE {of_doc} GROUP BY term",
+                             [doc_id]).fetchall()
+        rows, tokens = conn.execute(f"SELECT count(*), coalesce(sum(length), 0) FROM lexical_rows WHERE {of_doc}",
+                                    [doc_id]).fetchone()
         ids = [r[0] for r in conn.execute("DELETE FROM chunks WHERE doc_id = %s RETURNING id", [doc_id])]
+        PostgresStore._count_terms(conn, terms, -1)
+        conn.execute("UPDATE store_state SET lexical_rows = lexical_rows - %s, lexical_tokens = lexical_tokens - %s "
+                     "WHERE id = 1", [rows, tokens])
         return sorted(ids)
+
+    @staticmethod
+    def _count_terms(conn, counts: Sequence[tuple[str, int]], sign: int) -> None:
+        """Document frequencies raised (sign 1) or lowered (−1) by `counts` [(term, chunks)]."""
+        if not counts:
+            return
+        terms, numbers = [t for t, _ in counts], [sign * int(n) for _, n in counts]
+        conn.execute("INSERT INTO lexical_terms (term, df) SELECT * FROM unnest(%s::text[], %s::int[]) "
+                     "ON CONFLICT (term) DO UPDATE SET df = lexical_terms.df + excluded.df", [terms, numbers])
+        if sign < 0:
+            conn.execute("DELETE FROM lexical_terms WHERE term = ANY(%s) AND df <= 0", [terms])
 
     def delete_document(self, doc_id: str) -> list[int]:
         with self.transaction(), self._conn() as conn:
@@ -515,63 +536,62 @@ class PostgresStore:
         """Lexical rows (chunk id, analysed title, analysed body) counted as FTS5 counts them."""
         if not rows:
             return
-        lengths, postings = [], []
+        lengths, postings, df = [], [], Counter()
         for chunk_id, title, body in rows:
-            title_tf, body_tf = Counter(lexical_tokens(title)), Counter(lexical_tokens(body))
-            length = sum(title_tf.values()) + sum(body_tf.values())
+            length, terms = analysed_postings(title or "", body or "")
             lengths.append((chunk_id, length))
-            for term in title_tf.keys() | body_tf.keys():
-                postings.append((term, chunk_id, title_tf[term], body_tf[term], length))
+            for term, title_tf, body_tf in terms:
+                postings.append((term, chunk_id, title_tf, body_tf, length, impact_key(title_tf, body_tf, length)))
+                df[term] += 1
         with conn.cursor() as cursor:
             with cursor.copy("COPY lexical_rows (chunk_id, length) FROM STDIN") as copy:
                 for row in lengths:
                     copy.write_row(row)
-            with cursor.copy("COPY lexical_postings (term, chunk_id, title_tf, body_tf, length) FROM STDIN") as copy:
+            with cursor.copy("COPY lexical_postings (term, chunk_id, title_tf, body_tf, length, impact) "
+                             "FROM STDIN") as copy:
                 for row in postings:
                     copy.write_row(row)
+        PostgresStore._count_terms(conn, sorted(df.items()), +1)
+        conn.execute("UPDATE store_state SET lexical_rows = lexical_rows + %s, lexical_tokens = lexical_tokens + %s "
+                     "WHERE id = 1", [len(lengths), sum(n for _, n in lengths)])
 
     @staticmethod
     def _changed(conn) -> None:
-        """After a write to searchable contents: BM25's totals, the generation, a NOTIFY (sent at
-        commit; identical ones in one transaction are delivered once)."""
-        conn.execute("UPDATE store_state SET generation = generation + 1, "
-                     "lexical_rows = (SELECT count(*) FROM lexical_rows), "
-                     "lexical_tokens = (SELECT coalesce(sum(length), 0) FROM lexical_rows) WHERE id = 1")
+        """After a write to searchable contents: the generation, a NOTIFY (sent at commit;
+        identical ones in one transaction are delivered once). BM25's totals are kept by the
+        writes to the lexical rows themselves."""
+        conn.execute("UPDATE store_state SET generation = generation + 1 WHERE id = 1")
         conn.execute("SELECT pg_notify(%s, current_schema())", [CHANGES_CHANNEL])
 
     def fts_term(self, term: str, title_weight: float, limit: int) -> list[tuple[int, float]]:
-        """Chunks matching one analysed term, with FTS5's BM25 (higher is better), best first."""
+        """At most `limit` chunks matching one analysed term, best first, with FTS5's BM25."""
+        return best_first(*self.term_postings(term, title_weight, limit))
+
+    def term_postings(self, term: str, title_weight: float, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, BM25) of at most `limit` chunks matching one analysed term, read in impact
+        order by an index: the cost follows `limit`, not the term's posting list."""
         tokens = lexical_tokens(term)
-        if len(tokens) != 1:
-            # The analysis makes every term one token; FTS5 would read several as a phrase,
-            # which needs positions that these postings do not keep.
-            return []
-        rows = self._all(
-            """WITH hits AS (
-                   SELECT chunk_id, title_tf * %(w)s + body_tf AS freq, length
-                   FROM lexical_postings WHERE term = %(term)s),
-               totals AS (
-                   SELECT lexical_rows::float8 AS n, lexical_tokens::float8 / greatest(lexical_rows, 1) AS avgdl,
-                          (SELECT count(*) FROM hits)::float8 AS n_hit
-                   FROM store_state WHERE id = 1),
-               weights AS (
-                   SELECT avgdl, ln((n - n_hit + 0.5) / (n_hit + 0.5)) AS idf FROM totals)
-               SELECT h.chunk_id,
-                      (CASE WHEN w.idf > 0 THEN w.idf ELSE %(min_idf)s END)
-                      * ((h.freq * (%(k1)s + 1.0)) / (h.freq + %(k1)s * (1 - %(b)s + %(b)s * h.length / w.avgdl)))
-                      AS score
-               FROM hits h, weights w
-               ORDER BY score DESC, h.chunk_id
-               LIMIT %(limit)s""",
-            {"w": float(title_weight), "term": tokens[0], "limit": int(limit), "k1": BM25_K1, "b": BM25_B,
-             "min_idf": BM25_MIN_IDF})
-        return [(int(chunk_id), float(score)) for chunk_id, score in rows]
+        postings, df, rows, total = [], 0, 0, 0
+        # The analysis makes every term one token; FTS5 would read several as a phrase, which
+        # needs positions that these postings do not keep.
+        if len(tokens) == 1:
+            with self.snapshot(), self._conn() as conn:
+                found = conn.execute("SELECT df FROM lexical_terms WHERE term = %s", [tokens[0]]).fetchone()
+                if found:
+                    df = found[0]
+                    rows, total = conn.execute(
+                        "SELECT lexical_rows, lexical_tokens FROM store_state WHERE id = 1").fetchone()
+                    postings = conn.execute(
+                        "SELECT chunk_id, title_tf, body_tf, length FROM lexical_postings WHERE term = %s "
+                        "ORDER BY impact DESC, chunk_id LIMIT %s", [tokens[0], int(limit)]).fetchall()
+        return score_postings(postings, df, rows, total, title_weight)
 
     def term_document_frequency(self, term: str) -> int:
         tokens = lexical_tokens(term)
         if len(tokens) != 1:
             return 0
-        return self._one("SELECT count(*) FROM lexical_postings WHERE term = %s", [tokens[0]])[0]
+        row = self._one("SELECT df FROM lexical_terms WHERE term = %s", [tokens[0]])
+        return row[0] if row else 0
 
     def lexical_sources(self) -> list[tuple[int, str | None, str, str, str]]:
         return self._all(
@@ -580,6 +600,8 @@ class PostgresStore:
     def replace_lexical_rows(self, rows: Iterable[tuple[int, str, str]]) -> None:
         with self.transaction(), self._conn() as conn:
             conn.execute("DELETE FROM lexical_rows")   # and, by cascade, every posting
+            conn.execute("DELETE FROM lexical_terms")
+            conn.execute("UPDATE store_state SET lexical_rows = 0, lexical_tokens = 0 WHERE id = 1")
             self._insert_lexical(conn, list(rows))
             self._changed(conn)
 

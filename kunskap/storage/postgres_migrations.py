@@ -165,6 +165,28 @@ def m003_search_log(conn) -> None:
     conn.execute("CREATE INDEX search_clicks_day ON search_clicks (day)")
 
 
+@migration
+def m004_lexical_impacts(conn) -> None:
+    """Postings in impact order, as SQLite's m007_lexical_postings: a search reads a common term's
+    best rows by an index instead of scoring every row that holds it. `impact` is
+    `base.impact_key`; per term its document frequency; the totals kept with each write instead
+    of recounted over every row."""
+    from .base import BM25_B, BM25_K1, ORDER_AVGDL, ORDER_TITLE_WEIGHT
+
+    conn.execute("ALTER TABLE lexical_postings ADD COLUMN impact double precision")
+    conn.execute(
+        "UPDATE lexical_postings SET impact = round(((%(w)s * title_tf + body_tf) * (%(k1)s + 1.0) / "
+        "((%(w)s * title_tf + body_tf) + %(k1)s * (1.0 - %(b)s + %(b)s * length / %(avgdl)s)))::numeric, 9)::float8",
+        {"w": ORDER_TITLE_WEIGHT, "k1": BM25_K1, "b": BM25_B, "avgdl": ORDER_AVGDL})
+    conn.execute("ALTER TABLE lexical_postings ALTER COLUMN impact SET NOT NULL")
+    conn.execute("CREATE INDEX lexical_postings_impact ON lexical_postings (term, impact DESC, chunk_id) "
+                 "INCLUDE (title_tf, body_tf, length)")
+    conn.execute("CREATE TABLE lexical_terms (term text PRIMARY KEY, df integer NOT NULL)")
+    conn.execute("INSERT INTO lexical_terms SELECT term, count(*) FROM lexical_postings GROUP BY term")
+    conn.execute("UPDATE store_state SET lexical_rows = (SELECT count(*) FROM lexical_rows), "
+                 "lexical_tokens = (SELECT coalesce(sum(length), 0) FROM lexical_rows) WHERE id = 1")
+
+
 def ensure_vector_extension(conn, shown_url: str) -> None:
     """pgvector must be installed in the database; try to, and say what to do if we may not."""
     import psycopg

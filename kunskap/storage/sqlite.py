@@ -23,9 +23,14 @@ from .base import (
     PUBLIC,
     REVISION_COLUMNS,
     ChunkRow,
+    analysed_postings,
     decode_row,
+    impact_key,
+    best_first,
+    score_postings,
     encode_record,
     click_positions as _positions,
+    lexical_tokens,
 )
 from .base import now_iso as _now
 from .sqlite_migrations import apply_migrations
@@ -156,21 +161,56 @@ class SQLiteStore:
                     [record["id"], chunk["ord"], chunk["text"], chunk["heading"], chunk["page"],
                      chunk["embed_text"], chunk["embed_hash"]],
                 )
-                chunk_id = cursor.lastrowid
-                self.db.execute(
-                    "INSERT INTO chunks_fts (rowid, title, body) VALUES (?, ?, ?)", [chunk_id, fts_title, fts_body]
-                )
-                new_ids.append(chunk_id)
+                new_ids.append(cursor.lastrowid)
+            self._insert_lexical([(cid, title, body) for cid, (title, body) in zip(new_ids, fts_rows)])
             self._bump_generation()
         return removed, new_ids
 
     def _delete_chunks(self, doc_id: str) -> list[int]:
         ids = [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ?", [doc_id]).fetchall()]
         if ids:
-            marks = ",".join("?" * len(ids))
-            self.db.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})", ids)
+            self._delete_lexical(ids)
             self.db.execute("DELETE FROM chunks WHERE doc_id = ?", [doc_id])
         return ids
+
+    # -- lexical rows: the FTS5 row and its impact-ordered postings, written together ---------
+    def _insert_lexical(self, rows: Sequence[tuple[int, str, str]]) -> None:
+        """Lexical rows (chunk id, analysed title, analysed body): the FTS5 row, its postings, the
+        terms' document frequencies and the totals. Inside the caller's transaction."""
+        if not rows:
+            return
+        self.db.conn.executemany("INSERT INTO chunks_fts (rowid, title, body) VALUES (?, ?, ?)", rows)
+        self._change_postings(rows, +1)
+
+    def _delete_lexical(self, chunk_ids: Sequence[int]) -> None:
+        rows = []
+        for start in range(0, len(chunk_ids), 500):
+            part = list(chunk_ids[start : start + 500])
+            rows += self.db.execute(f"SELECT rowid, title, body FROM chunks_fts WHERE rowid IN ({_placeholders(part)})",
+                                    part).fetchall()
+            self.db.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({_placeholders(part)})", part)
+        self._change_postings(rows, -1)
+
+    def _change_postings(self, rows: Sequence[tuple[int, str, str]], sign: int) -> None:
+        postings, df, tokens = [], Counter(), 0
+        for chunk_id, title, body in rows:
+            length, terms = analysed_postings(title or "", body or "")
+            tokens += length
+            for term, title_tf, body_tf in terms:
+                postings.append((term, impact_key(title_tf, body_tf, length), chunk_id, title_tf, body_tf, length))
+                df[term] += 1
+        conn = self.db.conn
+        if sign > 0:
+            conn.executemany("INSERT INTO lexical_postings VALUES (?, ?, ?, ?, ?, ?)", postings)
+            conn.executemany("INSERT INTO lexical_terms (term, df) VALUES (?, ?) "
+                             "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df", df.items())
+        else:
+            conn.executemany("DELETE FROM lexical_postings WHERE term = ? AND impact = ? AND chunk_id = ?",
+                             [p[:3] for p in postings])
+            conn.executemany("UPDATE lexical_terms SET df = df - ? WHERE term = ?", [(n, t) for t, n in df.items()])
+            conn.executemany("DELETE FROM lexical_terms WHERE term = ? AND df <= 0", [(t,) for t in df])
+        conn.execute("UPDATE lexical_totals SET rows = rows + ?, tokens = tokens + ? WHERE id = 1",
+                     [sign * len(rows), sign * tokens])
 
     def delete_document(self, doc_id: str) -> list[int]:
         with self.transaction():
@@ -380,18 +420,28 @@ class SQLiteStore:
 
     # -- lexical ---------------------------------------------------------------------------
     def fts_term(self, term: str, title_weight: float, limit: int) -> list[tuple[int, float]]:
-        """Chunks matching one analysed term, with FTS5 BM25 (higher is better)."""
-        quoted = '"' + term.replace('"', '""') + '"'
-        rows = self.db.execute(
-            "SELECT rowid, -bm25(chunks_fts, ?, 1.0) FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT ?",
-            [title_weight, quoted, title_weight, limit],
-        ).fetchall()
-        return rows
+        """At most `limit` chunks matching one analysed term, best first, with FTS5's BM25 (higher is
+        better)."""
+        return best_first(*self.term_postings(term, title_weight, limit))
+
+    def term_postings(self, term: str, title_weight: float, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, BM25) of at most `limit` chunks matching one analysed term, read from the
+        impact-ordered postings: the cost follows `limit`, not how many chunks hold the term."""
+        tokens = lexical_tokens(term)
+        postings, df, rows, total = [], 0, 0, 0
+        if len(tokens) == 1:   # the analysis makes every term one token (FTS5 would read several as a phrase)
+            with self.snapshot():
+                df = self.term_document_frequency(tokens[0])
+                if df:
+                    rows, total = self.db.execute("SELECT rows, tokens FROM lexical_totals WHERE id = 1").fetchone()
+                    postings = self.db.execute(
+                        "SELECT chunk_id, title_tf, body_tf, length FROM lexical_postings WHERE term = ? "
+                        "ORDER BY impact DESC, chunk_id LIMIT ?", [tokens[0], limit]).fetchall()
+        return score_postings(postings, df, rows, total, title_weight)
 
     def term_document_frequency(self, term: str) -> int:
-        quoted = '"' + term.replace('"', '""') + '"'
-        return self.db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [quoted]).fetchone()[0]
+        row = self.db.execute("SELECT df FROM lexical_terms WHERE term = ?", [term]).fetchone()
+        return row[0] if row else 0
 
     # -- filters and facets ----------------------------------------------------------------
     def filtered_document_ids(self, filters: Filters, public_only: bool = True) -> list[str]:
@@ -424,7 +474,10 @@ class SQLiteStore:
         """Every FTS row replaced by (chunk id, analysed title, analysed body), in one transaction."""
         with self.transaction():
             self.db.execute("DELETE FROM chunks_fts")
-            self.db.conn.executemany("INSERT INTO chunks_fts (rowid, title, body) VALUES (?, ?, ?)", rows)
+            self.db.execute("DELETE FROM lexical_postings")
+            self.db.execute("DELETE FROM lexical_terms")
+            self.db.execute("UPDATE lexical_totals SET rows = 0, tokens = 0 WHERE id = 1")
+            self._insert_lexical(list(rows))
             self._bump_generation()
 
     # -- change generation -----------------------------------------------------------------

@@ -176,3 +176,40 @@ def m006_search_log(db: sqlite_utils.Database):
         )"""
     )
     db.execute("CREATE INDEX search_clicks_day ON search_clicks (day)")
+
+
+@migration
+def m007_lexical_postings(db: sqlite_utils.Database):
+    """Impact-ordered postings beside the FTS5 table, so that a search reads a common term's best
+    rows without scoring every row that holds it (FTS5's `ORDER BY bm25() LIMIT n` computes BM25
+    for all of them: its cost followed the corpus). Per term and chunk the term frequencies in
+    the title and body and the row's length, in the order of `base.impact_key`; per term its
+    document frequency, and the totals BM25 needs. Derived from the FTS rows already stored."""
+    from .base import analysed_postings, impact_key
+
+    db.execute(
+        """CREATE TABLE lexical_postings (
+            term TEXT NOT NULL,
+            impact REAL NOT NULL,          -- base.impact_key: the order within the term
+            chunk_id INTEGER NOT NULL,
+            title_tf INTEGER NOT NULL,
+            body_tf INTEGER NOT NULL,
+            length INTEGER NOT NULL,       -- the row's length in tokens (title and body)
+            PRIMARY KEY (term, impact DESC, chunk_id)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE TABLE lexical_terms (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID")
+    db.execute("CREATE TABLE lexical_totals (id INTEGER PRIMARY KEY CHECK (id = 1), "
+               "rows INTEGER NOT NULL, tokens INTEGER NOT NULL)")
+    rows = tokens = 0
+    df: dict[str, int] = {}
+    postings = []
+    for chunk_id, title, body in db.execute("SELECT rowid, title, body FROM chunks_fts").fetchall():
+        length, terms = analysed_postings(title or "", body or "")
+        rows, tokens = rows + 1, tokens + length
+        for term, title_tf, body_tf in terms:
+            postings.append((term, impact_key(title_tf, body_tf, length), chunk_id, title_tf, body_tf, length))
+            df[term] = df.get(term, 0) + 1
+    db.conn.executemany("INSERT INTO lexical_postings VALUES (?, ?, ?, ?, ?, ?)", postings)
+    db.conn.executemany("INSERT INTO lexical_terms VALUES (?, ?)", df.items())
+    db.execute("INSERT INTO lexical_totals VALUES (1, ?, ?)", [rows, tokens])
