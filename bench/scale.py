@@ -161,10 +161,10 @@ def generate(folder: Path, chunks_wanted: int, source: Source, kb, noise: float,
     return {"documents": n, "chunks": chunks, "seconds": time.perf_counter() - started}
 
 
-def settings_for(folder: Path, **extra):
+def settings_for(folder: Path, index: str = "index", **extra):
     from kunskap.config import Settings
 
-    return Settings(index=folder / "index", corpus=folder / "corpus", model=extra.pop("model", MODEL),
+    return Settings(index=folder / index, corpus=folder / "corpus", model=extra.pop("model", MODEL),
                     result_cache_size=0, **extra)
 
 
@@ -254,7 +254,10 @@ def phase_measure(args) -> dict:
     from kunskap.search.request import Filters, SearchRequest
 
     folder = Path(args.folder)
-    settings = settings_for(folder, **({"exact_vectors_below": args.exact_below} if args.exact_below else {}))
+    extra = {"exact_vectors_below": args.exact_below} if args.exact_below else {}
+    if args.database_url:   # the same corpus copied into PostgreSQL (--postgres): pgvector, not FAISS
+        extra.update(database_url=args.database_url, index="index-pg")
+    settings = settings_for(folder, **extra)
     kb = KnowledgeBase(settings)
     open_s, _ = timed(kb.open_vectors)
     out: dict = {"open_s": open_s, "loaded_index": kb.vectors.describe()}
@@ -522,8 +525,8 @@ def phase_resume(args) -> dict:
 
 
 # -- orchestration ----------------------------------------------------------------------------
-def child(phase: str, args, size: int, folder: Path, extra: list[str] = ()) -> dict:
-    result_path = folder.parent / f"{folder.name}-{phase}.json"
+def child(phase: str, args, size: int, folder: Path, extra: list[str] = (), name: str | None = None) -> dict:
+    result_path = folder.parent / f"{folder.name}-{name or phase}.json"
     command = [sys.executable, __file__, "--phase", phase, "--size", str(size), "--folder", str(folder),
                "--work", str(args.work), "--noise", str(args.noise), "--seed", str(args.seed),
                "--result", str(result_path), *extra]
@@ -532,6 +535,23 @@ def child(phase: str, args, size: int, folder: Path, extra: list[str] = ()) -> d
     log(f"{phase} {size}: {' '.join(command[1:])}")
     subprocess.run(command, check=True)
     return json.loads(result_path.read_text())
+
+
+def measure_postgres(args, size: int, folder: Path) -> dict:
+    """The built SQLite index copied into PostgreSQL (a pgserver in a temp folder, as
+    bench/http_load.py --postgres does) with `kunskap migrate-to`, then the measure phase on it."""
+    import tempfile
+    from types import SimpleNamespace
+
+    from http_load import Postgres, migrate_into
+
+    database = Postgres(SimpleNamespace(database_url=None), Path(tempfile.gettempdir()))
+    try:
+        migrate_s = migrate_into(folder / "index", folder / "corpus", database.url)
+        result = child("measure", args, size, folder, ["--database-url", database.url], name="measure-pg")
+        return {**result, "migrate_s": migrate_s, "server": f"PostgreSQL {database.version} (pgserver)"}
+    finally:
+        database.close()
 
 
 def main() -> None:
@@ -547,6 +567,10 @@ def main() -> None:
     parser.add_argument("--vectors-from", type=Path, help="a built size folder whose cached vectors seed it")
     parser.add_argument("--skip-serve", action="store_true")
     parser.add_argument("--resume-demo", action="store_true", help="kill -9 an ingest half-way and resume it")
+    parser.add_argument("--postgres", action="store_true",
+                        help="measure the PostgreSQL backend too: the built index copied with `kunskap migrate-to` "
+                             "into a pgserver of its own in a temp folder")
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
@@ -586,6 +610,8 @@ def main() -> None:
         if args.resume_demo:
             r["resume"] = child("resume", args, size, folder)
         r["measure"] = child("measure", args, size, folder)
+        if args.postgres:
+            r["postgres"] = measure_postgres(args, size, folder)
         if not args.skip_serve:
             r["serve"] = child("serve", args, size, folder)
         results[size] = r
@@ -636,6 +662,22 @@ def print_tables(size: int, r: dict, clock: LoadClock) -> None:
                  ["resume: second run says", r["resume"]["second_stdout"].splitlines()[-1] if r["resume"]["second_stdout"] else "-"]]
     print(table(f"Scale: {size} chunks (synthetic, SQLite + FAISS)", ["measure", "value"], rows,
                 footer=clock.footer(), left=2))
+    if "postgres" in r:
+        p = r["postgres"]
+        rows = [["copy into PostgreSQL (kunskap migrate-to)", f"{p['migrate_s']:.0f} s"],
+                ["vector index", json.dumps(p["index"])],
+                ["open vectors / rebuild", f"{p['open_s']:.1f} s / {p['rebuild_vectors_s']:.1f} s"],
+                ["recall@10 dense vs exact (mean / min)", f"{p['recall_at_10']:.3f} / {p['recall_min']:.2f}"],
+                ["hybrid search p50 / p95 (query vector cached)", ms(p["hybrid_ms"])],
+                ["dense-only search p50 / p95", ms(p["dense_mode_ms"])],
+                ["lexical-only search p50 / p95", ms(p["lexical_mode_ms"])],
+                ["lexical candidates p50 / p95", ms(p["fts_ms"])],
+                ["search, selective filter p50 / p95", ms(p["selective_ms"])],
+                ["search, broad filter p50 / p95", ms(p["broad_ms"])],
+                ["one live save / first search after it", f"{p['save_s']:.2f} s / {fmt(p['first_search_after_save_ms'])} ms"],
+                ["measure process peak RSS (client side)", f"{p['rss_mb']:.0f} MB"]]
+        print(table(f"Scale: {size} chunks on {p['server']} + pgvector", ["measure", "value"], rows,
+                    footer=clock.footer(), left=2))
 
 
 def print_vectors_table(size: int, v: dict, clock: LoadClock) -> None:

@@ -97,3 +97,24 @@ def test_lexical_candidates_are_bounded_to_the_best_documents(corpus, kb_factory
     assert partial.lexical and set(partial.lexical) <= set(full.lexical)
     for doc_id, (chunk_id, score) in partial.lexical_best.items():
         assert score <= full.lexical[doc_id] + 1e-9
+
+
+def test_a_selective_filter_reads_every_posting_of_its_own_documents(corpus, kb_factory, monkeypatch):
+    """A term's best postings in the whole corpus may all lie outside a filter: a filter passing
+    few chunks is searched among its own chunks instead, so what it finds does not depend on
+    the read limit (here 1 chunk a term, as for a term common in a large corpus)."""
+    from kunskap.search import SearchRequest, Searcher, lexical
+    from kunskap.search.request import Filters
+
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    searcher = Searcher(kb)
+    request = SearchRequest("kommunen minskar utsläppen från trafik och energi", mode="lexical",
+                            filters=Filters(county=["Skåne län"]))
+    exact = searcher.candidates(request)
+    assert sorted(exact.lexical) == ["lund-cykel", "malmo-energi"]   # skane-mat shares none of the words
+
+    monkeypatch.setattr(lexical, "TERM_CHUNKS", 1)
+    assert searcher.candidates(request).lexical == pytest.approx(exact.lexical)
+    monkeypatch.setattr(lexical, "FILTER_EXACT_CHUNKS", 0)   # the same filter read by best postings
+    assert len(searcher.candidates(request).lexical) < 2

@@ -201,6 +201,20 @@ def test_lexical_candidates_score_each_term_with_fts5_bm25(store, term, title_we
     assert store.term_document_frequency(term) == len(expected)
 
 
+def test_postings_within_chunks_are_every_match_among_them_scored_over_the_whole_index(store):
+    ids = lexical_store(store)
+    within = [ids["a"], ids["c"]]
+    found = store.postings_within(["cykel", "buss", "energi", "tåg", 'laddning"'], 2.5, within)
+    assert set(found) == {"cykel", "buss", "energi", "tåg", 'laddning"'}
+    for term, (chunk_ids, scores) in found.items():
+        expected = {c: s for c, s in store.fts_term(term, 2.5, 100) if c in within}
+        assert dict(zip(chunk_ids.tolist(), scores.tolist())) == pytest.approx(expected, rel=1e-12), term
+    assert any(len(chunk_ids) for chunk_ids, _ in found.values())
+    assert len(found["tåg"][0]) == 0
+    assert len(found['laddning"'][0]) == 1 and len(found["cykel"][0]) == 1     # c holds no "cykel"
+    assert len(store.postings_within(["cykel"], 2.0, [])["cykel"][0]) == 0
+
+
 def test_a_title_match_weighs_more_with_a_higher_title_weight(store):
     ids = lexical_store(store)
     plain = dict(store.fts_term("cykel", 1.0, 10))

@@ -18,27 +18,45 @@ from .ranking import BestChunks, Scores
 # what it was without them.
 TERM_CHUNKS = 1000   # chunks read per term, best BM25 first (impact-ordered postings)
 LEXICAL_DOCS = 1000  # documents kept as lexical candidates, best first: what fusion and the hit set see
+# A filter passing at most this many chunks is searched exactly: every posting of the query's
+# terms among its chunks is read (from their rows), not each term's best postings in the whole
+# corpus, which could all lie outside it. Between that and the whole corpus a term's read grows
+# with the share the filter excludes, up to FILTERED_TERM_CHUNKS.
+FILTER_EXACT_CHUNKS = 5000
+FILTERED_TERM_CHUNKS = 10 * TERM_CHUNKS
 
 
 class LexicalIndex(Protocol):
     def term_postings(self, term: str, title_weight: float, limit: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def postings_within(self, terms, title_weight: float, chunk_ids) -> dict[str, tuple[np.ndarray, np.ndarray]]: ...
     def term_document_frequency(self, term: str) -> int: ...
 
 
 def lexical_candidates(index: LexicalIndex, plan: QueryPlan, chunks: ChunkTable,
                        allowed: set[str] | None, title_weight: float,
-                       doc_evidence: Scores | None = None) -> tuple[Scores, BestChunks, float]:
+                       doc_evidence: Scores | None = None,
+                       allowed_chunks: np.ndarray | None = None) -> tuple[Scores, BestChunks, float]:
     """Per document (the LEXICAL_DOCS best): summed weighted BM25 of its best chunk; and the
     evidence in [0, 1], the idf share of the typed terms that the best chunk holds.
     `doc_evidence`, if given, is filled with the same share per kept document (its best chunk by
-    that share): how much of what was typed, not of its expansions, the document holds. The
-    work follows the postings read (at most TERM_CHUNKS a term), never the corpus."""
+    that share): how much of what was typed, not of its expansions, the document holds.
+    `allowed_chunks` are the chunks of the `allowed` documents when a filter excludes some (see
+    FILTER_EXACT_CHUNKS). The work follows the postings read, never the corpus."""
     n_chunks = max(len(chunks.chunk_ids), 1)
+    limit, within = TERM_CHUNKS, None
+    if allowed_chunks is not None and len(allowed_chunks) <= FILTER_EXACT_CHUNKS:
+        within = index.postings_within(list(plan.terms), title_weight, allowed_chunks)
+    elif allowed_chunks is not None:
+        limit = min(FILTERED_TERM_CHUNKS, int(TERM_CHUNKS * n_chunks / max(len(allowed_chunks), 1)))
     idf_total = 0.0
     ids, scores, typed_idf = [], [], []
     for term, weight in plan.terms.items():
-        chunk_ids, bm25 = index.term_postings(term, title_weight, TERM_CHUNKS)
-        df = len(chunk_ids) if len(chunk_ids) < TERM_CHUNKS else index.term_document_frequency(term)
+        if within is not None:
+            chunk_ids, bm25 = within.get(term, (np.empty(0, np.int64), np.empty(0)))
+            df = index.term_document_frequency(term) if len(chunk_ids) else 0
+        else:
+            chunk_ids, bm25 = index.term_postings(term, title_weight, limit)
+            df = len(chunk_ids) if len(chunk_ids) < limit else index.term_document_frequency(term)
         idf = math.log(1 + (n_chunks - df + 0.5) / (df + 0.5))
         # A typed word that no document uses but that is a theme synonym is carried by its
         # expansion: it does not count against the lexical evidence.

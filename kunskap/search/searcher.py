@@ -130,18 +130,18 @@ class Searcher:
         q = request.q.strip()[:MAX_QUERY_CHARS]
         plan = self.planner().plan(q, request.correct_typos)
         allowed = self._allowed_documents(request.filters)
+        allowed_chunks = self._allowed_chunks(request.filters, allowed)
         found = Candidates(plan=plan)
         if request.mode in ("hybrid", "lexical") and plan.terms:
             found.lexical, found.lexical_best, found.evidence = lexical_candidates(
                 self.kb.store, plan, self._chunk_table(), allowed, self.params.title_weight,
-                doc_evidence=found.typed_evidence)
+                doc_evidence=found.typed_evidence, allowed_chunks=allowed_chunks)
             if plan.english and request.mode == "hybrid":
                 found.evidence *= ENGLISH_LEXICAL_FACTOR   # the multilingual model carries English queries
             content = [t for t in plan.typed if t not in plan.generic]
             if self.params.long_query_words and len(content) >= self.params.long_query_words:
                 found.evidence *= self.params.long_query_factor   # a description: meaning carries it
         if request.mode in ("hybrid", "dense") and plan.typed:
-            allowed_chunks = self._allowed_chunks(request.filters, allowed)
             found.dense, found.dense_best = dense_candidates(self.kb.vectors, self.query_vector, plan.text_for_dense,
                                                              allowed_chunks, self._chunk_docs(), self.params.dense,
                                                              self._document_means, self._document_summaries)

@@ -152,6 +152,17 @@ def score_postings(postings: Sequence[tuple[int, int, int, int]], df: int, rows:
     return table[:, 0].astype(np.int64), bm25(title_weight * table[:, 1] + table[:, 2], table[:, 3], avgdl, idf)
 
 
+def single_terms(terms: Iterable[str]) -> dict[str, str]:
+    """Analysed term -> the one token it is to the lexical rows (terms that are not one token
+    match nothing: FTS5 would read several as a phrase, which the postings cannot answer)."""
+    found = {}
+    for term in terms:
+        tokens = lexical_tokens(term)
+        if len(tokens) == 1:
+            found[term] = tokens[0]
+    return found
+
+
 def best_first(ids: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
     """[(chunk id, score)], best first, ties by chunk id."""
     order = np.lexsort((ids, -scores))
@@ -238,6 +249,8 @@ class Store(Protocol):
     # -- lexical -------------------------------------------------------------------------------
     def fts_term(self, term: str, title_weight: float, limit: int) -> list[tuple[int, float]]: ...
     def term_postings(self, term: str, title_weight: float, limit: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def postings_within(self, terms: Sequence[str], title_weight: float,
+                        chunk_ids: Sequence[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]: ...
     def term_document_frequency(self, term: str) -> int: ...
     def lexical_sources(self) -> list[tuple[int, str | None, str, str, str]]: ...
     def replace_lexical_rows(self, rows: Iterable[tuple[int, str, str]]) -> None: ...

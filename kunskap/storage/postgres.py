@@ -39,6 +39,7 @@ from .base import (
     mask_url,
     best_first,
     score_postings,
+    single_terms,
 )
 from .base import now_iso as _now
 from .postgres_migrations import apply_migrations, ensure_vector_extension
@@ -585,6 +586,23 @@ class PostgresStore:
                         "SELECT chunk_id, title_tf, body_tf, length FROM lexical_postings WHERE term = %s "
                         "ORDER BY impact DESC, chunk_id LIMIT %s", [tokens[0], int(limit)]).fetchall()
         return score_postings(postings, df, rows, total, title_weight)
+
+    def postings_within(self, terms: Sequence[str], title_weight: float,
+                        chunk_ids: Sequence[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(chunk ids, BM25) of each term among the given chunks only, every one of them (by the
+        postings' chunk index): what a selective filter reads instead of each term's best postings."""
+        wanted = single_terms(terms)
+        tokens = sorted(set(wanted.values()))
+        found: dict[str, list] = {token: [] for token in tokens}
+        with self.snapshot(), self._conn() as conn:
+            rows, total = conn.execute("SELECT lexical_rows, lexical_tokens FROM store_state WHERE id = 1").fetchone()
+            df = dict(conn.execute("SELECT term, df FROM lexical_terms WHERE term = ANY(%s)", [tokens]).fetchall())
+            for token, chunk_id, title_tf, body_tf, length in conn.execute(
+                    "SELECT term, chunk_id, title_tf, body_tf, length FROM lexical_postings "
+                    "WHERE chunk_id = ANY(%s) AND term = ANY(%s)", [[int(i) for i in chunk_ids], tokens]):
+                found[token].append((chunk_id, title_tf, body_tf, length))
+        return {term: score_postings(found[token], df.get(token, 0), rows, total, title_weight)
+                for term, token in wanted.items()}
 
     def term_document_frequency(self, term: str) -> int:
         tokens = lexical_tokens(term)

@@ -28,6 +28,7 @@ from .base import (
     impact_key,
     best_first,
     score_postings,
+    single_terms,
     encode_record,
     click_positions as _positions,
     lexical_tokens,
@@ -438,6 +439,28 @@ class SQLiteStore:
                         "SELECT chunk_id, title_tf, body_tf, length FROM lexical_postings WHERE term = ? "
                         "ORDER BY impact DESC, chunk_id LIMIT ?", [tokens[0], limit]).fetchall()
         return score_postings(postings, df, rows, total, title_weight)
+
+    def postings_within(self, terms: Sequence[str], title_weight: float,
+                        chunk_ids: Sequence[int]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(chunk ids, BM25) of each term among the given chunks only, every one of them: what a
+        selective filter reads instead of each term's best postings. From the chunks' analysed
+        rows, so the cost follows the number of chunks, not the terms' posting lists."""
+        wanted = single_terms(terms)
+        found: dict[str, list] = {token: [] for token in wanted.values()}
+        ids = [int(i) for i in chunk_ids]
+        with self.snapshot():
+            rows, total = self.db.execute("SELECT rows, tokens FROM lexical_totals WHERE id = 1").fetchone()
+            df = {token: self.term_document_frequency(token) for token in found}
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                for chunk_id, title, body in self.db.execute(
+                        f"SELECT rowid, title, body FROM chunks_fts WHERE rowid IN ({_placeholders(part)})", part):
+                    length, postings = analysed_postings(title or "", body or "")
+                    for token, title_tf, body_tf in postings:
+                        if token in found:
+                            found[token].append((chunk_id, title_tf, body_tf, length))
+        return {term: score_postings(found[token], df[token], rows, total, title_weight)
+                for term, token in wanted.items()}
 
     def term_document_frequency(self, term: str) -> int:
         row = self.db.execute("SELECT df FROM lexical_terms WHERE term = ?", [term]).fetchone()
