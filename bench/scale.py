@@ -642,7 +642,7 @@ def print_tables(size: int, r: dict, clock: LoadClock) -> None:
         ["hybrid search p50 / p95 (query vector cached)", ms(m["hybrid_ms"])],
         ["dense-only search p50 / p95", ms(m["dense_mode_ms"])],
         ["lexical-only search p50 / p95", ms(m["lexical_mode_ms"])],
-        ["FTS5 lexical candidates p50 / p95", ms(m["fts_ms"])],
+        ["lexical candidates alone (postings) p50 / p95", ms(m["fts_ms"])],
         [f"search, selective filter ({m['selective_documents']} docs) p50 / p95", ms(m["selective_ms"])],
         [f"search, broad filter ({m['broad_documents']} docs) p50 / p95", ms(m["broad_ms"])],
         ["browse + facets, selective: first / repeat", f"{fmt(m['selective_browse_cold_ms'])} / {fmt(m['selective_browse_ms'])}"],

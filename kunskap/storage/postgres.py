@@ -307,7 +307,7 @@ class PostgresStore:
         """Its chunks, and with them (ON DELETE CASCADE) their lexical rows and vectors; the terms'
         document frequencies and the totals follow."""
         of_doc = "chunk_id IN (SELECT id FROM chunks WHERE doc_id = %s)"
-        terms = conn.execute(f"SELECT term, count(*) FROM lexical_postings WHERE {of_doc} GROUP BY term",
+        terms = conn.execute(f"SELECT term, count(*) FROM lexical_postings WHERE {of_doc} GROUP BY term ORDER BY term",
                              [doc_id]).fetchall()
         rows, tokens = conn.execute(f"SELECT count(*), coalesce(sum(length), 0) FROM lexical_rows WHERE {of_doc}",
                                     [doc_id]).fetchone()
