@@ -179,10 +179,10 @@ def corpus_hash(states: Iterable[tuple[str, str]]) -> str:
 
 def reanalyse_lexical(kb: KnowledgeBase) -> None:
     """Re-derive the FTS rows from stored chunk text with the current analyzer (no embedding)."""
-    kb.store.replace_lexical_rows([
+    kb.store.replace_lexical_rows(
         (cid, fts_title(kb, title, org), kb.analyzer.index_text(f"{heading or ''}\n{text}"))
         for cid, heading, text, title, org in kb.store.lexical_sources()
-    ])
+    )
 
 
 STREAM_BATCH = 256   # documents read, chunked and embedded at a time: memory follows this, not the corpus

@@ -248,6 +248,21 @@ def test_lexical_rows_are_re_derived_from_the_stored_chunks(store):
     assert [cid for cid, _ in store.fts_term("lund", 2.0, 10)] == []      # the old titles are gone
 
 
+def test_lexical_rows_re_derived_in_batches_from_a_generator(store, monkeypatch):
+    import kunskap.storage.postgres
+    import kunskap.storage.sqlite
+
+    for module in (kunskap.storage.sqlite, kunskap.storage.postgres):
+        monkeypatch.setattr(module, "LEXICAL_BATCH", 3)   # 4 rows: two batches
+    ids = lexical_store(store)
+    store.replace_lexical_rows((cid, "", f"ny {i} {text}") for i, (cid, _, text, _, _) in
+                               enumerate(store.lexical_sources()))
+    assert sorted(cid for cid, _ in store.fts_term("ny", 2.0, 10)) == sorted(ids.values())
+    assert store.term_document_frequency("ny") == 4 and store.term_document_frequency("3") == 1
+    expected = {cid: score for cid, score in store.fts_term("buss", 2.0, 10)}
+    assert list(expected) == [ids["c"]]
+
+
 # -- filters and facets ----------------------------------------------------------------------
 def facet_corpus(store):
     put(store, "växjö", ["buss"], organisation="Växjö kommun", county="Kronobergs län", year=2021,

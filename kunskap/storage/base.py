@@ -127,6 +127,21 @@ def impact_key(title_tf: int, body_tf: int, length: int) -> float:
     return round(freq * (BM25_K1 + 1.0) / (freq + BM25_K1 * (1.0 - BM25_B + BM25_B * length / ORDER_AVGDL)), 9)
 
 
+LEXICAL_BATCH = 2000   # lexical rows whose postings are built and written at once (re-derived in bulk)
+
+
+def batched(rows: Iterable, size: int) -> Iterable[list]:
+    """`rows` in lists of `size` (the last one shorter)."""
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def analysed_postings(title: str, body: str) -> tuple[int, list[tuple[str, int, int]]]:
     """An analysed lexical row as FTS5 counts it: its length in tokens and, per distinct term,
     (term, frequency in the title, frequency in the body)."""

@@ -30,7 +30,9 @@ from .base import (
     PUBLIC,
     REVISION_COLUMNS,
     ChunkRow,
+    LEXICAL_BATCH,
     analysed_postings,
+    batched,
     click_positions as _positions,
     decode_row,
     encode_record,
@@ -620,7 +622,8 @@ class PostgresStore:
             conn.execute("DELETE FROM lexical_rows")   # and, by cascade, every posting
             conn.execute("DELETE FROM lexical_terms")
             conn.execute("UPDATE store_state SET lexical_rows = 0, lexical_tokens = 0 WHERE id = 1")
-            self._insert_lexical(conn, list(rows))
+            for batch in batched(rows, LEXICAL_BATCH):
+                self._insert_lexical(conn, batch)
             self._changed(conn)
 
     # -- filters and facets ----------------------------------------------------------------------

@@ -23,7 +23,9 @@ from .base import (
     PUBLIC,
     REVISION_COLUMNS,
     ChunkRow,
+    LEXICAL_BATCH,
     analysed_postings,
+    batched,
     decode_row,
     impact_key,
     best_first,
@@ -500,7 +502,8 @@ class SQLiteStore:
             self.db.execute("DELETE FROM lexical_postings")
             self.db.execute("DELETE FROM lexical_terms")
             self.db.execute("UPDATE lexical_totals SET rows = 0, tokens = 0 WHERE id = 1")
-            self._insert_lexical(list(rows))
+            for batch in batched(rows, LEXICAL_BATCH):   # postings of a million rows do not fit in memory at once
+                self._insert_lexical(batch)
             self._bump_generation()
 
     # -- change generation -----------------------------------------------------------------

@@ -203,13 +203,15 @@ def m007_lexical_postings(db: sqlite_utils.Database):
                "rows INTEGER NOT NULL, tokens INTEGER NOT NULL)")
     rows = tokens = 0
     df: dict[str, int] = {}
-    postings = []
-    for chunk_id, title, body in db.execute("SELECT rowid, title, body FROM chunks_fts").fetchall():
-        length, terms = analysed_postings(title or "", body or "")
-        rows, tokens = rows + 1, tokens + length
-        for term, title_tf, body_tf in terms:
-            postings.append((term, impact_key(title_tf, body_tf, length), chunk_id, title_tf, body_tf, length))
-            df[term] = df.get(term, 0) + 1
-    db.conn.executemany("INSERT INTO lexical_postings VALUES (?, ?, ?, ?, ?, ?)", postings)
+    cursor = db.conn.execute("SELECT rowid, title, body FROM chunks_fts")
+    while batch := cursor.fetchmany(2000):   # a million rows' postings do not fit in memory at once
+        postings = []
+        for chunk_id, title, body in batch:
+            length, terms = analysed_postings(title or "", body or "")
+            rows, tokens = rows + 1, tokens + length
+            for term, title_tf, body_tf in terms:
+                postings.append((term, impact_key(title_tf, body_tf, length), chunk_id, title_tf, body_tf, length))
+                df[term] = df.get(term, 0) + 1
+        db.conn.executemany("INSERT INTO lexical_postings VALUES (?, ?, ?, ?, ?, ?)", postings)
     db.conn.executemany("INSERT INTO lexical_terms VALUES (?, ?)", df.items())
     db.execute("INSERT INTO lexical_totals VALUES (1, ?, ?)", [rows, tokens])
