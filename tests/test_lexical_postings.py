@@ -118,3 +118,24 @@ def test_a_selective_filter_reads_every_posting_of_its_own_documents(corpus, kb_
     assert searcher.candidates(request).lexical == pytest.approx(exact.lexical)
     monkeypatch.setattr(lexical, "FILTER_EXACT_CHUNKS", 0)   # the same filter read by best postings
     assert len(searcher.candidates(request).lexical) < 2
+
+
+def test_lexical_tokens_split_where_fts5s_unicode61_does_for_every_code_point():
+    """unicode61 keeps letters, numbers and private-use characters together and splits at
+    everything else; the tokenizer that counts the postings must do the same for every code
+    point (surrogates cannot occur in text)."""
+    import unicodedata
+
+    from kunskap.storage.base import lexical_tokens
+
+    kept = 0
+    for code in range(0x110000):
+        if 0xD800 <= code < 0xE000:
+            continue
+        char = chr(code)
+        category = unicodedata.category(char)
+        token_char = category[0] in "LN" or category == "Co"
+        kept += token_char
+        assert len(lexical_tokens(f"a{char}b")) == (1 if token_char else 2), hex(code)
+    assert kept > 100_000
+    assert lexical_tokens("Växjö_kommun: 2030-målet, ÅTGÄRD\u0301x") == ["växjö", "kommun", "2030", "målet", "åtgärd", "x"]

@@ -88,20 +88,22 @@ def kommungrupp_organisations(codes: Sequence[str]) -> list[str]:
     return list(organisations_in_kommungrupper(codes))
 
 
+# FTS5's unicode61 token characters: letters (L*), numbers (N*) and private use (Co). `[^\W_]`
+# is exactly L* and N* in Python's Unicode regexes (checked against unicodedata over every code
+# point: tests/test_lexical_postings.py).
+TOKEN_CHARS = re.compile(r"(?:[^\W_]|[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd])+")
+
+
 def lexical_tokens(text: str) -> list[str]:
     """The tokens FTS5's unicode61 tokenizer (remove_diacritics 0) finds in an analysed text:
     runs of letters, digits and private-use characters, case-folded. A backend that scores BM25
     itself counts these, so its term frequencies and lengths are those SQLite counts."""
-    tokens, current = [], []
-    for char in text:
-        category = unicodedata.category(char)
-        if category[0] in "LN" or category == "Co":
-            current.append(char)
-        elif current:
-            tokens.append("".join(current).lower())
-            current = []
-    if current:
-        tokens.append("".join(current).lower())
+    tokens = []
+    for word in text.split():            # whitespace never belongs to a token
+        if word.isalnum():               # letters and numbers only (most words of an analysed text)
+            tokens.append(word.lower())
+        else:
+            tokens.extend(token.lower() for token in TOKEN_CHARS.findall(word))
     return tokens
 
 

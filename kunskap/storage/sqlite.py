@@ -457,10 +457,12 @@ class SQLiteStore:
                 part = ids[start : start + 500]
                 for chunk_id, title, body in self.db.execute(
                         f"SELECT rowid, title, body FROM chunks_fts WHERE rowid IN ({_placeholders(part)})", part):
-                    length, postings = analysed_postings(title or "", body or "")
-                    for token, title_tf, body_tf in postings:
-                        if token in found:
-                            found[token].append((chunk_id, title_tf, body_tf, length))
+                    title_tokens, body_tokens = lexical_tokens(title or ""), lexical_tokens(body or "")
+                    length = len(title_tokens) + len(body_tokens)
+                    title_tf = Counter(t for t in title_tokens if t in found)
+                    body_tf = Counter(t for t in body_tokens if t in found)
+                    for token in title_tf.keys() | body_tf.keys():
+                        found[token].append((chunk_id, title_tf[token], body_tf[token], length))
         return {term: score_postings(found[token], df[token], rows, total, title_weight)
                 for term, token in wanted.items()}
 
