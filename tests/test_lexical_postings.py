@@ -93,10 +93,15 @@ def test_lexical_candidates_are_bounded_to_the_best_documents(corpus, kb_factory
 
     monkeypatch.setattr(lexical, "LEXICAL_DOCS", 1000)
     monkeypatch.setattr(lexical, "TERM_CHUNKS", 1)   # every term read in part: its df from the store
-    partial = searcher.candidates(request)
+    monkeypatch.setattr(lexical, "RESCORE_CHUNKS", 0)
+    partial = searcher.candidates(request)           # the sums of what was read
     assert partial.lexical and set(partial.lexical) <= set(full.lexical)
-    for doc_id, (chunk_id, score) in partial.lexical_best.items():
-        assert score <= full.lexical[doc_id] + 1e-9
+    assert all(partial.lexical[d] <= full.lexical[d] + 1e-9 for d in partial.lexical)
+    monkeypatch.setattr(lexical, "RESCORE_CHUNKS", 500)
+    rescored = searcher.candidates(request)          # the best chunks scored over every term
+    assert set(rescored.lexical) == set(partial.lexical)
+    assert rescored.lexical == pytest.approx({d: full.lexical[d] for d in rescored.lexical}, rel=1e-9)
+    assert rescored.evidence == pytest.approx(full.evidence)
 
 
 def test_a_selective_filter_reads_every_posting_of_its_own_documents(corpus, kb_factory, monkeypatch):
@@ -139,3 +144,26 @@ def test_lexical_tokens_split_where_fts5s_unicode61_does_for_every_code_point():
         assert len(lexical_tokens(f"a{char}b")) == (1 if token_char else 2), hex(code)
     assert kept > 100_000
     assert lexical_tokens("Växjö_kommun: 2030-målet, ÅTGÄRD\u0301x") == ["växjö", "kommun", "2030", "målet", "åtgärd", "x"]
+
+
+def test_a_chunk_found_through_one_term_is_scored_over_every_term(tmp_path, kb_factory, monkeypatch):
+    """W is the best chunk for "cykel" but not for "buss" (Z holds it more often): a read of one
+    posting a term sees W only through "cykel"; the rescoring adds its "buss"."""
+    from kunskap.search import SearchRequest, Searcher, lexical
+
+    corpus = tmp_path / "korpus"
+    write_case(corpus, "w.md", "Cyklar", "Lunds kommun", "Cykel cykel cykel och en buss.")
+    write_case(corpus, "z.md", "Bussar", "Växjö kommun", "Buss buss buss buss.")
+    write_case(corpus, "y.md", "Annat", "Umeå kommun", "Mat och energi i skolan.")
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    searcher = Searcher(kb)
+    request = SearchRequest("cykel buss", mode="lexical")
+    full = searcher.candidates(request)
+    assert set(full.lexical) == {"w", "z"}
+    monkeypatch.setattr(lexical, "TERM_CHUNKS", 1)
+    monkeypatch.setattr(lexical, "RESCORE_CHUNKS", 0)
+    partial = searcher.candidates(request)
+    assert partial.lexical["w"] < full.lexical["w"] - 1e-9          # its "buss" was not read
+    monkeypatch.setattr(lexical, "RESCORE_CHUNKS", 500)
+    assert searcher.candidates(request).lexical == pytest.approx(full.lexical, rel=1e-9)
