@@ -260,13 +260,14 @@ def phase_measure(args) -> dict:
     settings = settings_for(folder, **extra)
     kb = KnowledgeBase(settings)
     open_s, _ = timed(kb.open_vectors)
-    out: dict = {"open_s": open_s, "loaded_index": kb.vectors.describe()}
+    describe = getattr(kb.vectors, "describe", lambda: {"kind": "pgvector"})   # FAISS says which kind
+    out: dict = {"open_s": open_s, "loaded_index": describe()}
     # The kind for this size under the current settings: rebuilt from the embedding cache, as
     # `kunskap ingest --rebuild` or a repair would (an index saved by older code is flat).
     # (Not on PostgreSQL: there the vectors are rows of the database, copied by migrate-to.)
     out["rebuild_vectors_s"], _ = (0.0, None) if args.database_url else timed(kb.rebuild_vectors)
     vectors = kb.vectors
-    out.update({"index": vectors.describe(), "count": vectors.count})
+    out.update({"index": getattr(vectors, "describe", describe)(), "count": vectors.count})
 
     cache = CachedQueryVectors(Path(args.work))
     searcher = Searcher(kb)
@@ -571,6 +572,7 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true",
                         help="measure the PostgreSQL backend too: the built index copied with `kunskap migrate-to` "
                              "into a pgserver of its own in a temp folder")
+    parser.add_argument("--postgres-only", action="store_true", help="--postgres without the SQLite measurement")
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -610,8 +612,9 @@ def main() -> None:
             r["build"] = child("build", args, size, folder)
         if args.resume_demo:
             r["resume"] = child("resume", args, size, folder)
-        r["measure"] = child("measure", args, size, folder)
-        if args.postgres:
+        if not args.postgres_only:
+            r["measure"] = child("measure", args, size, folder)
+        if args.postgres or args.postgres_only:
             r["postgres"] = measure_postgres(args, size, folder)
         if not args.skip_serve:
             r["serve"] = child("serve", args, size, folder)
@@ -621,10 +624,17 @@ def main() -> None:
 
 
 def print_tables(size: int, r: dict, clock: LoadClock) -> None:
-    b, m, s = r.get("build", {}), r["measure"], r.get("serve", {})
+    b, m, s = r.get("build", {}), r.get("measure"), r.get("serve", {})
     def ms(values):
         text = f"{fmt(values[0])} / {fmt(values[1])}"
         return text + (f"  (CPU {fmt(values[2])} / {fmt(values[3])})" if len(values) > 2 else "")
+    if m:
+        print_sqlite_table(size, b, m, s, r, clock, ms)
+    if "postgres" in r:
+        print_postgres_table(size, r, clock, ms)
+
+
+def print_sqlite_table(size: int, b: dict, m: dict, s: dict, r: dict, clock: LoadClock, ms) -> None:
     rows = []
     if b:
         rows += [
@@ -663,22 +673,24 @@ def print_tables(size: int, r: dict, clock: LoadClock) -> None:
                  ["resume: second run says", r["resume"]["second_stdout"].splitlines()[-1] if r["resume"]["second_stdout"] else "-"]]
     print(table(f"Scale: {size} chunks (synthetic, SQLite + FAISS)", ["measure", "value"], rows,
                 footer=clock.footer(), left=2))
-    if "postgres" in r:
-        p = r["postgres"]
-        rows = [["copy into PostgreSQL (kunskap migrate-to)", f"{p['migrate_s']:.0f} s"],
-                ["vector index", json.dumps(p["index"])],
-                ["open vectors / rebuild", f"{p['open_s']:.1f} s / {p['rebuild_vectors_s']:.1f} s"],
-                ["recall@10 dense vs exact (mean / min)", f"{p['recall_at_10']:.3f} / {p['recall_min']:.2f}"],
-                ["hybrid search p50 / p95 (query vector cached)", ms(p["hybrid_ms"])],
-                ["dense-only search p50 / p95", ms(p["dense_mode_ms"])],
-                ["lexical-only search p50 / p95", ms(p["lexical_mode_ms"])],
-                ["lexical candidates p50 / p95", ms(p["fts_ms"])],
-                ["search, selective filter p50 / p95", ms(p["selective_ms"])],
-                ["search, broad filter p50 / p95", ms(p["broad_ms"])],
-                ["one live save / first search after it", f"{p['save_s']:.2f} s / {fmt(p['first_search_after_save_ms'])} ms"],
-                ["measure process peak RSS (client side)", f"{p['rss_mb']:.0f} MB"]]
-        print(table(f"Scale: {size} chunks on {p['server']} + pgvector", ["measure", "value"], rows,
-                    footer=clock.footer(), left=2))
+
+
+def print_postgres_table(size: int, r: dict, clock: LoadClock, ms) -> None:
+    p = r["postgres"]
+    rows = [["copy into PostgreSQL (kunskap migrate-to)", f"{p['migrate_s']:.0f} s"],
+            ["vector index", json.dumps(p["index"])],
+            ["open vectors / rebuild", f"{p['open_s']:.1f} s / {p['rebuild_vectors_s']:.1f} s"],
+            ["recall@10 dense vs exact (mean / min)", f"{p['recall_at_10']:.3f} / {p['recall_min']:.2f}"],
+            ["hybrid search p50 / p95 (query vector cached)", ms(p["hybrid_ms"])],
+            ["dense-only search p50 / p95", ms(p["dense_mode_ms"])],
+            ["lexical-only search p50 / p95", ms(p["lexical_mode_ms"])],
+            ["lexical candidates p50 / p95", ms(p["fts_ms"])],
+            ["search, selective filter p50 / p95", ms(p["selective_ms"])],
+            ["search, broad filter p50 / p95", ms(p["broad_ms"])],
+            ["one live save / first search after it", f"{p['save_s']:.2f} s / {fmt(p['first_search_after_save_ms'])} ms"],
+            ["measure process peak RSS (client side)", f"{p['rss_mb']:.0f} MB"]]
+    print(table(f"Scale: {size} chunks on {p['server']} + pgvector", ["measure", "value"], rows,
+                footer=clock.footer(), left=2))
 
 
 def print_vectors_table(size: int, v: dict, clock: LoadClock) -> None:
