@@ -98,12 +98,12 @@ def lexical_tokens(text: str) -> list[str]:
     """The tokens FTS5's unicode61 tokenizer (remove_diacritics 0) finds in an analysed text:
     runs of letters, digits and private-use characters, case-folded. A backend that scores BM25
     itself counts these, so its term frequencies and lengths are those SQLite counts."""
+    words = text.split()                 # whitespace never belongs to a token
+    if all(map(str.isalnum, words)):     # letters and numbers only: an analysed text, as a rule
+        return text.lower().split()
     tokens = []
-    for word in text.split():            # whitespace never belongs to a token
-        if word.isalnum():               # letters and numbers only (most words of an analysed text)
-            tokens.append(word.lower())
-        else:
-            tokens.extend(token.lower() for token in TOKEN_CHARS.findall(word))
+    for word in words:
+        tokens.extend(token.lower() for token in (TOKEN_CHARS.findall(word) if not word.isalnum() else [word]))
     return tokens
 
 
