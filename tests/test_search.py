@@ -3,6 +3,8 @@ snippets, odd input, pagination and similar documents."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from kunskap.errors import ValidationError
@@ -204,3 +206,45 @@ def test_the_shipped_dense_side_searches_again_with_feedback(corpus, kb_factory)
     assert any(abs(h.score - old.get(h.doc_id, -1.0)) > 1e-4 for h in shipped.hits)
     # Feedback follows the best documents: the best one stays first.
     assert shipped.hits[0].doc_id == plain.hits[0].doc_id
+
+
+def test_lexical_feedback_adds_expansions_from_the_dense_side_that_never_count_as_evidence(corpus, kb_factory):
+    """Dense-guided lexical feedback: the terms of the best dense document's best chunk are
+    searched too (a document sharing only those words becomes a lexical candidate), the typed
+    words are not among them, and the lexical evidence stays the share of the typed words."""
+    from kunskap.search import RankingParams
+    from kunskap.search.ranking import FeedbackTerms
+
+    from .conftest import write_case
+
+    write_case(corpus, "goteborg-rad.md", "Rådgivning i Göteborg", "Göteborgs stad", """
+        ## Vad gjordes
+        Staden gav energirådgivning till hyresvärdar i flerfamiljshus och följde upp förbrukningen.
+        """, themes="[energi]", year=2020)
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    request = SearchRequest(q="hushåll med låga inkomster")
+    plain = Searcher(kb).candidates(request)
+    weights = FeedbackTerms(docs=1, terms=20, weight=0.3, max_df_share=0.5)
+    fed = Searcher(kb, RankingParams(feedback=weights)).candidates(request)
+    assert RankingParams().feedback.docs == 0 and plain.feedback == {}   # off by default
+    top = max(fed.dense, key=fed.dense.get)
+    assert top == "malmo-energi" and "goteborg-rad" not in plain.lexical
+    # The expansions come from the top dense document's best chunk, the typed terms left out.
+    source = kb.store.chunk_term_counts([fed.dense_best[top][0]])[fed.dense_best[top][0]]
+    assert {"energirådgivning", "flerfamiljshus"} <= set(fed.feedback) <= set(source)
+    assert not set(fed.feedback) & set(fed.plan.terms)
+    assert max(fed.feedback.values()) == pytest.approx(0.3) and all(0 < w <= 0.3 for w in fed.feedback.values())
+    # They reach the lexical side: a document with none of the typed words is now a candidate ...
+    assert fed.lexical["goteborg-rad"] > 0 and fed.lexical["malmo-energi"] > plain.lexical["malmo-energi"]
+    # ... but holds no typed evidence, and the query's evidence is what the typed words give.
+    assert fed.typed_evidence["goteborg-rad"] == 0.0
+    assert fed.evidence == plain.evidence == 1.0
+    assert fed.typed_evidence["malmo-energi"] == plain.typed_evidence["malmo-energi"]
+    # Gated on the evidence: a query whose typed words match well is not expanded.
+    gated = RankingParams(feedback=dataclasses.replace(weights, below_evidence=0.5))
+    assert Searcher(kb, gated).candidates(request).feedback == {}
+    # The snippet highlights what was typed, never an expansion.
+    hits = Searcher(kb, RankingParams(feedback=weights)).search(request).hits
+    goteborg = next(h for h in hits if h.doc_id == "goteborg-rad")
+    assert "<mark>" not in goteborg.snippet
