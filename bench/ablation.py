@@ -115,6 +115,19 @@ VARIANTS = {
     # ... and with the lexical side fused with at least this evidence when expanded
     **{f"f: fb {k}d {m}t w{w} ev<0.5 floor{f}": (feedback(k, m, w, below_evidence=0.5, fusion_floor=f), "hybrid")
        for k, m, w, f in [(3, 10, 0.4, 0.2), (3, 10, 0.4, 0.4), (3, 10, 1.0, 0.2)]},
+    # second round: Swedish queries only (English ones lost on the climate set), weights around
+    # the best gated cell
+    **{f"f: fb {k}d {m}t w{w} ev<{e}{' sv' if not en else ''}{f' floor{f}' if f else ''}":
+       (feedback(k, m, w, below_evidence=e, english=en, fusion_floor=f), "hybrid")
+       for k, m, w, e, en, f in [(5, 15, 0.4, 0.5, False, 0.0), (3, 10, 0.4, 0.5, False, 0.0),
+                                 (5, 15, 0.2, 0.5, False, 0.0), (5, 10, 0.4, 0.5, False, 0.0),
+                                 (5, 15, 0.6, 0.5, False, 0.0), (5, 15, 0.4, 0.3, False, 0.0),
+                                 (5, 15, 0.4, 0.7, False, 0.0), (5, 15, 0.4, 0.5, False, 0.2)]},
+    # third round: organisation names (places) not expanded with
+    **{f"f: fb {k}d {m}t w{w} ev<{e} sv no-org": (feedback(k, m, w, below_evidence=e, english=False,
+                                                         organisations=False), "hybrid")
+       for k, m, w, e in [(5, 15, 0.4, 0.5), (5, 10, 0.4, 0.5), (3, 10, 0.4, 0.5), (5, 15, 0.3, 0.5)]},
+    "f: fb 5d 15t w0.4 ev<0.5 no-org": (feedback(5, 15, 0.4, below_evidence=0.5, organisations=False), "hybrid"),
     "shipped (current default)": (RankingParams(), "hybrid"),
     "shipped, dense only": (RankingParams(), "dense"),
     "shipped, lexical only": (RankingParams(), "lexical"),

@@ -244,6 +244,16 @@ def test_lexical_feedback_adds_expansions_from_the_dense_side_that_never_count_a
     # Gated on the evidence: a query whose typed words match well is not expanded.
     gated = RankingParams(feedback=dataclasses.replace(weights, below_evidence=0.5))
     assert Searcher(kb, gated).candidates(request).feedback == {}
+    # English queries can be left out (their lexical side is weak and feedback did not help them).
+    english = SearchRequest(q="households with low incomes")
+    assert Searcher(kb, RankingParams(feedback=weights)).candidates(english).feedback
+    swedish_only = RankingParams(feedback=dataclasses.replace(weights, english=False))
+    assert Searcher(kb, swedish_only).candidates(english).feedback == {}
+    assert Searcher(kb, swedish_only).candidates(request).feedback == fed.feedback
+    # Organisation names are places, not topics: they can be kept out ("Malmö stad").
+    assert "malmö" in fed.feedback
+    no_places = Searcher(kb, RankingParams(feedback=dataclasses.replace(weights, organisations=False)))
+    assert set(no_places.candidates(request).feedback) == set(fed.feedback) - {"malmö", "stad"}
     # The snippet highlights what was typed, never an expansion.
     hits = Searcher(kb, RankingParams(feedback=weights)).search(request).hits
     goteborg = next(h for h in hits if h.doc_id == "goteborg-rad")

@@ -89,6 +89,8 @@ class FeedbackTerms:
     terms: int = 10                # expansions added
     weight: float = 0.2            # BM25 weight of the best expansion
     below_evidence: float = 2.0    # only for queries whose (scaled) lexical evidence is below this (> 1: always)
+    english: bool = True           # English queries too (their Swedish lexical side has a tenth of the weight)
+    organisations: bool = True     # organisation names (their analysed terms) may be expansions
     max_df_share: float = 0.1      # terms in more chunks than this share are too common to expand with
     # The lexical side is fused with at least this evidence when expansions were added (0: the
     # typed evidence alone decides its weight, so a query without typed matches gains nothing).

@@ -56,9 +56,10 @@ FILTER_CACHE_SIZE = 32
 
 # Kinds of values in the generation cache
 (RESULTS, CHUNK_DOCS, CHUNK_TABLE, VOCABULARY, SYNONYMS, DOCUMENT_COUNT, DOCUMENT_ROWS, DOCUMENT_THEMES,
- DOCUMENT_MEANS, GENERIC, ALLOWED, ALLOWED_CHUNKS, BROWSE, SUMMARIES, TERM_DF) = (
+ DOCUMENT_MEANS, GENERIC, ALLOWED, ALLOWED_CHUNKS, BROWSE, SUMMARIES, TERM_DF, ORGANISATION_TERMS) = (
     "results", "chunk_docs", "chunk_table", "vocabulary", "synonyms", "document_count", "document_rows",
-    "document_themes", "document_means", "generic", "allowed", "allowed_chunks", "browse", "summaries", "term_df")
+    "document_themes", "document_means", "generic", "allowed", "allowed_chunks", "browse", "summaries", "term_df",
+    "organisation_terms")
 
 
 class Searcher:
@@ -145,7 +146,8 @@ class Searcher:
             if self.params.long_query_words and len(content) >= self.params.long_query_words:
                 scale *= self.params.long_query_factor   # a description: meaning carries it
             feedback = None
-            if request.mode == "hybrid" and self.params.feedback.docs and found.dense:
+            if (request.mode == "hybrid" and self.params.feedback.docs and found.dense
+                    and (self.params.feedback.english or not plan.english)):
                 def feedback(evidence: float) -> dict[str, float]:
                     if evidence * scale < self.params.feedback.below_evidence:
                         found.feedback = self._feedback_terms(found)
@@ -170,6 +172,8 @@ class Searcher:
             return known
 
         excluded = set(found.plan.terms) | set(found.plan.typed) | self.kb.analyzer.stopwords | self._generic()
+        if not weights.organisations:
+            excluded |= self._organisation_terms()
         return select_terms(self.kb.store.chunk_term_counts(chunks), frequencies, len(self._chunk_docs()),
                             excluded, weights)
 
@@ -178,6 +182,11 @@ class Searcher:
         generic = self._generic() if self.params.expansion.generic else frozenset()
         return QueryPlanner(self.kb.analyzer, self._vocabulary(), self._synonyms(),
                             self.kb.store.term_document_frequency, self.params.expansion, generic)
+
+    def _organisation_terms(self) -> frozenset[str]:
+        """The analysed terms of every public document's organisation ("Luleå kommun": a place, not a topic)."""
+        return self._cache.lookup(ORGANISATION_TERMS, None, lambda: frozenset(
+            t for row in self._document_rows().values() for t in self.kb.analyzer.index_terms(row["organisation"] or "")))
 
     def _generic(self) -> frozenset[str]:
         """The stems of the generic words (kunskap/data/generic_sv.txt)."""
