@@ -5,7 +5,9 @@ reciprocal rank fusion, normalised-score sums, the calibrated fusion we ship and
 of "Generalising ranking" (eval/README.md): generic words out of the lexical evidence, dense
 evidence at several granularities (a title + summary vector per document among them),
 query-type-aware weights and dense pseudo-relevance feedback; `--chunk-words N` re-chunks and
-re-embeds every set at another chunk size (give it a --work of its own).
+re-embeds every set at another chunk size (give it a --work of its own). The (f) rows add
+dense-guided lexical feedback (RankingParams.feedback) to the shipped ranking; `--hit-set`
+measures the hit set too (precision / recall / size, as `kunskap eval`; each query searched twice).
 The summary at the end gives each variant's mean over the sets and its worst margin, over the
 sets and the query types, against the better of dense only and lexical only.
 
