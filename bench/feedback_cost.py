@@ -18,7 +18,6 @@ from kunskap.search import SearchRequest, Searcher
 from kunskap.search.dense import QueryVectors
 from kunskap.search.ranking import FeedbackTerms, RankingParams
 
-FEEDBACK = FeedbackTerms(docs=5, terms=10, weight=0.4, below_evidence=0.5, english=False, organisations=False)
 
 
 def main() -> None:
@@ -33,9 +32,11 @@ def main() -> None:
     vectors = QueryVectors(lambda texts: kb.embedder.encode_queries(texts), 1 << 16)
     for q in queries:
         vectors(q)
-    variants = {"shipped": RankingParams(), "with feedback": dataclasses.replace(RankingParams(), feedback=FEEDBACK),
-                "feedback, every query": dataclasses.replace(RankingParams(), feedback=dataclasses.replace(
-                    FEEDBACK, below_evidence=2.0, english=True))}
+    shipped = RankingParams()
+    variants = {"without feedback": dataclasses.replace(shipped, feedback=FeedbackTerms.off()),
+                "shipped (feedback)": shipped,
+                "feedback, every query": dataclasses.replace(shipped, feedback=dataclasses.replace(
+                    shipped.feedback, below_evidence=2.0, english=True))}
     print(f"{set_dir.name}: {len(queries)} queries, best of {args.repeat}")
     print(f"{'variant':<24} {'wall ms/q':>10} {'CPU ms/q':>9} {'expanded':>9}")
     for name, params in variants.items():

@@ -224,10 +224,11 @@ def test_lexical_feedback_adds_expansions_from_the_dense_side_that_never_count_a
     kb = kb_factory(corpus)
     ingest(kb, corpus)
     request = SearchRequest(q="hushåll med låga inkomster")
-    plain = Searcher(kb).candidates(request)
-    weights = FeedbackTerms(docs=1, terms=20, weight=0.3, max_df_share=0.5)
+    plain = Searcher(kb, RankingParams(feedback=FeedbackTerms.off())).candidates(request)
+    weights = FeedbackTerms(docs=1, terms=20, weight=0.3, max_df_share=0.5, below_evidence=2.0, english=True,
+                            organisations=True)
     fed = Searcher(kb, RankingParams(feedback=weights)).candidates(request)
-    assert RankingParams().feedback.docs == 0 and plain.feedback == {}   # off by default
+    assert plain.feedback == {}
     top = max(fed.dense, key=fed.dense.get)
     assert top == "malmo-energi" and "goteborg-rad" not in plain.lexical
     # The expansions come from the top dense document's best chunk, the typed terms left out.
@@ -258,3 +259,32 @@ def test_lexical_feedback_adds_expansions_from_the_dense_side_that_never_count_a
     hits = Searcher(kb, RankingParams(feedback=weights)).search(request).hits
     goteborg = next(h for h in hits if h.doc_id == "goteborg-rad")
     assert "<mark>" not in goteborg.snippet
+
+
+def test_the_shipped_lexical_side_is_expanded_for_weak_swedish_queries_only(corpus, kb_factory):
+    """Lexical feedback is on by default for Swedish queries whose typed words match weakly: a
+    query with one matching word of three is expanded, one whose words all match is not, nor is
+    an English one."""
+    from kunskap.search import RankingParams
+
+    from .conftest import write_case
+
+    # Terms in more than a tenth of the chunks are never expansions: enough documents for the
+    # rarer ones to qualify.
+    topics = ["solceller på skolans tak", "vindkraft i kustnära lägen", "fjärrvärme från restvärme",
+              "dagvatten i nya stadsdelar", "matsvinn i äldreomsorgen", "trähus med stomme av limträ"]
+    for i, topic in enumerate(topics):
+        write_case(corpus, f"extra-{i}.md", topic.capitalize(), f"Kommun {chr(65 + i)}",
+                   f"## Bakgrund\nEtt projekt om {topic}.", year=2020)
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    shipped = RankingParams().feedback
+    assert shipped.docs > 0 and shipped.terms > 0 and 0 < shipped.weight < 1 and shipped.below_evidence <= 1
+    searcher = Searcher(kb)
+    weak = searcher.candidates(SearchRequest(q="lånecyklar åt nyanlända familjer"))
+    assert 0 < weak.evidence < shipped.below_evidence and weak.feedback
+    assert all(0 < w <= shipped.weight for w in weak.feedback.values())
+    strong = searcher.candidates(SearchRequest(q="hushåll med låga inkomster"))
+    assert strong.evidence == 1.0 and strong.feedback == {}
+    english = searcher.candidates(SearchRequest(q="bikes for the newly arrived families"))
+    assert english.plan.english and english.dense and english.feedback == {}
