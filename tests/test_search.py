@@ -240,6 +240,7 @@ def test_lexical_feedback_adds_expansions_from_the_dense_side_that_never_count_a
     assert fed.lexical["goteborg-rad"] > 0 and fed.lexical["malmo-energi"] > plain.lexical["malmo-energi"]
     # ... but holds no typed evidence, and the query's evidence is what the typed words give.
     assert fed.typed_evidence["goteborg-rad"] == 0.0
+    assert "goteborg-rad" not in fed.matched and "malmo-energi" in fed.matched
     assert fed.evidence == plain.evidence == 1.0
     assert fed.typed_evidence["malmo-energi"] == plain.typed_evidence["malmo-energi"]
     # Gated on the evidence: a query whose typed words match well is not expanded.

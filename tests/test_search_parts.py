@@ -96,6 +96,11 @@ def test_candidates_hold_lexical_matches_and_close_dense_ones():
     # Without lexical matches the margin doubles, and dense mode ignores lexical matches.
     assert {"d6", "d7"} <= candidate_set(_found(dense, {}), {}, "hybrid")
     assert "lex" not in candidate_set(found, {}, "dense")
+    # A document that matches only the expansions from the dense side is no lexical match.
+    expanded = _found(dense, {"lex": 5.0, "d30": 1.0, "fed": 0.5})
+    expanded.feedback, expanded.matched = {"värmepump": 0.3}, {"lex", "d30"}
+    assert {"lex", "d30"} <= candidate_set(expanded, scores, "hybrid") and "fed" not in candidate_set(
+        expanded, scores, "hybrid")
 
 
 def test_theme_boost_lifts_tagged_documents_only_when_the_query_names_the_theme():

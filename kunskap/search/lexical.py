@@ -20,14 +20,15 @@ class LexicalIndex(Protocol):
 def lexical_candidates(index: LexicalIndex, plan: QueryPlan, chunk_docs: dict[int, str],
                        allowed: set[str] | None, title_weight: float,
                        doc_evidence: Scores | None = None,
-                       feedback: Callable[[float], dict[str, float]] | None = None
-                       ) -> tuple[Scores, BestChunks, float]:
+                       feedback: Callable[[float], dict[str, float]] | None = None,
+                       matched: set[str] | None = None) -> tuple[Scores, BestChunks, float]:
     """Per document: summed weighted BM25 of its best chunk; and the evidence in [0, 1], the idf
     share of the typed terms that the best chunk holds. `doc_evidence`, if given, is filled with
     the same share per document (its best chunk by that share): how much of what was typed, not
     of its expansions, the document holds. `feedback`, if given, is called with the evidence and
     returns more terms with their weights (expansions from the dense side, feedback.py): they add
-    to the BM25 sums and never to the evidence."""
+    to the BM25 sums and never to the evidence. `matched`, if given, is filled with the documents
+    that match the query's own terms (typed, compound parts, synonyms), not only its feedback."""
     chunk_scores: dict[int, float] = {}
     chunk_terms: dict[int, float] = {}
     n_chunks = max(len(chunk_docs), 1)
@@ -53,6 +54,8 @@ def lexical_candidates(index: LexicalIndex, plan: QueryPlan, chunk_docs: dict[in
 
     best_evidence = max((v for c, v in chunk_terms.items() if visible(c) is not None), default=0.0)
     evidence = min(best_evidence / idf_total, 1.0) if idf_total > 0 else 0.0
+    if matched is not None:
+        matched.update(d for d in map(visible, chunk_scores) if d is not None)
     if feedback is not None:
         for term, weight in feedback(evidence).items():
             if term in plan.terms:

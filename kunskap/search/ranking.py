@@ -135,6 +135,7 @@ class Candidates:
     evidence: float = 0.0
     typed_evidence: Scores = field(default_factory=dict)   # per document: share of the typed words it holds
     feedback: dict[str, float] = field(default_factory=dict)  # expansions from the dense side -> BM25 weight
+    matched: set[str] = field(default_factory=set)   # lexical candidates matching the query's own terms
 
 
 @dataclass
@@ -245,7 +246,10 @@ def candidate_set(found: Candidates, scores: Scores, mode: str) -> set[str]:
     the dense documents close to the best dense match (so a query without lexical match still
     has its nearest documents: no dead ends). Beyond the hits these are "fler möjliga träffar"."""
     dense = found.dense
-    hits = set(found.lexical) if mode != "dense" else set()
+    # Lexical matches of the query's own terms; a document found through the dense side's
+    # expansions alone is shown only as the fused scores or the dense side place it.
+    lexical = found.matched if found.feedback else set(found.lexical)
+    hits = set(lexical) if mode != "dense" else set()
     if dense and mode != "lexical":
         top = max(dense.values())
         close = sorted((d for d in dense if d not in hits), key=lambda d: (-dense[d], d))

@@ -2,8 +2,9 @@
 pages and `kunskap eval`.
 
 query -> planner.py   Swedish analysis (stems, compound parts, theme synonyms, typo corrections)
-      -> lexical.py   lexical candidates (FTS5 BM25, weighted per term)   ┐
-      -> dense.py     dense candidates (FAISS, exact filter by IDSelector) ┘
+      -> dense.py     dense candidates (FAISS, exact filter by IDSelector)
+      -> lexical.py   lexical candidates (FTS5 BM25, weighted per term), for weakly matching
+                      Swedish queries with expansions from the dense side (feedback.py)
       -> ranking.py   fusion per document, theme boost, hit set, sort
       -> results.py   page hydrated in one snapshot, snippets with highlights, facets over the hit set
 
@@ -154,7 +155,7 @@ class Searcher:
                     return found.feedback
             found.lexical, found.lexical_best, found.evidence = lexical_candidates(
                 self.kb.store, plan, self._chunk_docs(), allowed, self.params.title_weight,
-                doc_evidence=found.typed_evidence, feedback=feedback)
+                doc_evidence=found.typed_evidence, feedback=feedback, matched=found.matched)
             found.evidence *= scale
         return found
 
