@@ -89,7 +89,7 @@ class FeedbackTerms:
     is below 0.5, organisation names left out. Mean nDCG@10 over the three sets 0.8251 → 0.8277
     (climate +0.000, SweFAQ +0.009, SweQUAD-MC −0.001); English queries on the climate set
     −0.010 (one query), descriptive +0.001, paraphrase +0.015, misspelt +0.008. Its neighbours
-    (10–15 terms, weight 0.3–0.4) measure the same; every expansion of every query was worse."""
+    (10–15 terms, weight 0.3–0.4) measure the same; expanding every query was worse."""
 
     docs: int = 5                  # top dense documents read (0: off)
     terms: int = 15                # expansions added

@@ -186,8 +186,9 @@ class Searcher:
 
     def _organisation_terms(self) -> frozenset[str]:
         """The analysed terms of every public document's organisation ("Luleå kommun": a place, not a topic)."""
+        analyzer = self.kb.analyzer
         return self._cache.lookup(ORGANISATION_TERMS, None, lambda: frozenset(
-            t for row in self._document_rows().values() for t in self.kb.analyzer.index_terms(row["organisation"] or "")))
+            t for row in self._document_rows().values() for t in analyzer.index_terms(row["organisation"] or "")))
 
     def _generic(self) -> frozenset[str]:
         """The stems of the generic words (kunskap/data/generic_sv.txt)."""
