@@ -3,6 +3,8 @@ snippets, odd input, pagination and similar documents."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from kunskap.errors import ValidationError
@@ -204,3 +206,86 @@ def test_the_shipped_dense_side_searches_again_with_feedback(corpus, kb_factory)
     assert any(abs(h.score - old.get(h.doc_id, -1.0)) > 1e-4 for h in shipped.hits)
     # Feedback follows the best documents: the best one stays first.
     assert shipped.hits[0].doc_id == plain.hits[0].doc_id
+
+
+def test_lexical_feedback_adds_expansions_from_the_dense_side_that_never_count_as_evidence(corpus, kb_factory):
+    """Dense-guided lexical feedback: the terms of the best dense document's best chunk are
+    searched too (a document sharing only those words becomes a lexical candidate), the typed
+    words are not among them, and the lexical evidence stays the share of the typed words."""
+    from kunskap.search import RankingParams
+    from kunskap.search.ranking import FeedbackTerms
+
+    from .conftest import write_case
+
+    write_case(corpus, "goteborg-rad.md", "Rådgivning i Göteborg", "Göteborgs stad", """
+        ## Vad gjordes
+        Staden gav energirådgivning till hyresvärdar i flerfamiljshus och följde upp förbrukningen.
+        """, themes="[energi]", year=2020)
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    request = SearchRequest(q="hushåll med låga inkomster")
+    plain = Searcher(kb, RankingParams(feedback=FeedbackTerms.off())).candidates(request)
+    weights = FeedbackTerms(docs=1, terms=20, weight=0.3, max_df_share=0.5, below_evidence=2.0, english=True,
+                            organisations=True)
+    fed = Searcher(kb, RankingParams(feedback=weights)).candidates(request)
+    assert plain.feedback == {}
+    top = max(fed.dense, key=fed.dense.get)
+    assert top == "malmo-energi" and "goteborg-rad" not in plain.lexical
+    # The expansions come from the top dense document's best chunk, the typed terms left out.
+    source = kb.store.chunk_term_counts([fed.dense_best[top][0]])[fed.dense_best[top][0]]
+    assert {"energirådgivning", "flerfamiljshus"} <= set(fed.feedback) <= set(source)
+    assert not set(fed.feedback) & set(fed.plan.terms)
+    assert max(fed.feedback.values()) == pytest.approx(0.3) and all(0 < w <= 0.3 for w in fed.feedback.values())
+    # They reach the lexical side: a document with none of the typed words is now a candidate ...
+    assert fed.lexical["goteborg-rad"] > 0 and fed.lexical["malmo-energi"] > plain.lexical["malmo-energi"]
+    # ... but holds no typed evidence, and the query's evidence is what the typed words give.
+    assert fed.typed_evidence["goteborg-rad"] == 0.0
+    assert "goteborg-rad" not in fed.matched and "malmo-energi" in fed.matched
+    assert fed.evidence == plain.evidence == 1.0
+    assert fed.typed_evidence["malmo-energi"] == plain.typed_evidence["malmo-energi"]
+    # Gated on the evidence: a query whose typed words match well is not expanded.
+    gated = RankingParams(feedback=dataclasses.replace(weights, below_evidence=0.5))
+    assert Searcher(kb, gated).candidates(request).feedback == {}
+    # English queries can be left out (their lexical side is weak and feedback did not help them).
+    english = SearchRequest(q="households with low incomes")
+    assert Searcher(kb, RankingParams(feedback=weights)).candidates(english).feedback
+    swedish_only = RankingParams(feedback=dataclasses.replace(weights, english=False))
+    assert Searcher(kb, swedish_only).candidates(english).feedback == {}
+    assert Searcher(kb, swedish_only).candidates(request).feedback == fed.feedback
+    # Organisation names are places, not topics: they can be kept out ("Malmö stad").
+    assert "malmö" in fed.feedback
+    no_places = Searcher(kb, RankingParams(feedback=dataclasses.replace(weights, organisations=False)))
+    assert set(no_places.candidates(request).feedback) == set(fed.feedback) - {"malmö", "stad"}
+    # The snippet highlights what was typed, never an expansion.
+    hits = Searcher(kb, RankingParams(feedback=weights)).search(request).hits
+    goteborg = next(h for h in hits if h.doc_id == "goteborg-rad")
+    assert "<mark>" not in goteborg.snippet
+
+
+def test_the_shipped_lexical_side_is_expanded_for_weak_swedish_queries_only(corpus, kb_factory):
+    """Lexical feedback is on by default for Swedish queries whose typed words match weakly: a
+    query with one matching word of three is expanded, one whose words all match is not, nor is
+    an English one."""
+    from kunskap.search import RankingParams
+
+    from .conftest import write_case
+
+    # Terms in more than a tenth of the chunks are never expansions: enough documents for the
+    # rarer ones to qualify.
+    topics = ["solceller på skolans tak", "vindkraft i kustnära lägen", "fjärrvärme från restvärme",
+              "dagvatten i nya stadsdelar", "matsvinn i äldreomsorgen", "trähus med stomme av limträ"]
+    for i, topic in enumerate(topics):
+        write_case(corpus, f"extra-{i}.md", topic.capitalize(), f"Kommun {chr(65 + i)}",
+                   f"## Bakgrund\nEtt projekt om {topic}.", year=2020)
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    shipped = RankingParams().feedback
+    assert shipped.docs > 0 and shipped.terms > 0 and 0 < shipped.weight < 1 and shipped.below_evidence <= 1
+    searcher = Searcher(kb)
+    weak = searcher.candidates(SearchRequest(q="lånecyklar åt nyanlända familjer"))
+    assert 0 < weak.evidence < shipped.below_evidence and weak.feedback
+    assert all(0 < w <= shipped.weight for w in weak.feedback.values())
+    strong = searcher.candidates(SearchRequest(q="hushåll med låga inkomster"))
+    assert strong.evidence == 1.0 and strong.feedback == {}
+    english = searcher.candidates(SearchRequest(q="bikes for the newly arrived families"))
+    assert english.plan.english and english.dense and english.feedback == {}

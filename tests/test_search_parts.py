@@ -3,6 +3,8 @@ on plain values."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -95,6 +97,11 @@ def test_candidates_hold_lexical_matches_and_close_dense_ones():
     # Without lexical matches the margin doubles, and dense mode ignores lexical matches.
     assert {"d6", "d7"} <= candidate_set(_found(dense, {}), {}, "hybrid")
     assert "lex" not in candidate_set(found, {}, "dense")
+    # A document that matches only the expansions from the dense side is no lexical match.
+    expanded = _found(dense, {"lex": 5.0, "d30": 1.0, "fed": 0.5})
+    expanded.feedback, expanded.matched = {"värmepump": 0.3}, {"lex", "d30"}
+    assert {"lex", "d30"} <= candidate_set(expanded, scores, "hybrid") and "fed" not in candidate_set(
+        expanded, scores, "hybrid")
 
 
 def test_theme_boost_lifts_tagged_documents_only_when_the_query_names_the_theme():
@@ -291,3 +298,31 @@ def test_a_document_level_summary_vector_is_blended_or_taken_when_larger():
     larger, _ = dense_candidates(index, lambda text: query, "q", None, docs,
                                  DenseWeights(prf_docs=0, summary=1.0, summary_max=True), summaries=lambda: summaries)
     assert larger == pytest.approx({"a": 1.0, "b": 0.8})
+
+
+def test_feedback_terms_are_the_rare_content_terms_of_the_dense_side_best_chunks():
+    from collections import Counter
+
+    from kunskap.search.feedback import feedback_chunks, select_terms
+    from kunskap.search.ranking import FeedbackTerms
+
+    dense = {"a": 0.9, "b": 0.8, "c": 0.7}
+    assert feedback_chunks(dense, {"a": (1, 0.9), "b": (2, 0.8), "c": (3, 0.7)}, 2) == [1, 2]
+    chunks = {1: Counter({"värmepump": 2, "kommun": 3, "bra": 1, "el": 1, "2030": 1, "fjärrvärm": 1}),
+              2: Counter({"värmepump": 1, "bergvärm": 1, "kommun": 2, "typed": 1})}
+    df = {"värmepump": 3, "kommun": 60, "bra": 2, "fjärrvärm": 5, "bergvärm": 1, "typed": 1, "el": 1, "2030": 1}
+    asked = []
+
+    def frequencies(terms):
+        asked.append(list(terms))
+        return df
+
+    weights = FeedbackTerms(docs=2, terms=3, weight=0.4, max_df_share=0.1)
+    terms = select_terms(chunks, frequencies, 100, {"typed", "bra"}, weights)
+    # "kommun" is in 60 % of the chunks, "typed" and "bra" are excluded, "el" is too short, "2030"
+    # no word; the rest by tf / length · idf, the best at the full weight.
+    assert list(terms) == ["värmepump", "bergvärm", "fjärrvärm"]
+    assert terms["värmepump"] == pytest.approx(0.4) and 0 < terms["fjärrvärm"] < terms["bergvärm"] < 0.4
+    assert asked and "kommun" in asked[0] and "el" not in asked[0]
+    assert list(select_terms(chunks, frequencies, 100, set(), dataclasses.replace(weights, terms=1))) == ["värmepump"]
+    assert select_terms({}, frequencies, 100, set(), weights) == {}

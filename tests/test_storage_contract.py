@@ -230,6 +230,19 @@ def test_lexical_candidates_are_limited_best_first_and_unknown_terms_match_nothi
     assert store.fts_term('buss"', 2.0, 10) == store.fts_term("buss", 2.0, 10)   # a quote is no syntax
 
 
+def test_the_analysed_body_terms_of_chunks_and_many_document_frequencies(store):
+    """What dense-guided lexical feedback reads: the body terms of given chunks with their counts
+    (never the title's), and the document frequency of many terms at once."""
+    ids = lexical_store(store)
+    counts = store.chunk_term_counts([ids["a"], ids["c"], 999_999])
+    assert counts == {ids["a"]: Counter({"cykel": 2, "cykelväg": 1, "stad": 1}),
+                      ids["c"]: Counter({"buss": 3, "biogas": 1, "elbuss": 1, "laddning": 1})}
+    assert store.chunk_term_counts([]) == {}
+    assert store.term_document_frequencies(["cykel", "buss", "lund", "tåg", "cykel"]) == {
+        "cykel": 2, "buss": 1, "lund": 1, "tåg": 0}
+    assert store.term_document_frequencies([]) == {}
+
+
 def test_a_common_term_scores_with_the_smallest_idf(store):
     for i in range(3):
         put(store, f"d{i}", ["klimat"], fts=[("", "klimat mål" if i else "klimat")])

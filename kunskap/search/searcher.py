@@ -2,8 +2,9 @@
 pages and `kunskap eval`.
 
 query -> planner.py   Swedish analysis (stems, compound parts, theme synonyms, typo corrections)
-      -> lexical.py   lexical candidates (FTS5 BM25, weighted per term)   ┐
-      -> dense.py     dense candidates (FAISS, exact filter by IDSelector) ┘
+      -> dense.py     dense candidates (FAISS, exact filter by IDSelector)
+      -> lexical.py   lexical candidates (FTS5 BM25, weighted per term), for weakly matching
+                      Swedish queries with expansions from the dense side (feedback.py)
       -> ranking.py   fusion per document, theme boost, hit set, sort
       -> results.py   page hydrated in one snapshot, snippets with highlights, facets over the hit set
 
@@ -32,6 +33,7 @@ from .dense import (
     dense_candidates,
     summary_text,
 )
+from .feedback import feedback_chunks, select_terms
 from .lexical import lexical_candidates
 from .planner import QueryPlanner, SynonymTable, Vocabulary, generic_stems, has_search_words, synonym_table
 from .ranking import Candidates, RankingParams, rank, sort_newest
@@ -55,9 +57,10 @@ FILTER_CACHE_SIZE = 32
 
 # Kinds of values in the generation cache
 (RESULTS, CHUNK_DOCS, CHUNK_TABLE, VOCABULARY, SYNONYMS, DOCUMENT_COUNT, DOCUMENT_ROWS, DOCUMENT_THEMES,
- DOCUMENT_MEANS, GENERIC, ALLOWED, ALLOWED_CHUNKS, BROWSE, SUMMARIES) = (
+ DOCUMENT_MEANS, GENERIC, ALLOWED, ALLOWED_CHUNKS, BROWSE, SUMMARIES, TERM_DF, ORGANISATION_TERMS) = (
     "results", "chunk_docs", "chunk_table", "vocabulary", "synonyms", "document_count", "document_rows",
-    "document_themes", "document_means", "generic", "allowed", "allowed_chunks", "browse", "summaries")
+    "document_themes", "document_means", "generic", "allowed", "allowed_chunks", "browse", "summaries", "term_df",
+    "organisation_terms")
 
 
 class Searcher:
@@ -132,27 +135,65 @@ class Searcher:
         allowed = self._allowed_documents(request.filters)
         allowed_chunks = self._allowed_chunks(request.filters, allowed)
         found = Candidates(plan=plan)
-        if request.mode in ("hybrid", "lexical") and plan.terms:
-            found.lexical, found.lexical_best, found.evidence = lexical_candidates(
-                self.kb.store, plan, self._chunk_table(), allowed, self.params.title_weight,
-                doc_evidence=found.typed_evidence, allowed_chunks=allowed_chunks)
-            if plan.english and request.mode == "hybrid":
-                found.evidence *= ENGLISH_LEXICAL_FACTOR   # the multilingual model carries English queries
-            content = [t for t in plan.typed if t not in plan.generic]
-            if self.params.long_query_words and len(content) >= self.params.long_query_words:
-                found.evidence *= self.params.long_query_factor   # a description: meaning carries it
         if request.mode in ("hybrid", "dense") and plan.typed:
             found.dense, found.dense_best = dense_candidates(self.kb.vectors, self.query_vector, plan.text_for_dense,
                                                              allowed_chunks, self._chunk_docs(), self.params.dense,
                                                              self._document_means, self._document_summaries)
+        if request.mode in ("hybrid", "lexical") and plan.terms:
+            scale = 1.0
+            if plan.english and request.mode == "hybrid":
+                scale *= ENGLISH_LEXICAL_FACTOR   # the multilingual model carries English queries
+            content = [t for t in plan.typed if t not in plan.generic]
+            if self.params.long_query_words and len(content) >= self.params.long_query_words:
+                scale *= self.params.long_query_factor   # a description: meaning carries it
+            feedback = None
+            if (request.mode == "hybrid" and self.params.feedback.docs and found.dense
+                    and (self.params.feedback.english or not plan.english)):
+                def feedback(evidence: float) -> dict[str, float]:
+                    if evidence * scale < self.params.feedback.below_evidence:
+                        found.feedback = self._feedback_terms(found)
+                    return found.feedback
+            found.lexical, found.lexical_best, found.evidence = lexical_candidates(
+                self.kb.store, plan, self._chunk_table(), allowed, self.params.title_weight,
+                doc_evidence=found.typed_evidence, allowed_chunks=allowed_chunks, feedback=feedback,
+                matched=found.matched)
+            found.evidence *= scale
         return found
+
+    def _feedback_terms(self, found: Candidates) -> dict[str, float]:
+        """Expansions for the lexical side from the best chunks of the top dense documents
+        (feedback.py): their stored lexical rows, document frequencies kept per generation."""
+        weights = self.params.feedback
+        chunks = feedback_chunks(found.dense, found.dense_best, weights.docs)
+        known: dict[str, int] = self._cache.lookup(TERM_DF, None, dict)
+
+        def frequencies(terms):
+            missing = [t for t in terms if t not in known]
+            if missing:
+                known.update(self.kb.store.term_document_frequencies(missing))
+            return known
+
+        excluded = set(found.plan.terms) | set(found.plan.typed) | self.kb.analyzer.stopwords | self._generic()
+        if not weights.organisations:
+            excluded |= self._organisation_terms()
+        return select_terms(self.kb.store.chunk_term_counts(chunks), frequencies, len(self._chunk_docs()),
+                            excluded, weights)
 
     def planner(self) -> QueryPlanner:
         """A planner over the current analyzer, vocabulary and theme synonyms."""
-        generic = (self._cache.lookup(GENERIC, None, lambda: generic_stems(self.kb.analyzer))
-                   if self.params.expansion.generic else frozenset())
+        generic = self._generic() if self.params.expansion.generic else frozenset()
         return QueryPlanner(self.kb.analyzer, self._vocabulary(), self._synonyms(),
                             self.kb.store.term_document_frequency, self.params.expansion, generic)
+
+    def _organisation_terms(self) -> frozenset[str]:
+        """The analysed terms of every public document's organisation ("Luleå kommun": a place, not a topic)."""
+        analyzer = self.kb.analyzer
+        return self._cache.lookup(ORGANISATION_TERMS, None, lambda: frozenset(
+            t for row in self._document_rows().values() for t in analyzer.index_terms(row["organisation"] or "")))
+
+    def _generic(self) -> frozenset[str]:
+        """The stems of the generic words (kunskap/data/generic_sv.txt)."""
+        return self._cache.lookup(GENERIC, None, lambda: generic_stems(self.kb.analyzer))
 
     # -- the pipeline ----------------------------------------------------------------------
     def _search(self, request: SearchRequest) -> SearchResult:

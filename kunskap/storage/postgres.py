@@ -613,6 +613,26 @@ class PostgresStore:
         row = self._one("SELECT df FROM lexical_terms WHERE term = %s", [tokens[0]])
         return row[0] if row else 0
 
+    def term_document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """Chunks matching each analysed term, in one query."""
+        tokens = {term: lexical_tokens(term) for term in dict.fromkeys(terms)}
+        single = sorted({t[0] for t in tokens.values() if len(t) == 1})
+        counts = dict(self._all("SELECT term, df FROM lexical_terms WHERE term = ANY(%s)", [single])) if single else {}
+        return {term: int(counts.get(t[0], 0)) if len(t) == 1 else 0 for term, t in tokens.items()}
+
+    def chunk_term_counts(self, chunk_ids: Sequence[int]) -> dict[int, Counter]:
+        """The analysed terms of the given chunks' bodies (heading and text, not the title) with
+        their counts, as FTS5 tokenises them; chunks without a lexical row are left out."""
+        ids = [int(i) for i in chunk_ids]
+        if not ids:
+            return {}
+        out: dict[int, Counter] = {int(r[0]): Counter() for r in self._all(
+            "SELECT chunk_id FROM lexical_rows WHERE chunk_id = ANY(%s)", [ids])}
+        for chunk_id, term, body_tf in self._all(
+                "SELECT chunk_id, term, body_tf FROM lexical_postings WHERE chunk_id = ANY(%s) AND body_tf > 0", [ids]):
+            out[int(chunk_id)][term] = int(body_tf)
+        return out
+
     def lexical_sources(self) -> list[tuple[int, str | None, str, str, str]]:
         return self._all(
             "SELECT c.id, c.heading, c.text, d.title, d.organisation FROM chunks c JOIN documents d ON d.id = c.doc_id")

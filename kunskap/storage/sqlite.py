@@ -32,6 +32,7 @@ from .base import (
     score_postings,
     single_terms,
     encode_record,
+    lexical_tokens,
     click_positions as _positions,
     lexical_tokens,
 )
@@ -469,6 +470,22 @@ class SQLiteStore:
     def term_document_frequency(self, term: str) -> int:
         row = self.db.execute("SELECT df FROM lexical_terms WHERE term = ?", [term]).fetchone()
         return row[0] if row else 0
+
+    def term_document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """Chunks matching each analysed term (term_document_frequency of many)."""
+        return {term: self.term_document_frequency(term) for term in dict.fromkeys(terms)}
+
+    def chunk_term_counts(self, chunk_ids: Sequence[int]) -> dict[int, Counter]:
+        """The analysed terms of the given chunks' bodies (heading and text, not the title) with
+        their counts, as FTS5 tokenises them; chunks without a lexical row are left out."""
+        out: dict[int, Counter] = {}
+        ids = [int(i) for i in chunk_ids]
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for chunk_id, body in self.db.execute(f"SELECT rowid, body FROM chunks_fts WHERE rowid IN ({marks})", part):
+                out[chunk_id] = Counter(lexical_tokens(body or ""))
+        return out
 
     # -- filters and facets ----------------------------------------------------------------
     def filtered_document_ids(self, filters: Filters, public_only: bool = True) -> list[str]:
