@@ -23,6 +23,10 @@ LEXICAL_DOCS = 1000  # documents kept as lexical candidates, best first: what fu
 # When a term was read only in part, a chunk found through another term may hold it too: the
 # chunks scoring best so far are scored over every term (read among them, exactly).
 RESCORE_CHUNKS = 500
+# Expansions from the dense side (feedback.py) weigh 0.3 at most and are found in at most a tenth
+# of the chunks: a term's best 300 postings are what can move a ranking (on the evaluation sets
+# every feedback term has fewer postings than that).
+FEEDBACK_TERM_CHUNKS = 300
 # A filter passing at most this many chunks is searched exactly: every posting of the query's
 # terms among its chunks is read (from their rows: ~50 µs a chunk on SQLite), not each term's
 # best postings in the whole corpus, which could all lie outside it. Between that and the whole corpus a term's read grows
@@ -79,7 +83,7 @@ def lexical_candidates(index: LexicalIndex, plan: QueryPlan, chunks: ChunkTable,
         matched.update(chunks.doc_ids[i] for i in np.unique(own.doc[own.keep]).tolist())
     if feedback is not None:
         more = [(term, weight) for term, weight in feedback(evidence).items() if term not in plan.terms]
-        for (term, weight), _ in zip(more, read.terms(more)):
+        for (term, weight), _ in zip(more, read.terms(more, min(limit, FEEDBACK_TERM_CHUNKS))):
             read.typed(0.0)
             weighed[term] = (weight, 0.0)
         found = read.per_chunk(chunks, allowed)
@@ -120,10 +124,11 @@ class _Reader:
         self.typed_idf: list[np.ndarray] = []
         self.truncated = False   # a term was read only in part
 
-    def terms(self, items) -> Iterator[int]:
-        """Reads terms [(term, weight)] one by one (their BM25 weighted), yielding each one's
-        document frequency once it is read (the caller then says what it adds to the evidence)."""
-        items = list(items)
+    def terms(self, items, limit: int | None = None) -> Iterator[int]:
+        """Reads terms [(term, weight)] one by one (their BM25 weighted; at most `limit` postings
+        each, if given), yielding each one's document frequency once it is read (the caller then
+        says what it adds to the evidence)."""
+        items, limit = list(items), limit or self.limit
         within = (self.index.postings_within([t for t, _ in items], self.title_weight, self.within)
                   if self.within is not None and items else {})
         for term, weight in items:
@@ -131,8 +136,8 @@ class _Reader:
                 chunk_ids, bm25 = within.get(term, (np.empty(0, np.int64), np.empty(0)))
                 df = self.index.term_document_frequency(term) if len(chunk_ids) else 0
             else:
-                chunk_ids, bm25 = self.index.term_postings(term, self.title_weight, self.limit)
-                df = len(chunk_ids) if len(chunk_ids) < self.limit else self.index.term_document_frequency(term)
+                chunk_ids, bm25 = self.index.term_postings(term, self.title_weight, limit)
+                df = len(chunk_ids) if len(chunk_ids) < limit else self.index.term_document_frequency(term)
                 self.truncated |= df > len(chunk_ids)
             self.ids.append(chunk_ids)
             self.scores.append(weight * bm25)
