@@ -95,6 +95,10 @@ class PgVectorIndex:
         """The same table: a writer's changes are private to its transaction until it commits."""
         return self
 
+    def changes(self) -> "PgVectorIndex":
+        """The same table, as `clone`: a live save's changes are its transaction's."""
+        return self
+
     def reconstruct(self, chunk_id: int) -> np.ndarray:
         row = self.store._one("SELECT embedding FROM chunk_vectors WHERE chunk_id = %s", [int(chunk_id)])
         if row is None:
