@@ -546,6 +546,9 @@ class VectorIndex:
                 or not base.exists()
                 or previous.journal_bytes + len(record) > JOURNAL_SHARE * base.stat().st_size):
             return self.save(folder, corpus_hash, store_generation, complete)
+        # Until this save is on disk this index is no saved state: if it fails (a full disk), the
+        # next save writes the whole index rather than a record after a state missing this change.
+        self.persisted = None
         name = previous.journal_file or f"vectors-{previous.index_sha256[:16]}.journal"
         path = folder / name
         created = not path.exists()

@@ -363,3 +363,18 @@ def test_lookups_patched_after_live_saves_equal_lookups_computed_afresh(live_kb,
         assert found == Searcher(kb).search(SearchRequest("cykel")).hits
     assert "kiruna" in patched["_document_rows"] and "skane-mat" not in patched["_document_rows"]
     assert "umea-laddning" not in patched["allowed"]                 # a draft is not public
+
+
+def test_a_live_save_that_fails_to_reach_the_disk_is_saved_in_full_by_the_next(tmp_path, monkeypatch):
+    index = saved_index(tmp_path)
+    live_save(index, tmp_path, [1], [201], unit(1, 4))
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr("kunskap.vectors.write_manifest", full_disk)
+    with pytest.raises(OSError):
+        live_save(index, tmp_path, [2], [202], unit(1, 5))       # applied in memory, not on disk
+    monkeypatch.undo()
+    manifest = live_save(index, tmp_path, [3], [203], unit(1, 6))
+    assert manifest.journal_bytes == 0                            # the whole index, with 202 in it
+    assert same(VectorIndex.load(tmp_path, "test", DIM, 2), index)
