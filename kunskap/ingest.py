@@ -551,11 +551,9 @@ def ingest_files(kb: KnowledgeBase, corpus_root: Path, paths: list[Path], remove
                 remove_document(kb, doc_id, working)
             for document, chunks in prepared:
                 write_document(kb, document, working, chunks)
-            after = _words_of(kb, [d.id for d, _ in prepared])
-            vocabulary = Counter(kb.store.vocabulary())
-            vocabulary.update(after)
-            vocabulary.subtract(before)
-            kb.store.replace_vocabulary(+vocabulary)
+            delta = _words_of(kb, [d.id for d, _ in prepared])
+            delta.subtract(before)
+            kb.store.adjust_vocabulary(delta)    # only these words' rows (not every word's)
             after = {d: row["content_hash"] for d, row in kb.store.get_documents(touched).items()}
         hashed = None
         if getattr(kb.vector_home, "records_corpus_hash", False):

@@ -360,6 +360,20 @@ class SQLiteStore:
             self.db.conn.executemany("INSERT INTO vocabulary (word, count) VALUES (?, ?)", counts.items())
             self._bump_generation()
 
+    def adjust_vocabulary(self, delta: Counter) -> None:
+        """Move the counts of the words in `delta` by it (a word at zero or below is dropped):
+        what a live save changes, in O(its words) where replace_vocabulary rewrote every word."""
+        changes = [(w, int(c)) for w, c in delta.items() if c]
+        if not changes:
+            return
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT INTO vocabulary (word, count) VALUES (?, ?) "
+                "ON CONFLICT (word) DO UPDATE SET count = count + excluded.count", changes)
+            self.db.conn.executemany("DELETE FROM vocabulary WHERE word = ? AND count <= 0",
+                                     [(w,) for w, _ in changes])
+            self._bump_generation()
+
     def vocabulary(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT word, count FROM vocabulary").fetchall())
 
