@@ -540,6 +540,8 @@ def ingest_files(kb: KnowledgeBase, corpus_root: Path, paths: list[Path], remove
         complete = kb.vectors_complete   # every new chunk's vector is cached (embedded above)
         # The changes are collected and applied to the index after the commit (no copy of it).
         working = kb.vectors.changes()
+        record_changes = getattr(kb.vector_home, "record_changes", None)   # pgvector: for other servers
+        since = kb.store.change_generation() if record_changes else None
         with kb.store.transaction():
             # Typo correction must know the new words: the vocabulary's counts are moved by the
             # words of the documents replaced and removed and of their new versions (recounting
@@ -555,6 +557,8 @@ def ingest_files(kb: KnowledgeBase, corpus_root: Path, paths: list[Path], remove
             delta.subtract(before)
             kb.store.adjust_vocabulary(delta)    # only these words' rows (not every word's)
             after = {d: row["content_hash"] for d, row in kb.store.get_documents(touched).items()}
+            if record_changes:
+                record_changes(since, touched)
         hashed = None
         if getattr(kb.vector_home, "records_corpus_hash", False):
             hashed = updated_corpus_hash(kb.saved_corpus_hash(), {d: r["content_hash"] for d, r in states.items()},

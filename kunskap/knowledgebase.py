@@ -156,8 +156,18 @@ class KnowledgeBase:
         """Bring the loaded vectors to `manifest` by replaying only what was saved since (the
         FAISS folder's journal): the documents those saves changed, or None when that is not
         possible (the caller loads the whole index)."""
+        if manifest is None or self.vectors is None:
+            return None
+        between = getattr(self.vector_home, "changed_documents", None)
+        if between is not None:
+            # pgvector: the vectors are the table itself; only which documents changed is asked
+            documents = between(self._loaded_sha, manifest)
+            if documents is not None:
+                self._loaded_sha = manifest.version
+                self._manifest_stamp = self._stamp()
+            return None if documents is None else frozenset(documents)
         catch_up = getattr(self.vector_home, "catch_up", None)
-        if manifest is None or self.vectors is None or catch_up is None:
+        if catch_up is None:
             return None
         try:
             documents = catch_up(self.vectors, manifest)

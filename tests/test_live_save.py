@@ -316,7 +316,7 @@ def pg_kb(postgres_url, tmp_path):
     def make(corpus) -> KnowledgeBase:
         from kunskap.config import Settings
 
-        kb = KnowledgeBase(Settings(corpus=corpus, index=tmp_path / "index-pg", model="hashing",
+        kb = KnowledgeBase(Settings(corpus=corpus, index=tmp_path / f"index-pg-{len(opened)}", model="hashing",
                                     database_url=postgres_url))
         opened.append(kb)
         return kb
@@ -378,3 +378,48 @@ def test_a_live_save_that_fails_to_reach_the_disk_is_saved_in_full_by_the_next(t
     manifest = live_save(index, tmp_path, [3], [203], unit(1, 6))
     assert manifest.journal_bytes == 0                            # the whole index, with 202 in it
     assert same(VectorIndex.load(tmp_path, "test", DIM, 2), index)
+
+
+def picked_up(kb: KnowledgeBase, generation: int, seconds: float = 10.0) -> bool:
+    """Whether `kb` reaches a newer generation (its watcher hears the NOTIFY within a poll)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        kb.reload_if_changed(every_seconds=0)
+        if kb.generation > generation:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_another_postgresql_server_patches_its_lookups_from_the_documents_a_save_changed(corpus, pg_kb):
+    writer = pg_kb(corpus)
+    ingest(writer, corpus)
+    server = pg_kb(corpus)
+    server.open_vectors()
+    searcher = Searcher(server)
+    searcher.search(SearchRequest("cykel"))
+    lookups(searcher)
+    calls = []
+    original = server.store.chunk_doc_map
+    server.store.chunk_doc_map = lambda: calls.append(1) or original()
+
+    path = write_case(corpus, "kiruna.md", "Cykelvägar i Kiruna", "Kiruna kommun", "Cykel året om i snön.",
+                      themes="[cykel]", year=2023)
+    ingest_files(writer, corpus, [path], remove_ids=["skane-mat"])
+    generation = server.generation
+    assert picked_up(server, generation)
+    assert server.changed_documents(generation) == {"kiruna", "skane-mat"}
+    patched = lookups(searcher)
+    assert not calls                                   # patched, not reread
+    assert patched == lookups(Searcher(server))
+    assert searcher.search(SearchRequest("cykel snön kiruna")).hits[0].doc_id == "kiruna"
+
+    # A full ingest is not a recorded live save: the other server starts afresh.
+    write_case(corpus, "gavle.md", "Solceller i Gävle", "Gävle kommun", "Solceller på skolornas tak.")
+    ingest(writer, corpus)
+    generation = server.generation
+    assert picked_up(server, generation)
+    assert server.changed_documents(generation) is None
+    assert "gavle" in lookups(searcher)["_document_rows"]

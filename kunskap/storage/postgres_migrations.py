@@ -165,6 +165,19 @@ def m003_search_log(conn) -> None:
     conn.execute("CREATE INDEX search_clicks_day ON search_clicks (day)")
 
 
+@migration
+def m005_document_changes(conn) -> None:
+    """Which documents each live save changed, by the change generations it spanned: another
+    server that sees the generation move patches its searcher's lookups from these documents
+    instead of rebuilding them (PgVectorHome.changed_documents). (m004 is the lexical tables'.)"""
+    conn.execute("""
+        CREATE TABLE document_changes (
+            to_generation bigint PRIMARY KEY,
+            from_generation bigint NOT NULL,
+            doc_ids text[] NOT NULL
+        )""")
+
+
 def ensure_vector_extension(conn, shown_url: str) -> None:
     """pgvector must be installed in the database; try to, and say what to do if we may not."""
     import psycopg
