@@ -114,4 +114,10 @@ class GenerationCache:
         changed = self._changes(since) if self._changes is not None else None
         if changed is None:
             return _MISSING
-        return patch(old, changed)
+        value = patch(old, changed)
+        with self._lock:   # the older value is not needed again: not kept alive beside the new one
+            if self._stale.get(kind) is stale:
+                entries.pop(key, None)
+                if not entries:
+                    del self._stale[kind]
+        return value
