@@ -557,15 +557,16 @@ def ingest_files(kb: KnowledgeBase, corpus_root: Path, paths: list[Path], remove
             delta.subtract(before)
             kb.store.adjust_vocabulary(delta)    # only these words' rows (not every word's)
             after = {d: row["content_hash"] for d, row in kb.store.get_documents(touched).items()}
+            words = {w for w, c in delta.items() if c}
             if record_changes:
-                record_changes(since, touched)
+                record_changes(since, touched, words)
         hashed = None
         if getattr(kb.vector_home, "records_corpus_hash", False):
             hashed = updated_corpus_hash(kb.saved_corpus_hash(), {d: r["content_hash"] for d, r in states.items()},
                                          after)
             if hashed is None:   # an older manifest's hash: computed in full once
                 hashed = corpus_hash((k, v["content_hash"]) for k, v in kb.store.document_states().items())
-        kb.publish_vectors(working, corpus_hash=hashed or "", complete=complete, documents=touched)
+        kb.publish_vectors(working, corpus_hash=hashed or "", complete=complete, documents=touched, words=words)
     return documents
 
 

@@ -131,53 +131,61 @@ class KnowledgeBase:
                 finally:
                     self._writer_depth -= 1
 
-    def _advance(self, documents) -> None:
-        """A new generation, reached by changing `documents` (None: not known which)."""
+    def _advance(self, changed) -> None:
+        """A new generation, reached by changing `changed` = (document ids, vocabulary words or
+        None), or None when not known which."""
         generation = self.generation + 1
-        self._changes[generation] = None if documents is None else frozenset(documents)
+        if changed is not None:
+            documents, words = changed
+            changed = (frozenset(documents), None if words is None else frozenset(words))
+        self._changes[generation] = changed
         self._changes.pop(generation - CHANGES_KEPT, None)
         self.generation = generation
 
-    def changed_documents(self, since: int) -> frozenset[str] | None:
-        """The ids of the documents changed from generation `since` to now, or None when that is
-        not known (a full ingest, another process's whole index loaded, too long ago)."""
+    def _changed_since(self, since: int, part: int) -> frozenset[str] | None:
         now = self.generation
         if since > now:
             return None
         changed: set[str] = set()
         for generation in range(since + 1, now + 1):
-            documents = self._changes.get(generation)
-            if documents is None:
+            entry = self._changes.get(generation)
+            if entry is None or entry[part] is None:
                 return None
-            changed |= documents
+            changed |= entry[part]
         return frozenset(changed)
 
-    def _replay(self, manifest) -> frozenset[str] | None:
+    def changed_documents(self, since: int) -> frozenset[str] | None:
+        """The ids of the documents changed from generation `since` to now, or None when that is
+        not known (a full ingest, another process's whole index loaded, too long ago)."""
+        return self._changed_since(since, 0)
+
+    def changed_words(self, since: int) -> frozenset[str] | None:
+        """The vocabulary words whose counts changed from generation `since` to now, or None."""
+        return self._changed_since(since, 1)
+
+    def _replay(self, manifest) -> tuple | None:
         """Bring the loaded vectors to `manifest` by replaying only what was saved since (the
-        FAISS folder's journal): the documents those saves changed, or None when that is not
-        possible (the caller loads the whole index)."""
+        FAISS folder's journal): (the documents, the vocabulary words) those saves changed, or
+        None when that is not possible (the caller loads the whole index)."""
         if manifest is None or self.vectors is None:
             return None
         between = getattr(self.vector_home, "changed_documents", None)
         if between is not None:
-            # pgvector: the vectors are the table itself; only which documents changed is asked
-            documents = between(self._loaded_sha, manifest)
-            if documents is not None:
-                self._loaded_sha = manifest.version
-                self._manifest_stamp = self._stamp()
-            return None if documents is None else frozenset(documents)
-        catch_up = getattr(self.vector_home, "catch_up", None)
-        if catch_up is None:
-            return None
-        try:
-            documents = catch_up(self.vectors, manifest)
-        except IndexMissingError as exc:
-            log.warning("kunskap: journalen kunde inte läsas, hela indexet läses in: %s", exc.message)
-            return None
-        if documents is not None:
+            # pgvector: the vectors are the table itself; only what changed is asked
+            changed = between(self._loaded_sha, manifest)
+        else:
+            catch_up = getattr(self.vector_home, "catch_up", None)
+            if catch_up is None:
+                return None
+            try:
+                changed = catch_up(self.vectors, manifest)
+            except IndexMissingError as exc:
+                log.warning("kunskap: journalen kunde inte läsas, hela indexet läses in: %s", exc.message)
+                return None
+        if changed is not None:
             self._loaded_sha = manifest.version
             self._manifest_stamp = self._stamp()
-        return None if documents is None else frozenset(documents)
+        return changed
 
     def _catch_up(self) -> None:
         """Inside the writer lock: make `vectors` the newest saved index, in step with the store."""
@@ -186,15 +194,15 @@ class KnowledgeBase:
             if self.vectors is None:
                 self.vectors = self.new_vector_index()
         elif self.vectors is None or manifest.version != self._loaded_sha:
-            documents = self._replay(manifest)
-            if documents is None:
+            changed = self._replay(manifest)
+            if changed is None:
                 try:
                     self.vectors = self._load_saved()
                 except IndexMissingError:
                     self.vectors = None
                 if self._loaded_sha is not None:   # someone else wrote: their words count too
                     self.refresh_analyzer()
-            self._advance(documents)
+            self._advance(changed)
         if self._in_step(manifest):
             self.vectors_complete = True
             return
@@ -328,7 +336,8 @@ class KnowledgeBase:
                 "message": f"Semantisk sökning byggs – {int(share * 100)} %. Under tiden söker vi på orden."}
 
     def publish_vectors(self, vectors: VectorIndex | VectorChanges, save: bool = True, corpus_hash: str = "",
-                        complete: bool | None = None, rebuilt: bool = False, documents=None) -> None:
+                        complete: bool | None = None, rebuilt: bool = False, documents=None,
+                        words=None) -> None:
         """Swap in a new vector index (atomic for readers) and persist it, or apply a live save's
         `VectorChanges` to the index in place (readers see it before or after, never half) and
         persist them as a journal record: O(change), not O(index). Writers only, after their
@@ -336,7 +345,8 @@ class KnowledgeBase:
         the writer knows (a live save of a few documents into a complete index); otherwise the
         chunks are counted. `rebuilt`: from the embedding cache, with no chunk changed (other
         servers are told). `documents`: the ids of the documents the write changed, when it
-        knows them (searchers then patch their lookups instead of rebuilding them)."""
+        knows them (searchers then patch their lookups instead of rebuilding them), and `words`
+        the vocabulary words whose counts it changed (None: not known)."""
         with self.writing():
             changes = None
             if isinstance(vectors, VectorChanges):
@@ -347,7 +357,7 @@ class KnowledgeBase:
                 index.apply(*changes)
                 vectors = index
             self.vectors = vectors
-            self._advance(documents)
+            self._advance(None if documents is None else (documents, words))
             if complete is None:
                 self._note_completeness()
             else:
@@ -357,7 +367,7 @@ class KnowledgeBase:
                 if changes is not None and hasattr(self.vector_home, "save_changes"):
                     manifest = self.vector_home.save_changes(vectors, changes, documents, corpus_hash,
                                                              store_generation=generation,
-                                                             complete=self.vectors_complete)
+                                                             complete=self.vectors_complete, words=words)
                 else:
                     manifest = self.vector_home.save(vectors, corpus_hash, rebuilt=rebuilt,
                                                      store_generation=generation, complete=self.vectors_complete)
@@ -441,8 +451,8 @@ class KnowledgeBase:
                 return False
             # Another process's live saves: only the journal's new records, applied in place
             # (their documents are known, and they never change the analysis lexicon).
-            documents = self._replay(self._read_manifest_or_none())
-            if documents is None:
+            changed = self._replay(self._read_manifest_or_none())
+            if changed is None:
                 try:
                     vectors = self._load_saved()
                 except IndexMissingError as exc:
@@ -453,7 +463,7 @@ class KnowledgeBase:
                 self.refresh_analyzer()
             self._changed_seen = False
             self._note_completeness()
-            self._advance(documents)
+            self._advance(changed)
         return True
 
     def document_vector(self, doc_id: str):

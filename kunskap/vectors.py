@@ -200,8 +200,9 @@ class VectorChanges:
     """A writer's changes to a VectorIndex (`remove`, `add`, as on the index), collected while
     its database transaction runs and applied at once after the commit
     (`KnowledgeBase.publish_vectors`): no copy of the index, and a transaction that fails
-    leaves the index untouched. `documents`: the ids of the documents changed, for other
-    processes' searchers (carried in the journal record)."""
+    leaves the index untouched. `documents`: the ids of the documents changed, and `words`: the
+    vocabulary words whose counts changed (None: not known), for other processes' searchers
+    (carried in the journal record)."""
 
     def __init__(self, index: "VectorIndex"):
         self.index = index
@@ -209,6 +210,7 @@ class VectorChanges:
         self.removed: set[int] = set()
         self.added: dict[int, np.ndarray] = {}
         self.documents: set[str] = set()
+        self.words: set[str] | None = set()
 
     def add(self, ids, vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -240,15 +242,17 @@ class VectorChanges:
 
 
 def journal_record(removed: np.ndarray, added: np.ndarray, matrix: np.ndarray, dimension: int,
-                   documents=()) -> bytes:
-    names = "\n".join(sorted(documents)).encode()
+                   documents=(), words=()) -> bytes:
+    names = json.dumps({"documents": sorted(documents), "words": None if words is None else sorted(words)},
+                       ensure_ascii=False).encode()
     return b"".join([_RECORD_HEAD.pack(JOURNAL_MAGIC, len(removed), len(added), dimension, len(names)),
                      np.ascontiguousarray(removed, np.int64).tobytes(), np.ascontiguousarray(added, np.int64).tobytes(),
                      np.ascontiguousarray(matrix, np.float32).tobytes(), names])
 
 
 def parse_journal(data: bytes, dimension: int):
-    """The records of a journal's bytes: (removed ids, added ids, added vectors, document ids).
+    """The records of a journal's bytes: (removed ids, added ids, added vectors, document ids,
+    changed words or None).
     ValueError for anything that is not a whole record of this dimension."""
     offset, records = 0, []
     while offset < len(data):
@@ -267,9 +271,14 @@ def parse_journal(data: bytes, dimension: int):
         offset += 8 * n_added
         matrix = np.frombuffer(data, np.float32, n_added * dim, offset).reshape(n_added, dim)
         offset += 4 * n_added * dim
-        names = data[offset:end].decode()
+        try:
+            names = json.loads(data[offset:end].decode())
+        except ValueError:
+            raise ValueError("a record's names are damaged") from None
         offset = end
-        records.append((removed, added, matrix, set(names.split("\n")) if names else set()))
+        words = names.get("words")
+        records.append((removed, added, matrix, set(names.get("documents") or ()),
+                        None if words is None else set(words)))
     return records
 
 
@@ -525,6 +534,7 @@ class VectorIndex:
 
     def save_changes(self, folder: Path, removed: np.ndarray, added: np.ndarray, matrix: np.ndarray,
                      documents=(), corpus_hash: str = "", store_generation: int | None = None,
+                     words=(),
                      complete: bool | None = None) -> Manifest:
         """Persist a change already applied to this index as one journal record after the saved
         state it was applied to, in O(change): the record appended and fsynced, then a new
@@ -540,7 +550,7 @@ class VectorIndex:
         except IndexMissingError:
             on_disk = None
         base = folder / INDEX_FILE
-        record = journal_record(removed, added, matrix, self.dimension, documents)
+        record = journal_record(removed, added, matrix, self.dimension, documents, words)
         if (previous is None or on_disk is None or on_disk.version != previous.version
                 or self.describe() != {"kind": previous.index_kind, **previous.index_params}
                 or not base.exists()
@@ -574,11 +584,12 @@ class VectorIndex:
         self.persisted = manifest
         return manifest
 
-    def catch_up(self, folder: Path, manifest: Manifest) -> set[str] | None:
+    def catch_up(self, folder: Path, manifest: Manifest) -> tuple[set[str], set[str] | None] | None:
         """Bring this index, loaded from `folder` at `self.persisted`, to `manifest` by replaying
-        only the journal records appended since: the ids of the documents they changed, or None
-        when that is not possible (another base, another journal: the caller loads the whole
-        index). IndexMissingError when the journal is damaged or cut short."""
+        only the journal records appended since: (the ids of the documents they changed, the
+        vocabulary words they changed or None), or None when that is not possible (another base,
+        another journal: the caller loads the whole index). IndexMissingError when the journal is
+        damaged or cut short."""
         previous = self.persisted
         if (previous is None or manifest.index_sha256 != previous.index_sha256
                 or manifest.model_id != self.model_id or manifest.dimension != self.dimension
@@ -588,23 +599,27 @@ class VectorIndex:
             return None
         if manifest.version == previous.version:
             self.persisted = manifest
-            return set()
+            return set(), set()
         data = _read_journal(Path(folder), manifest, previous.journal_bytes)
         if chain_hash_all(previous.journal_sha256, data, self.dimension) != manifest.journal_sha256:
             raise IndexMissingError(f"Journalen {Path(folder) / manifest.journal_file} är skadad (kontrollsumman stämmer inte)")
-        folded = self._fold(parse_journal(data, self.dimension))
+        try:
+            folded = self._fold(parse_journal(data, self.dimension))
+        except ValueError:
+            raise IndexMissingError(f"Journalen {Path(folder) / manifest.journal_file} är skadad") from None
         self.apply(*folded.arrays())
         self.persisted = manifest
-        return folded.documents
+        return folded.documents, folded.words
 
     def _fold(self, records) -> VectorChanges:
         """Journal records as one change (a flat index's removal moves every vector after the
         first removed one: once per replay, not once per record)."""
         folded = self.changes()
-        for removed, added, matrix, names in records:
+        for removed, added, matrix, names, words in records:
             folded.remove(removed.tolist())
             folded.add(added, matrix)
             folded.documents |= names
+            folded.words = None if words is None or folded.words is None else folded.words | words
         return folded
 
     @classmethod
@@ -656,7 +671,11 @@ class VectorIndex:
             data = _read_journal(folder, manifest, 0)
             if chain_hash_all("", data, dimension) != manifest.journal_sha256:
                 raise IndexMissingError(f"Journalen {folder / manifest.journal_file} är skadad (kontrollsumman stämmer inte)")
-            obj.apply(*obj._fold(parse_journal(data, dimension)).arrays())
+            try:
+                folded = obj._fold(parse_journal(data, dimension))
+            except ValueError:
+                raise IndexMissingError(f"Journalen {folder / manifest.journal_file} är skadad") from None
+            obj.apply(*folded.arrays())
         obj.persisted = manifest
         return obj
 
@@ -770,13 +789,13 @@ class FaissFolder:
         return vectors.save(self.folder, corpus_hash, store_generation, complete)
 
     def save_changes(self, vectors: VectorIndex, changes: tuple, documents=(), corpus_hash: str = "",
-                     store_generation: int | None = None, complete: bool | None = None) -> Manifest:
+                     store_generation: int | None = None, complete: bool | None = None, words=()) -> Manifest:
         """A live save's changes (removed, added ids, added vectors), already applied to `vectors`:
         a journal record (or a full save when the journal cannot take it)."""
         return vectors.save_changes(self.folder, *changes, documents=documents, corpus_hash=corpus_hash,
-                                    store_generation=store_generation, complete=complete)
+                                    store_generation=store_generation, complete=complete, words=words)
 
-    def catch_up(self, vectors: VectorIndex, manifest: Manifest) -> set[str] | None:
+    def catch_up(self, vectors: VectorIndex, manifest: Manifest):
         """Replay the journal's new records into `vectors` (see VectorIndex.catch_up)."""
         return vectors.catch_up(self.folder, manifest)
 

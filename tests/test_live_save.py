@@ -72,9 +72,9 @@ def test_another_process_replays_only_the_new_records(tmp_path):
     live_save(writer, tmp_path, [1], [301], unit(1, 2), documents=("a",))
     live_save(writer, tmp_path, [301, 2], [302, 303], unit(2, 3), documents=("b", "c"))
     manifest = read_manifest(tmp_path)
-    assert reader.catch_up(tmp_path, manifest) == {"a", "b", "c"}
+    assert reader.catch_up(tmp_path, manifest) == ({"a", "b", "c"}, set())
     assert same(reader, writer) and reader.persisted.version == manifest.version
-    assert reader.catch_up(tmp_path, manifest) == set()          # nothing new
+    assert reader.catch_up(tmp_path, manifest) == (set(), set())          # nothing new
     # another base (a full save) cannot be replayed: the caller loads the whole index
     writer.save(tmp_path)
     assert reader.catch_up(tmp_path, read_manifest(tmp_path)) is None
@@ -202,6 +202,7 @@ def test_live_saves_go_to_the_journal_and_a_second_process_replays_them(corpus, 
     generation = reader.generation
     assert reader.reload_if_changed(every_seconds=0)
     assert reader.changed_documents(generation) == {"kiruna"}       # learnt from the journal
+    assert {"snön", "kiruna"} <= reader.changed_words(generation)
     assert sorted(reader.vectors.ids().tolist()) == sorted(writer.store.chunk_ids())
     assert reader.consistency(max_age=0) == []
     hits = Searcher(reader).search(SearchRequest("cykel snön kiruna")).hits
@@ -299,6 +300,8 @@ def lookups(searcher: Searcher) -> dict:
     out["table"] = {d: sorted(table.chunks_of([d]).tolist()) for d in sorted(set(out["_chunk_docs"].values()))}
     out["table_all"] = sorted(table.chunks_of(list(out["_document_rows"])).tolist())
     out["summaries"] = sorted(searcher._document_summaries().vectors)
+    vocabulary = searcher._vocabulary()
+    out["vocabulary"] = (vocabulary.counts, {n: sorted(ws) for n, ws in vocabulary.by_length.items()})
     return out
 
 
@@ -334,12 +337,16 @@ def test_lookups_patched_after_live_saves_equal_lookups_computed_afresh(live_kb,
     searcher.search(SearchRequest("cykel"))
     lookups(searcher)
     calls = []
-    original = kb.store.chunk_doc_map
+    original, whole_vocabulary = kb.store.chunk_doc_map, kb.store.vocabulary
 
     def counted():
         calls.append(1)
         return original()
-    kb.store.chunk_doc_map = counted
+
+    def counted_vocabulary():
+        calls.append(1)
+        return whole_vocabulary()
+    kb.store.chunk_doc_map, kb.store.vocabulary = counted, counted_vocabulary
     saves = [
         ([write_case(corpus, "kiruna.md", "Cykelvägar i Kiruna", "Kiruna kommun", "Cykel året om i snön.",
                      themes="[cykel]", year=2023)], []),
@@ -358,7 +365,7 @@ def test_lookups_patched_after_live_saves_equal_lookups_computed_afresh(live_kb,
         found = searcher.search(SearchRequest("cykel")).hits
         assert len(calls) == before          # patched: every chunk's row was not read again
         fresh = lookups(Searcher(kb))
-        assert len(calls) == before + 1
+        assert len(calls) == before + 2
         assert patched == fresh
         assert found == Searcher(kb).search(SearchRequest("cykel")).hits
     assert "kiruna" in patched["_document_rows"] and "skane-mat" not in patched["_document_rows"]
@@ -402,8 +409,9 @@ def test_another_postgresql_server_patches_its_lookups_from_the_documents_a_save
     searcher.search(SearchRequest("cykel"))
     lookups(searcher)
     calls = []
-    original = server.store.chunk_doc_map
+    original, whole_vocabulary = server.store.chunk_doc_map, server.store.vocabulary
     server.store.chunk_doc_map = lambda: calls.append(1) or original()
+    server.store.vocabulary = lambda: calls.append(1) or whole_vocabulary()
 
     path = write_case(corpus, "kiruna.md", "Cykelvägar i Kiruna", "Kiruna kommun", "Cykel året om i snön.",
                       themes="[cykel]", year=2023)
@@ -411,6 +419,7 @@ def test_another_postgresql_server_patches_its_lookups_from_the_documents_a_save
     generation = server.generation
     assert picked_up(server, generation)
     assert server.changed_documents(generation) == {"kiruna", "skane-mat"}
+    assert {"snön", "kiruna"} <= server.changed_words(generation)
     patched = lookups(searcher)
     assert not calls                                   # patched, not reread
     assert patched == lookups(Searcher(server))

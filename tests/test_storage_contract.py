@@ -377,6 +377,8 @@ def test_the_vocabulary_is_adjusted_word_by_word(store):
     assert store.change_generation() > generation
     store.adjust_vocabulary(Counter({"älv": -5}))
     assert store.vocabulary() == {"öar": 2, "ny": 2}
+    assert store.vocabulary_counts(["ny", "älv", "öar", "ny"]) == {"ny": 2, "öar": 2}
+    assert store.vocabulary_counts([]) == {}
 
 
 def test_the_lexicon_is_kept_apart_from_the_vocabulary(store):

@@ -55,6 +55,7 @@ FILTER_CACHE_SIZE = 32
 # After a change of at most this many documents, the lookups are patched from the previous
 # generation's (GenerationCache); a larger one recomputes them.
 PATCH_MAX_DOCUMENTS = 2000
+PATCH_MAX_WORDS = 50_000
 FACET_COLUMNS = ("id", "organisation", "organisation_type", "county", "kind", "year", "themes", "published",
                  "updated_at")   # what store.document_facet_rows gives (storage/_sql.FACET_ROWS)
 
@@ -77,6 +78,8 @@ class Searcher:
         self._cache = GenerationCache(lambda: kb.generation, {
             RESULTS: kb.settings.result_cache_size, ALLOWED: FILTER_CACHE_SIZE, ALLOWED_CHUNKS: FILTER_CACHE_SIZE,
             BROWSE: FILTER_CACHE_SIZE}, changes=self._changes_since)
+        # The vocabulary (typo correction) is patched from the words a save changed.
+        self._words_cache = GenerationCache(lambda: kb.generation, changes=self._words_since)
         # The current rows of changed documents, read once per patch round (generation)
         self._changed_rows: tuple | None = None
 
@@ -313,8 +316,14 @@ class Searcher:
         return self._cache.lookup(SUMMARIES, None, compute,
                                   lambda old, changed: old.patched(changed, vectors_of(self._now(changed)[0])))
 
+    def _words_since(self, generation: int) -> frozenset | None:
+        changed = self.kb.changed_words(generation)
+        return changed if changed is not None and len(changed) <= PATCH_MAX_WORDS else None
+
     def _vocabulary(self) -> Vocabulary:
-        return self._cache.lookup(VOCABULARY, None, lambda: Vocabulary(self.kb.store.vocabulary()))
+        return self._words_cache.lookup(
+            VOCABULARY, None, lambda: Vocabulary(self.kb.store.vocabulary()),
+            lambda old, words: old.patched(words, self.kb.store.vocabulary_counts(sorted(words))))
 
     def _synonyms(self) -> SynonymTable:
         # From the theme table and the analyzer: a change of documents leaves it as it is (a new

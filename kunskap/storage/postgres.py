@@ -509,6 +509,12 @@ class PostgresStore:
     def vocabulary(self) -> dict[str, int]:
         return dict(self._all("SELECT word, count FROM vocabulary"))
 
+    def vocabulary_counts(self, words: Sequence[str]) -> dict[str, int]:
+        """The counts of these words (those not in the vocabulary left out)."""
+        if not words:
+            return {}
+        return dict(self._all("SELECT word, count FROM vocabulary WHERE word = ANY(%s)", [list(set(words))]))
+
     def replace_lexicon(self, words: Iterable[str]) -> None:
         """The decompounding lexicon the lexical rows are derived with (changed by full ingests
         only). Queries are analysed with it, so other servers must see the change."""

@@ -167,14 +167,16 @@ def m003_search_log(conn) -> None:
 
 @migration
 def m005_document_changes(conn) -> None:
-    """Which documents each live save changed, by the change generations it spanned: another
-    server that sees the generation move patches its searcher's lookups from these documents
-    instead of rebuilding them (PgVectorHome.changed_documents). (m004 is the lexical tables'.)"""
+    """Which documents and vocabulary words each live save changed, by the change generations it
+    spanned: another server that sees the generation move patches its searcher's lookups from
+    them instead of rebuilding them (PgVectorHome.changed_documents). (m004 is the lexical
+    tables'.)"""
     conn.execute("""
         CREATE TABLE document_changes (
             to_generation bigint PRIMARY KEY,
             from_generation bigint NOT NULL,
-            doc_ids text[] NOT NULL
+            doc_ids text[] NOT NULL,
+            words text[] NOT NULL
         )""")
 
 

@@ -377,6 +377,16 @@ class SQLiteStore:
     def vocabulary(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT word, count FROM vocabulary").fetchall())
 
+    def vocabulary_counts(self, words: Sequence[str]) -> dict[str, int]:
+        """The counts of these words (those not in the vocabulary left out)."""
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(words))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            found.update(self.db.execute(
+                f"SELECT word, count FROM vocabulary WHERE word IN ({','.join('?' * len(part))})", part).fetchall())
+        return found
+
     def replace_lexicon(self, words: Iterable[str]) -> None:
         """The decompounding lexicon the FTS rows are derived with (changed by full ingests only)."""
         with self.transaction():
