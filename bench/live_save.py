@@ -12,7 +12,9 @@ folder is changed: its files and index get the saves), for each of --saves round
    query vectors from `<work>/query_vectors.npy`): wall and CPU; the difference is what the
    first search pays for the lookups of the new generation;
 4. a second KnowledgeBase on the same folder (what another server process holds) picks the
-   save up (`reload_if_changed`): wall and CPU, and its first search after that.
+   save up (`reload_if_changed`): wall and CPU; then its searcher's lookups for the new
+   generation alone (planner, chunk map and table, document rows and themes, allowed documents),
+   and its first search after that.
 
 `--profile` prints cProfile's top functions for the last round's save and first search.
 
@@ -50,6 +52,18 @@ def profiled(fn, *a, **kw) -> str:
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(28)
     return out.getvalue()
+
+
+def lookups(searcher) -> None:
+    """What a search derives from the knowledge base's contents (Searcher's generation cache)."""
+    from kunskap.search.request import Filters
+
+    searcher.planner()
+    searcher._chunk_docs()
+    searcher._chunk_table()
+    searcher._document_themes()
+    searcher._allowed_documents(Filters())
+    searcher._facet_rows(Filters())
 
 
 def main() -> None:
@@ -108,11 +122,13 @@ def main() -> None:
             row = {"save_ms": save_ms, "save_cpu": save_cpu, "first_ms": first_ms, "first_cpu": first_cpu}
         second_ms, second_cpu, _ = cpu_timed(searchers[0].search, q2)
         reload_ms, reload_cpu, reloaded = cpu_timed(reader.reload_if_changed, 0)
+        looked_ms, looked_cpu, _ = cpu_timed(lookups, searchers[1])
         other_ms, other_cpu, _ = cpu_timed(searchers[1].search, q1)
         assert reloaded, "the reader did not see the save"
         assert sorted(reader.vectors.ids().tolist()) == sorted(kb.vectors.ids().tolist())
         row.update({"second_ms": second_ms, "second_cpu": second_cpu, "reload_ms": reload_ms,
-                    "reload_cpu": reload_cpu, "other_first_ms": other_ms, "other_first_cpu": other_cpu})
+                    "reload_cpu": reload_cpu, "other_lookups_ms": looked_ms, "other_lookups_cpu": looked_cpu,
+                    "other_first_ms": other_ms, "other_first_cpu": other_cpu})
         rows.append(row)
         log(f"save {n + 1}: " + ", ".join(f"{k} {v:.0f}" for k, v in row.items()))
     assert sorted(kb.vectors.ids().tolist()) == sorted(kb.store.chunk_ids())
@@ -132,6 +148,7 @@ def main() -> None:
                 ("first search after it", "first"), ("the same search again (lookups kept)", "second"),
                 ("difference: the new generation's lookups (first − again, per save)", "lookups"),
                 ("another KnowledgeBase picks the save up (reload_if_changed)", "reload"),
+                ("its searcher's lookups for the new generation, alone", "other_lookups"),
                 ("its first search after that", "other_first")]
     print(table(f"Live save at {kb.vectors.count:,} chunks {args.label} ({len(rows)} saves; "
                 "median (min–max) ms)",
