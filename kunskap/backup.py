@@ -20,9 +20,9 @@ from contextlib import closing
 from pathlib import Path
 
 from . import __version__
-from .errors import KunskapError
+from .errors import IndexMissingError, KunskapError
 from .knowledgebase import KnowledgeBase
-from .vectors import INDEX_FILE, MANIFEST_FILE
+from .vectors import INDEX_FILE, MANIFEST_FILE, read_manifest
 
 BACKUP_MANIFEST = "kunskap-backup.json"
 DATABASE = "index/kunskap.db"
@@ -72,7 +72,11 @@ def backup(kb: KnowledgeBase, dest: Path) -> dict:
                 closing(sqlite3.connect(str(dest / DATABASE))) as target:
             source.backup(target)
             target.execute("PRAGMA journal_mode=DELETE")   # one self-contained file, no -wal/-shm
-        for name in (INDEX_FILE, MANIFEST_FILE):
+        try:   # the journal of live saves since the base, which the manifest names
+            journal = [read_manifest(kb.index_dir).journal_file]
+        except IndexMissingError:
+            journal = []
+        for name in (INDEX_FILE, MANIFEST_FILE, *filter(None, journal)):
             if (kb.index_dir / name).exists():
                 shutil.copy2(kb.index_dir / name, dest / "index" / name)
     files = {p.relative_to(dest).as_posix(): _sha256(p) for p in sorted(dest.rglob("*")) if p.is_file()}

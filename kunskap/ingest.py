@@ -170,11 +170,31 @@ def remove_document(kb: KnowledgeBase, doc_id: str, vectors) -> None:
         vectors.remove(kb.store.delete_document(doc_id))
 
 
+CORPUS_HASH_PREFIX = "sum256:"
+
+
+def _document_digest(doc_id: str, content: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{doc_id}\0{content}".encode()).digest(), "big")
+
+
 def corpus_hash(states: Iterable[tuple[str, str]]) -> str:
-    digest = hashlib.sha256()
-    for doc_id, content in sorted(states):
-        digest.update(f"{doc_id}\0{content}\n".encode())
-    return digest.hexdigest()
+    """A hash of the corpus's (document id, content hash) pairs: the sum modulo 2**256 of each
+    pair's sha256, so that a live save can update it from the documents it changed alone
+    (`updated_corpus_hash`) instead of hashing every document's state."""
+    total = sum(_document_digest(doc_id, content) for doc_id, content in states) % 2**256
+    return f"{CORPUS_HASH_PREFIX}{total:064x}"
+
+
+def updated_corpus_hash(previous: str | None, before: dict[str, str], after: dict[str, str]) -> str | None:
+    """`previous` moved from the documents' content hashes `before` a save to those `after` it
+    (a document absent from one was added or removed); None when `previous` is not one that
+    can be updated (an older format, or none recorded)."""
+    if not previous or not previous.startswith(CORPUS_HASH_PREFIX):
+        return None
+    total = int(previous[len(CORPUS_HASH_PREFIX):], 16)
+    total -= sum(_document_digest(d, c) for d, c in before.items())
+    total += sum(_document_digest(d, c) for d, c in after.items())
+    return f"{CORPUS_HASH_PREFIX}{total % 2**256:064x}"
 
 
 def reanalyse_lexical(kb: KnowledgeBase) -> None:
@@ -508,15 +528,20 @@ def ingest_files(kb: KnowledgeBase, corpus_root: Path, paths: list[Path], remove
     documents = [load_file(path, corpus_root) for path in paths]
     prepared = [(d, chunk_document(d)) for d in documents]
     embed_texts(kb, [(text_hash(c.embed_text), c.embed_text) for _, chunks in prepared for c in chunks])
+    touched = list(dict.fromkeys([*remove_ids, *(d.id for d in documents)]))
     with kb.writing():
-        states = kb.store.document_states()
+        # Only the documents this save touches are read (not every document's state: O(change)).
+        states = kb.store.get_documents(touched)
         for document in documents:
             state = states.get(document.id)
             if state and state["source_path"] != document.source_path and state["source_path"] not in {
                     relative_name(p, corpus_root) for p in paths} and document.id not in remove_ids:
                 raise DocumentError(document.source_path, f"id '{document.id}' används redan av {state['source_path']}")
         complete = kb.vectors_complete   # every new chunk's vector is cached (embedded above)
-        working = kb.vectors.clone()
+        # The changes are collected and applied to the index after the commit (no copy of it).
+        working = kb.vectors.changes()
+        record_changes = getattr(kb.vector_home, "record_changes", None)   # pgvector: for other servers
+        since = kb.store.change_generation() if record_changes else None
         with kb.store.transaction():
             # Typo correction must know the new words: the vocabulary's counts are moved by the
             # words of the documents replaced and removed and of their new versions (recounting
@@ -528,14 +553,20 @@ def ingest_files(kb: KnowledgeBase, corpus_root: Path, paths: list[Path], remove
                 remove_document(kb, doc_id, working)
             for document, chunks in prepared:
                 write_document(kb, document, working, chunks)
-            after = _words_of(kb, [d.id for d, _ in prepared])
-            vocabulary = Counter(kb.store.vocabulary())
-            vocabulary.update(after)
-            vocabulary.subtract(before)
-            kb.store.replace_vocabulary(+vocabulary)
-            states = kb.store.document_states()
-        kb.publish_vectors(working, corpus_hash=corpus_hash((k, v["content_hash"]) for k, v in states.items()),
-                           complete=complete)
+            delta = _words_of(kb, [d.id for d, _ in prepared])
+            delta.subtract(before)
+            kb.store.adjust_vocabulary(delta)    # only these words' rows (not every word's)
+            after = {d: row["content_hash"] for d, row in kb.store.get_documents(touched).items()}
+            words = {w for w, c in delta.items() if c}
+            if record_changes:
+                record_changes(since, touched, words)
+        hashed = None
+        if getattr(kb.vector_home, "records_corpus_hash", False):
+            hashed = updated_corpus_hash(kb.saved_corpus_hash(), {d: r["content_hash"] for d, r in states.items()},
+                                         after)
+            if hashed is None:   # an older manifest's hash: computed in full once
+                hashed = corpus_hash((k, v["content_hash"]) for k, v in kb.store.document_states().items())
+        kb.publish_vectors(working, corpus_hash=hashed or "", complete=complete, documents=touched, words=words)
     return documents
 
 

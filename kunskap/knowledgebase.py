@@ -23,9 +23,10 @@ from .embeddings import Embedder, load_embedder
 from .errors import IndexMissingError, ReadOnlyError
 from .storage import Store, store_opener, vector_home
 from .themes import ThemeVocabulary
-from .vectors import VectorIndex, id_fingerprint, set_faiss_threads
+from .vectors import VectorChanges, VectorIndex, id_fingerprint, set_faiss_threads
 
 LEXICON_MIN_COUNT = 2
+CHANGES_KEPT = 256    # generations whose changed documents are remembered (GenerationCache patches)
 SEMANTIC_PROGRESS_FILE = "semantic-progress.json"
 log = logging.getLogger("kunskap")
 
@@ -46,7 +47,11 @@ class KnowledgeBase:
         self.write_lock = threading.RLock()
         self._writer_depth = 0
         self.generation = 0
-        self._loaded_sha: str | None = None
+        # generation -> the ids of the documents changed on reaching it (None: not known, so
+        # everything derived from the documents is recomputed): searchers patch their lookups
+        # from it instead of rebuilding them (changed_documents).
+        self._changes: dict[int, frozenset[str] | None] = {}
+        self._loaded_sha: str | None = None     # the loaded vectors' Manifest.version
         self._consistency: list[str] = []
         self._consistency_at = float("-inf")
         self.vectors_complete = False
@@ -126,20 +131,78 @@ class KnowledgeBase:
                 finally:
                     self._writer_depth -= 1
 
+    def _advance(self, changed) -> None:
+        """A new generation, reached by changing `changed` = (document ids, vocabulary words or
+        None), or None when not known which."""
+        generation = self.generation + 1
+        if changed is not None:
+            documents, words = changed
+            changed = (frozenset(documents), None if words is None else frozenset(words))
+        self._changes[generation] = changed
+        self._changes.pop(generation - CHANGES_KEPT, None)
+        self.generation = generation
+
+    def _changed_since(self, since: int, part: int) -> frozenset[str] | None:
+        now = self.generation
+        if since > now:
+            return None
+        changed: set[str] = set()
+        for generation in range(since + 1, now + 1):
+            entry = self._changes.get(generation)
+            if entry is None or entry[part] is None:
+                return None
+            changed |= entry[part]
+        return frozenset(changed)
+
+    def changed_documents(self, since: int) -> frozenset[str] | None:
+        """The ids of the documents changed from generation `since` to now, or None when that is
+        not known (a full ingest, another process's whole index loaded, too long ago)."""
+        return self._changed_since(since, 0)
+
+    def changed_words(self, since: int) -> frozenset[str] | None:
+        """The vocabulary words whose counts changed from generation `since` to now, or None."""
+        return self._changed_since(since, 1)
+
+    def _replay(self, manifest) -> tuple | None:
+        """Bring the loaded vectors to `manifest` by replaying only what was saved since (the
+        FAISS folder's journal): (the documents, the vocabulary words) those saves changed, or
+        None when that is not possible (the caller loads the whole index)."""
+        if manifest is None or self.vectors is None:
+            return None
+        between = getattr(self.vector_home, "changed_documents", None)
+        if between is not None:
+            # pgvector: the vectors are the table itself; only what changed is asked
+            changed = between(self._loaded_sha, manifest)
+        else:
+            catch_up = getattr(self.vector_home, "catch_up", None)
+            if catch_up is None:
+                return None
+            try:
+                changed = catch_up(self.vectors, manifest)
+            except IndexMissingError as exc:
+                log.warning("kunskap: journalen kunde inte läsas, hela indexet läses in: %s", exc.message)
+                return None
+        if changed is not None:
+            self._loaded_sha = manifest.version
+            self._manifest_stamp = self._stamp()
+        return changed
+
     def _catch_up(self) -> None:
         """Inside the writer lock: make `vectors` the newest saved index, in step with the store."""
         manifest = self._read_manifest_or_none()
         if manifest is None:
             if self.vectors is None:
                 self.vectors = self.new_vector_index()
-        elif self.vectors is None or manifest.index_sha256 != self._loaded_sha:
-            try:
-                self.vectors = self._load_saved()
-            except IndexMissingError:
-                self.vectors = None
-            if self._loaded_sha is not None:   # someone else wrote: their words count too
-                self.refresh_analyzer()
-            self.generation += 1
+        elif self.vectors is None or manifest.version != self._loaded_sha:
+            changed = self._replay(manifest)
+            if changed is None:
+                try:
+                    self.vectors = self._load_saved()
+                except IndexMissingError:
+                    self.vectors = None
+                if self._loaded_sha is not None:   # someone else wrote: their words count too
+                    self.refresh_analyzer()
+            self._advance(changed)
         if self._in_step(manifest):
             self.vectors_complete = True
             return
@@ -157,7 +220,7 @@ class KnowledgeBase:
         was complete then and no write has been committed since (the store's change generation).
         Then no chunk id is compared: a writer's catch-up costs the same at 1M chunks as at 100."""
         return bool(manifest is not None and self.vectors is not None and manifest.complete
-                    and manifest.store_generation is not None and manifest.index_sha256 == self._loaded_sha
+                    and manifest.store_generation is not None and manifest.version == self._loaded_sha
                     and manifest.vector_count == self.vectors.count
                     and manifest.store_generation == self.store.change_generation())
 
@@ -171,7 +234,9 @@ class KnowledgeBase:
         embedder = self.embedder
         manifest = self.vector_home.manifest()
         vectors = self.vector_home.load(embedder.model_id, embedder.dimension, CHUNKER_VERSION)
-        self._loaded_sha = manifest.index_sha256
+        # the state loaded (a writer may have saved between the two reads of the manifest)
+        persisted = getattr(vectors, "persisted", None)
+        self._loaded_sha = (persisted or manifest).version
         self._manifest_stamp = self._stamp()
         return vectors
 
@@ -270,25 +335,52 @@ class KnowledgeBase:
         return {"state": "building", "progress": round(share, 3),
                 "message": f"Semantisk sökning byggs – {int(share * 100)} %. Under tiden söker vi på orden."}
 
-    def publish_vectors(self, vectors: VectorIndex, save: bool = True, corpus_hash: str = "",
-                        complete: bool | None = None, rebuilt: bool = False) -> None:
-        """Swap in a new vector index (atomic for readers) and persist it. Writers only.
-        `complete`: whether every chunk has its vector, when the writer knows (a live save of a
-        few documents into a complete index); otherwise the chunks are counted. `rebuilt`: from
-        the embedding cache, with no chunk changed (other servers are told)."""
+    def publish_vectors(self, vectors: VectorIndex | VectorChanges, save: bool = True, corpus_hash: str = "",
+                        complete: bool | None = None, rebuilt: bool = False, documents=None,
+                        words=None) -> None:
+        """Swap in a new vector index (atomic for readers) and persist it, or apply a live save's
+        `VectorChanges` to the index in place (readers see it before or after, never half) and
+        persist them as a journal record: O(change), not O(index). Writers only, after their
+        database transaction has committed. `complete`: whether every chunk has its vector, when
+        the writer knows (a live save of a few documents into a complete index); otherwise the
+        chunks are counted. `rebuilt`: from the embedding cache, with no chunk changed (other
+        servers are told). `documents`: the ids of the documents the write changed, when it
+        knows them (searchers then patch their lookups instead of rebuilding them), and `words`
+        the vocabulary words whose counts it changed (None: not known)."""
         with self.writing():
+            changes = None
+            if isinstance(vectors, VectorChanges):
+                changes = vectors.arrays()
+                documents = set(documents or ()) | vectors.documents
+                vectors.documents = documents
+                index = self.vectors if self.vectors is not None else vectors.index
+                index.apply(*changes)
+                vectors = index
             self.vectors = vectors
-            self.generation += 1
+            self._advance(None if documents is None else (documents, words))
             if complete is None:
                 self._note_completeness()
             else:
                 self.vectors_complete = bool(complete)
             if save:
-                manifest = self.vector_home.save(vectors, corpus_hash, rebuilt=rebuilt,
-                                                 store_generation=self.store.change_generation(),
-                                                 complete=self.vectors_complete)
-                self._loaded_sha = manifest.index_sha256
+                generation = self.store.change_generation()
+                if changes is not None and hasattr(self.vector_home, "save_changes"):
+                    manifest = self.vector_home.save_changes(vectors, changes, documents, corpus_hash,
+                                                             store_generation=generation,
+                                                             complete=self.vectors_complete, words=words)
+                else:
+                    manifest = self.vector_home.save(vectors, corpus_hash, rebuilt=rebuilt,
+                                                     store_generation=generation, complete=self.vectors_complete)
+                self._loaded_sha = manifest.version
                 self._manifest_stamp = self._stamp()
+
+    def saved_corpus_hash(self) -> str | None:
+        """The corpus hash of the saved state the loaded vectors are, where the vector home
+        records one (a live save updates it from the documents it changed); else None."""
+        if not getattr(self.vector_home, "records_corpus_hash", False):
+            return None
+        persisted = getattr(self.vectors, "persisted", None)
+        return persisted.corpus_hash if persisted is not None and persisted.version == self._loaded_sha else None
 
     def vectors_fingerprint(self, vectors: VectorIndex | None = None) -> tuple[int, int, int]:
         vectors = vectors if vectors is not None else self.vectors
@@ -357,17 +449,21 @@ class KnowledgeBase:
             if self._manifest_stamp is None:   # first check after opening: remember, don't reload
                 self._manifest_stamp = stamp
                 return False
-            try:
-                vectors = self._load_saved()
-            except IndexMissingError as exc:
-                # Caught mid-rename or damaged: keep serving what we have, try again next time.
-                log.warning("kunskap: nytt index kunde inte läsas in: %s", exc.message)
-                return False
-            self.vectors = vectors
+            # Another process's live saves: only the journal's new records, applied in place
+            # (their documents are known, and they never change the analysis lexicon).
+            changed = self._replay(self._read_manifest_or_none())
+            if changed is None:
+                try:
+                    vectors = self._load_saved()
+                except IndexMissingError as exc:
+                    # Caught mid-rename or damaged: keep serving what we have, try again next time.
+                    log.warning("kunskap: nytt index kunde inte läsas in: %s", exc.message)
+                    return False
+                self.vectors = vectors
+                self.refresh_analyzer()
             self._changed_seen = False
-            self.refresh_analyzer()
             self._note_completeness()
-            self.generation += 1
+            self._advance(changed)
         return True
 
     def document_vector(self, doc_id: str):

@@ -1,16 +1,25 @@
 """The FAISS vector index over normalised vectors, id = chunk rowid: exact inner products
 (flat) up to a size, an inverted file (IVF) beyond it, filters exact on both.
 
-Saved as a folder artefact: `vectors.faiss` plus `manifest.json` (model id, dimension, chunker
-version, package version, vector count, a hash of the ids, the index file's sha256, the index
-kind and its parameters). Writes go
-to a temporary file that is fsynced and renamed, so a reader never sees half an index.
+Saved as a folder artefact: `vectors.faiss` (the base) plus `manifest.json` (model id,
+dimension, chunker version, package version, vector count, a hash of the ids, the base file's
+sha256, the index kind and its parameters), and a journal of the live saves since the base was
+written (`vectors-<base sha>.journal`: per save the removed ids and the added ids with their
+vectors, appended and fsynced; the manifest records its length and a chained sha256 of its
+records). Base and manifest go to a temporary file that is fsynced and renamed, and readers read
+the journal only up to the length the manifest gives, so a reader never sees half an index. A
+process that has loaded the index replays only the journal's new records when another process
+saves (`VectorIndex.catch_up`); the base is rewritten (compaction) when the journal has grown
+past JOURNAL_SHARE of it, when the index kind changes, and on every full save.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
+import struct
 import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -45,6 +54,19 @@ class Manifest:
     # knows the index is in step without comparing every chunk id (KnowledgeBase._catch_up).
     store_generation: int | None = None
     complete: bool | None = None     # every chunk had its vector when it was saved
+    # The journal of live saves since the base was written (absent from older manifests: none).
+    journal_file: str = ""
+    journal_bytes: int = 0
+    journal_sha256: str = ""         # chained over its records: sha256(previous hex + record)
+    journal_records: int = 0
+
+    @property
+    def version(self) -> str:
+        """What identifies the saved vectors: the base's checksum and, after live saves, the
+        journal's length and chained checksum."""
+        if not self.journal_bytes:
+            return self.index_sha256
+        return f"{self.index_sha256}+{self.journal_bytes}:{self.journal_sha256}"
 
 
 def ids_hash(ids) -> str:
@@ -56,6 +78,69 @@ def id_fingerprint(ids) -> tuple[int, int, int]:
     and computable in SQL as cheaply as here (Store.chunk_fingerprint)."""
     ids = np.asarray(ids, dtype=np.int64)
     return int(len(ids)), int(ids.sum()), int(((ids % 1000003) * (ids % 999983)).sum())
+
+
+class ReadWriteLock:
+    """Many readers or one writer. Re-entrant: a thread holding either may take either again
+    (a writer's own reads; a reader's nested reads), and a waiting writer lets no new reader
+    in (so saves are not starved by a stream of searches)."""
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer: int | None = None
+        self._writer_depth = 0
+        self._waiting_writers = 0
+        self._local = threading.local()
+
+    @contextmanager
+    def read(self):
+        me = threading.get_ident()
+        depth = getattr(self._local, "depth", 0)
+        if self._writer == me or depth:
+            self._local.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._local.depth = depth
+            return
+        with self._cond:
+            while self._writer is not None or self._waiting_writers:
+                self._cond.wait()
+            self._readers += 1
+        self._local.depth = 1
+        try:
+            yield
+        finally:
+            self._local.depth = 0
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer != me:
+                if getattr(self._local, "depth", 0):
+                    raise RuntimeError("a reader of the vector index cannot start writing to it")
+                self._waiting_writers += 1
+                try:
+                    while self._writer is not None or self._readers:
+                        self._cond.wait()
+                finally:
+                    self._waiting_writers -= 1
+                self._writer = me
+            self._writer_depth += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer_depth -= 1
+                if not self._writer_depth:
+                    self._writer = None
+                    self._cond.notify_all()
 
 
 _faiss_threads = 1
@@ -106,10 +191,106 @@ def ivf_probes(lists: int) -> int:
     return min(lists, max(64, lists // 16))
 
 
+JOURNAL_SHARE = 0.25          # the base is rewritten once the journal exceeds this share of it
+JOURNAL_MAGIC = b"KVJ1"
+_RECORD_HEAD = struct.Struct("<4sIIII")   # magic, removed, added, dimension, bytes of document ids
+
+
+class VectorChanges:
+    """A writer's changes to a VectorIndex (`remove`, `add`, as on the index), collected while
+    its database transaction runs and applied at once after the commit
+    (`KnowledgeBase.publish_vectors`): no copy of the index, and a transaction that fails
+    leaves the index untouched. `documents`: the ids of the documents changed, and `words`: the
+    vocabulary words whose counts changed (None: not known), for other processes' searchers
+    (carried in the journal record)."""
+
+    def __init__(self, index: "VectorIndex"):
+        self.index = index
+        self.dimension = index.dimension
+        self.removed: set[int] = set()
+        self.added: dict[int, np.ndarray] = {}
+        self.documents: set[str] = set()
+        self.words: set[str] | None = set()
+
+    def add(self, ids, vectors: np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.shape != (len(ids), self.dimension):
+            raise ValueError(f"vectors of shape {vectors.shape}, expected ({len(ids)}, {self.dimension})")
+        for chunk_id, vector in zip(ids.tolist(), vectors):
+            self.added[chunk_id] = vector.copy()
+
+    def remove(self, ids) -> int:
+        ids = [int(i) for i in ids]
+        for chunk_id in ids:
+            self.added.pop(chunk_id, None)
+            self.removed.add(chunk_id)    # applied to the index before the additions
+        return len(ids)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(removed ids, added ids, added vectors), ids sorted."""
+        removed = np.asarray(sorted(self.removed), dtype=np.int64)
+        added = np.asarray(sorted(self.added), dtype=np.int64)
+        matrix = (np.vstack([self.added[i] for i in added.tolist()]) if len(added)
+                  else np.zeros((0, self.dimension), np.float32))
+        return removed, added, matrix
+
+    def __bool__(self) -> bool:
+        return bool(self.removed or self.added)
+
+
+def journal_record(removed: np.ndarray, added: np.ndarray, matrix: np.ndarray, dimension: int,
+                   documents=(), words=()) -> bytes:
+    names = json.dumps({"documents": sorted(documents), "words": None if words is None else sorted(words)},
+                       ensure_ascii=False).encode()
+    return b"".join([_RECORD_HEAD.pack(JOURNAL_MAGIC, len(removed), len(added), dimension, len(names)),
+                     np.ascontiguousarray(removed, np.int64).tobytes(), np.ascontiguousarray(added, np.int64).tobytes(),
+                     np.ascontiguousarray(matrix, np.float32).tobytes(), names])
+
+
+def parse_journal(data: bytes, dimension: int):
+    """The records of a journal's bytes: (removed ids, added ids, added vectors, document ids,
+    changed words or None).
+    ValueError for anything that is not a whole record of this dimension."""
+    offset, records = 0, []
+    while offset < len(data):
+        if len(data) - offset < _RECORD_HEAD.size:
+            raise ValueError("a record cut short")
+        magic, n_removed, n_added, dim, n_names = _RECORD_HEAD.unpack_from(data, offset)
+        if magic != JOURNAL_MAGIC or dim != dimension:
+            raise ValueError("not a journal record of this index")
+        offset += _RECORD_HEAD.size
+        end = offset + 8 * n_removed + 8 * n_added + 4 * n_added * dim + n_names
+        if end > len(data):
+            raise ValueError("a record cut short")
+        removed = np.frombuffer(data, np.int64, n_removed, offset)
+        offset += 8 * n_removed
+        added = np.frombuffer(data, np.int64, n_added, offset)
+        offset += 8 * n_added
+        matrix = np.frombuffer(data, np.float32, n_added * dim, offset).reshape(n_added, dim)
+        offset += 4 * n_added * dim
+        try:
+            names = json.loads(data[offset:end].decode())
+        except ValueError:
+            raise ValueError("a record's names are damaged") from None
+        offset = end
+        words = names.get("words")
+        records.append((removed, added, matrix, set(names.get("documents") or ()),
+                        None if words is None else set(words)))
+    return records
+
+
+def chain_hash(previous: str, record: bytes) -> str:
+    return hashlib.sha256(previous.encode() + record).hexdigest()
+
+
 class VectorIndex:
     """Chunk vectors by chunk id: an IndexIDMap2 over IndexFlatIP (exact), or an IndexIVFFlat
-    with the chunk ids as its ids once it holds `exact_below` vectors. Reads may run in
-    parallel; writes take the lock."""
+    with the chunk ids as its ids once it holds `exact_below` vectors. Reads run in parallel;
+    a change (`add`, `remove`, `apply`) waits for them and holds new ones off until it is
+    complete, so a search sees the index before or after a save, never half of one."""
 
     def __init__(self, dimension: int, model_id: str, chunker_version: int, exact_below: int = EXACT_BELOW):
         import faiss
@@ -121,7 +302,10 @@ class VectorIndex:
         self.kind = FLAT
         self.params: dict = {}
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-        self._lock = threading.RLock()
+        self._lock = ReadWriteLock()
+        # The saved state this index is (its manifest), when it was loaded or saved: a live save
+        # appends to that manifest's journal; None when it is no saved state (a new index).
+        self.persisted: Manifest | None = None
 
     def describe(self) -> dict:
         """The kind and its parameters, as the manifest records them."""
@@ -133,6 +317,10 @@ class VectorIndex:
         return int(self._index.ntotal)
 
     def ids(self) -> np.ndarray:
+        with self._lock.read():
+            return self._ids()
+
+    def _ids(self) -> np.ndarray:
         import faiss
 
         if self.kind == FLAT:
@@ -150,7 +338,7 @@ class VectorIndex:
         if self.kind == FLAT:
             flat = faiss.downcast_index(self._index.index)
             matrix = faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d).copy() if n else np.zeros((0, d), np.float32)
-            return self.ids(), matrix
+            return self._ids(), matrix
         lists = self._index.invlists
         ids, rows = [], []
         for i in range(lists.nlist):
@@ -212,7 +400,7 @@ class VectorIndex:
         if vectors.shape != (len(ids), self.dimension):
             raise ValueError(f"vectors of shape {vectors.shape}, expected ({len(ids)}, {self.dimension})")
         _use_faiss_threads()
-        with self._lock:
+        with self._lock.write():
             if self.kind == FLAT and self.count + len(ids) >= self.exact_below:
                 # Straight to IVF, trained on everything, rather than adding to a flat index first.
                 old_ids, old = self._contents()
@@ -229,7 +417,7 @@ class VectorIndex:
         if len(ids) == 0:
             return 0
         _use_faiss_threads()
-        with self._lock:
+        with self._lock.write():
             # The IVF's direct map (a hash table) removes only an explicit array of ids.
             selector = faiss.IDSelectorBatch(ids) if self.kind == FLAT else faiss.IDSelectorArray(ids)
             removed = int(self._index.remove_ids(selector))
@@ -241,7 +429,7 @@ class VectorIndex:
         import faiss
 
         copy = VectorIndex(self.dimension, self.model_id, self.chunker_version, self.exact_below)
-        with self._lock:
+        with self._lock.read():
             copy._index = faiss.clone_index(self._index)
             copy.kind, copy.params = self.kind, dict(self.params)
             if self.kind == IVF:
@@ -250,8 +438,19 @@ class VectorIndex:
                     copy._index.set_direct_map_type(faiss.DirectMap.Hashtable)
         return copy
 
+    def changes(self) -> VectorChanges:
+        """An empty set of changes to this index, applied by `apply` (a live save's working copy)."""
+        return VectorChanges(self)
+
+    def apply(self, removed: np.ndarray, added: np.ndarray, matrix: np.ndarray) -> None:
+        """Remove, then add, as one change: readers see the index before or after it."""
+        with self._lock.write():
+            self.remove(removed)
+            self.add(added, matrix)
+
     def reconstruct(self, chunk_id: int) -> np.ndarray:
-        return self._index.reconstruct(int(chunk_id))
+        with self._lock.read():
+            return self._index.reconstruct(int(chunk_id))
 
     # -- search ----------------------------------------------------------------------------
     def search(self, query: np.ndarray, k: int, allowed_ids: np.ndarray | None = None):
@@ -259,6 +458,10 @@ class VectorIndex:
         on IVF, a filter passing less than BROAD_FILTER of the vectors searches every list (over
         the allowed ids only, so exact); a broader one the usual lists, more of them the fewer
         it passes."""
+        with self._lock.read():
+            return self._search(query, k, allowed_ids)
+
+    def _search(self, query: np.ndarray, k: int, allowed_ids: np.ndarray | None):
         _use_faiss_threads()
         import faiss
 
@@ -304,9 +507,9 @@ class VectorIndex:
 
         import faiss
 
-        with self._lock:
+        with self._lock.read():
             data = faiss.serialize_index(self._index).tobytes()
-            ids = self.ids()
+            ids = self._ids()
         manifest = Manifest(
             model_id=self.model_id,
             dimension=self.dimension,
@@ -324,8 +527,100 @@ class VectorIndex:
         )
         folder = Path(folder)
         atomic_write(folder / INDEX_FILE, data)
-        atomic_write(folder / MANIFEST_FILE, json.dumps(asdict(manifest), indent=2).encode())
+        write_manifest(folder, manifest)
+        self.persisted = manifest
+        _remove_other_journals(folder, "")
         return manifest
+
+    def save_changes(self, folder: Path, removed: np.ndarray, added: np.ndarray, matrix: np.ndarray,
+                     documents=(), corpus_hash: str = "", store_generation: int | None = None,
+                     words=(),
+                     complete: bool | None = None) -> Manifest:
+        """Persist a change already applied to this index as one journal record after the saved
+        state it was applied to, in O(change): the record appended and fsynced, then a new
+        manifest renamed into place. A full `save` instead when there is no such state on disk
+        (never saved, or another process saved since), when the kind changed, or when the
+        journal has outgrown JOURNAL_SHARE of the base."""
+        import datetime as dt
+
+        folder = Path(folder)
+        previous = self.persisted
+        try:
+            on_disk = read_manifest(folder)
+        except IndexMissingError:
+            on_disk = None
+        base = folder / INDEX_FILE
+        record = journal_record(removed, added, matrix, self.dimension, documents, words)
+        if (previous is None or on_disk is None or on_disk.version != previous.version
+                or self.describe() != {"kind": previous.index_kind, **previous.index_params}
+                or not base.exists()
+                or previous.journal_bytes + len(record) > JOURNAL_SHARE * base.stat().st_size):
+            return self.save(folder, corpus_hash, store_generation, complete)
+        # Until this save is on disk this index is no saved state: if it fails (a full disk), the
+        # next save writes the whole index rather than a record after a state missing this change.
+        self.persisted = None
+        name = previous.journal_file or f"vectors-{previous.index_sha256[:16]}.journal"
+        path = folder / name
+        created = not path.exists()
+        with open(path, "r+b" if not created else "w+b") as handle:
+            # Bytes past the manifest's length are a writer's that died before its manifest.
+            handle.truncate(previous.journal_bytes)
+            handle.seek(previous.journal_bytes)
+            handle.write(record)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if created:
+            _fsync_folder(folder)
+        with self._lock.read():
+            ids = self._ids()
+        manifest = dataclasses.replace(
+            previous, package_version=__version__, vector_count=len(ids), ids_hash=ids_hash(ids),
+            corpus_hash=corpus_hash, built_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            store_generation=store_generation, complete=complete, journal_file=name,
+            journal_bytes=previous.journal_bytes + len(record),
+            journal_sha256=chain_hash(previous.journal_sha256, record),
+            journal_records=previous.journal_records + 1)
+        write_manifest(folder, manifest)
+        self.persisted = manifest
+        return manifest
+
+    def catch_up(self, folder: Path, manifest: Manifest) -> tuple[set[str], set[str] | None] | None:
+        """Bring this index, loaded from `folder` at `self.persisted`, to `manifest` by replaying
+        only the journal records appended since: (the ids of the documents they changed, the
+        vocabulary words they changed or None), or None when that is not possible (another base,
+        another journal: the caller loads the whole index). IndexMissingError when the journal is
+        damaged or cut short."""
+        previous = self.persisted
+        if (previous is None or manifest.index_sha256 != previous.index_sha256
+                or manifest.model_id != self.model_id or manifest.dimension != self.dimension
+                or manifest.chunker_version != self.chunker_version
+                or manifest.journal_bytes < previous.journal_bytes
+                or (previous.journal_bytes and manifest.journal_file != previous.journal_file)):
+            return None
+        if manifest.version == previous.version:
+            self.persisted = manifest
+            return set(), set()
+        data = _read_journal(Path(folder), manifest, previous.journal_bytes)
+        if chain_hash_all(previous.journal_sha256, data, self.dimension) != manifest.journal_sha256:
+            raise IndexMissingError(f"Journalen {Path(folder) / manifest.journal_file} är skadad (kontrollsumman stämmer inte)")
+        try:
+            folded = self._fold(parse_journal(data, self.dimension))
+        except ValueError:
+            raise IndexMissingError(f"Journalen {Path(folder) / manifest.journal_file} är skadad") from None
+        self.apply(*folded.arrays())
+        self.persisted = manifest
+        return folded.documents, folded.words
+
+    def _fold(self, records) -> VectorChanges:
+        """Journal records as one change (a flat index's removal moves every vector after the
+        first removed one: once per replay, not once per record)."""
+        folded = self.changes()
+        for removed, added, matrix, names, words in records:
+            folded.remove(removed.tolist())
+            folded.add(added, matrix)
+            folded.documents |= names
+            folded.words = None if words is None or folded.words is None else folded.words | words
+        return folded
 
     @classmethod
     def load(cls, folder: Path, model_id: str, dimension: int, chunker_version: int,
@@ -372,7 +667,76 @@ class VectorIndex:
         obj = cls(dimension, model_id, chunker_version, exact_below)
         obj._index, obj.kind = index, kind
         obj.params = dict(manifest.index_params) if kind == IVF else {}
+        if manifest.journal_bytes:
+            data = _read_journal(folder, manifest, 0)
+            if chain_hash_all("", data, dimension) != manifest.journal_sha256:
+                raise IndexMissingError(f"Journalen {folder / manifest.journal_file} är skadad (kontrollsumman stämmer inte)")
+            try:
+                folded = obj._fold(parse_journal(data, dimension))
+            except ValueError:
+                raise IndexMissingError(f"Journalen {folder / manifest.journal_file} är skadad") from None
+            obj.apply(*folded.arrays())
+        obj.persisted = manifest
         return obj
+
+
+def chain_hash_all(previous: str, data: bytes, dimension: int) -> str:
+    """The chained checksum after the records in `data` (IndexMissingError if they are not whole)."""
+    try:
+        records = _record_spans(data, dimension)
+    except ValueError:
+        raise IndexMissingError("Journalen för vektorindexet är skadad") from None
+    for start, end in records:
+        previous = chain_hash(previous, data[start:end])
+    return previous
+
+
+def _record_spans(data: bytes, dimension: int) -> list[tuple[int, int]]:
+    spans, offset = [], 0
+    while offset < len(data):
+        if len(data) - offset < _RECORD_HEAD.size:
+            raise ValueError("a record cut short")
+        magic, n_removed, n_added, dim, n_names = _RECORD_HEAD.unpack_from(data, offset)
+        if magic != JOURNAL_MAGIC or dim != dimension:
+            raise ValueError("not a journal record of this index")
+        end = offset + _RECORD_HEAD.size + 8 * n_removed + 8 * n_added + 4 * n_added * dim + n_names
+        if end > len(data):
+            raise ValueError("a record cut short")
+        spans.append((offset, end))
+        offset = end
+    return spans
+
+
+def _read_journal(folder: Path, manifest: Manifest, start: int) -> bytes:
+    path = Path(folder) / manifest.journal_file
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            data = handle.read(manifest.journal_bytes - start)
+    except OSError:
+        raise IndexMissingError(f"Journalen {path} saknas") from None
+    if len(data) != manifest.journal_bytes - start:
+        raise IndexMissingError(f"Journalen {path} är kortare än manifestet säger")
+    return data
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_other_journals(folder: Path, keep: str) -> None:
+    """Journals of bases no longer current (after a full save the manifest names none)."""
+    for path in Path(folder).glob("vectors-*.journal"):
+        if path.name != keep:
+            path.unlink(missing_ok=True)
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> None:
+    atomic_write(Path(folder) / MANIFEST_FILE, json.dumps(asdict(manifest), indent=2).encode())
 
 
 def read_manifest(folder: Path) -> Manifest:
@@ -417,10 +781,23 @@ class FaissFolder:
     def new_index(self, dimension: int, model_id: str, chunker_version: int) -> VectorIndex:
         return VectorIndex(dimension, model_id, chunker_version, self.exact_below)
 
+    records_corpus_hash = True
+
     def save(self, vectors: VectorIndex, corpus_hash: str = "", rebuilt: bool = False,
              store_generation: int | None = None, complete: bool | None = None) -> Manifest:
         # A new manifest: other processes see it (so `rebuilt` needs nothing more here).
         return vectors.save(self.folder, corpus_hash, store_generation, complete)
+
+    def save_changes(self, vectors: VectorIndex, changes: tuple, documents=(), corpus_hash: str = "",
+                     store_generation: int | None = None, complete: bool | None = None, words=()) -> Manifest:
+        """A live save's changes (removed, added ids, added vectors), already applied to `vectors`:
+        a journal record (or a full save when the journal cannot take it)."""
+        return vectors.save_changes(self.folder, *changes, documents=documents, corpus_hash=corpus_hash,
+                                    store_generation=store_generation, complete=complete, words=words)
+
+    def catch_up(self, vectors: VectorIndex, manifest: Manifest):
+        """Replay the journal's new records into `vectors` (see VectorIndex.catch_up)."""
+        return vectors.catch_up(self.folder, manifest)
 
     def stamp(self) -> tuple | None:
         try:

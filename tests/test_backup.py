@@ -86,6 +86,25 @@ def test_a_restored_backup_serves_identical_results(corpus, kb_factory, tmp_path
     assert [r["action"] for r in Curator(copy).revisions("vaxjo-lastcyklar-i-hemtjansten-i-vaxjo")] == ["create"]
 
 
+def test_a_backup_holds_the_vector_journal_and_restores_without_a_rebuild(corpus, kb_factory, tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setattr("kunskap.vectors.JOURNAL_SHARE", 100.0)   # a tiny base: the save goes to the journal
+    kb = kb_factory(corpus)
+    ingest(kb, corpus)
+    Curator(kb).save_case_study(NEW, BODY, "anna")
+    from kunskap.vectors import read_manifest
+
+    journal = read_manifest(kb.settings.index).journal_file
+    assert journal
+    manifest = backup(kb, tmp_path / "kopia")
+    assert f"index/{journal}" in manifest["files"]
+    restore(tmp_path / "kopia", tmp_path / "c2", tmp_path / "i2")
+    copy = kb_factory(tmp_path / "c2", index=tmp_path / "i2", read_only=True)
+    copy.open_vectors()                      # read-only: nothing rebuilt, base + journal read
+    assert sorted(copy.vectors.ids().tolist()) == sorted(copy.store.chunk_ids())
+    assert results(copy) == results(kb)
+
+
 def test_a_damaged_or_incomplete_backup_is_refused_and_nothing_is_written(corpus, kb_factory, tmp_path):
     kb = kb_factory(corpus)
     ingest(kb, corpus)

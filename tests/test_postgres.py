@@ -387,6 +387,7 @@ def test_a_database_at_an_older_schema_is_upgraded_keeping_its_rows(postgres_url
         conn.execute("DROP TABLE lexicon")
         conn.execute("DROP TABLE search_clicks")
         conn.execute("DROP TABLE search_log")
+        conn.execute("DROP TABLE document_changes")
         conn.execute("DELETE FROM schema_migrations WHERE name != 'm001_initial'")
     store = PostgresStore(postgres_url)
     try:

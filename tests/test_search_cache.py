@@ -84,3 +84,30 @@ def test_a_cached_result_is_replaced_after_a_save_here(corpus, kb_factory):
     assert searcher.cached(request) is None
     assert searcher.search(request).hits[0].doc_id == "kiruna"
 
+
+
+def test_a_patched_kind_is_derived_from_its_last_value_and_the_documents_changed_since():
+    kb = Counter()
+    log = {1: frozenset({"b"}), 2: frozenset({"c"})}
+
+    def changes(since):
+        if any(g not in log for g in range(since + 1, kb.generation + 1)):
+            return None
+        return frozenset().union(*(log[g] for g in range(since + 1, kb.generation + 1)))
+
+    cache = GenerationCache(lambda: kb.generation, changes=changes)
+    patches = []
+
+    def patch(old, changed):
+        patches.append(changed)
+        return old | changed
+
+    assert cache.lookup("rows", None, lambda: frozenset({"a"}), patch) == {"a"}
+    kb.generation = 2                                  # two changes, no lookup in between
+    assert cache.lookup("rows", None, lambda: frozenset({"recomputed"}), patch) == {"a", "b", "c"}
+    assert patches == [{"b", "c"}]
+    kb.generation = 3                                  # a change whose documents are not known
+    assert cache.lookup("rows", None, lambda: frozenset({"recomputed"}), patch) == {"recomputed"}
+    assert cache.lookup("plain", None, lambda: "x") == "x"
+    kb.generation, log[4] = 4, frozenset({"d"})
+    assert cache.lookup("plain", None, lambda: "y") == "y"     # no patch given: recomputed

@@ -411,6 +411,18 @@ def test_the_vocabulary_is_replaced_whole(store):
     assert store.vocabulary() == {"öar": 2}
 
 
+def test_the_vocabulary_is_adjusted_word_by_word(store):
+    store.replace_vocabulary(Counter({"älv": 3, "å": 1, "öar": 2}))
+    generation = store.change_generation()
+    store.adjust_vocabulary(Counter({"älv": -1, "å": -1, "öar": 0, "ny": 2, "borta": -4}))
+    assert store.vocabulary() == {"älv": 2, "öar": 2, "ny": 2}
+    assert store.change_generation() > generation
+    store.adjust_vocabulary(Counter({"älv": -5}))
+    assert store.vocabulary() == {"öar": 2, "ny": 2}
+    assert store.vocabulary_counts(["ny", "älv", "öar", "ny"]) == {"ny": 2, "öar": 2}
+    assert store.vocabulary_counts([]) == {}
+
+
 def test_the_lexicon_is_kept_apart_from_the_vocabulary(store):
     store.replace_vocabulary(Counter({"älv": 3, "å": 1}))
     store.replace_lexicon({"älv", "öar"})

@@ -61,6 +61,28 @@ class ChunkTable:
             return np.full(len(chunk_ids), -1, np.int64)
         return np.where(ids[at] == chunk_ids, docs[at], -1)
 
+    def patched(self, changed, chunks_now: dict[str, list[int]]) -> "ChunkTable":
+        """A new table with the chunks of the `changed` documents replaced by `chunks_now`
+        (document -> its chunk ids now; a document absent has none): vectorised, O(n) in numpy
+        only. This table is left as it is (searches of the older generation may read it)."""
+        table = ChunkTable.__new__(ChunkTable)
+        table.doc_ids, table.index = list(self.doc_ids), dict(self.index)
+        rows = [self.index[d] for d in changed if d in self.index]
+        keep = ~np.isin(self.doc_of, np.asarray(rows, np.int32)) if rows else slice(None)
+        new_ids, new_rows = [], []
+        for doc_id, chunk_ids in chunks_now.items():
+            if not chunk_ids:
+                continue
+            if doc_id not in table.index:     # the list of ids need not stay sorted
+                table.index[doc_id] = len(table.doc_ids)
+                table.doc_ids.append(doc_id)
+            new_ids.extend(chunk_ids)
+            new_rows.extend([table.index[doc_id]] * len(chunk_ids))
+        table.chunk_ids = np.concatenate([self.chunk_ids[keep], np.asarray(new_ids, np.int64)])
+        table.doc_of = np.concatenate([self.doc_of[keep], np.asarray(new_rows, np.int32)])
+        table._sorted = None
+        return table
+
     def chunks_of(self, doc_ids) -> np.ndarray:
         wanted = np.zeros(len(self.doc_ids), bool)
         rows = [self.index[d] for d in doc_ids if d in self.index]
@@ -94,6 +116,13 @@ class DocumentSummaries:
     def __init__(self, vectors: dict[str, np.ndarray]):
         self.vectors = vectors
 
+    def patched(self, changed, vectors_now: dict[str, np.ndarray]) -> "DocumentSummaries":
+        vectors = dict(self.vectors)
+        for doc_id in changed:
+            vectors.pop(doc_id, None)
+        vectors.update(vectors_now)
+        return DocumentSummaries(vectors)
+
     def cosines(self, query: np.ndarray, doc_ids) -> Scores:
         return {d: float(self.vectors[d] @ query) for d in doc_ids if d in self.vectors}
 
@@ -125,6 +154,13 @@ class DocumentMeans:
             if len(self._means) > self._size:
                 self._means.popitem(last=False)
         return mean
+
+    def without(self, changed) -> "DocumentMeans":
+        """A copy that has forgotten the means of the `changed` documents."""
+        copy = DocumentMeans(self._vectors_of, self._size)
+        with self._lock:
+            copy._means = OrderedDict((d, m) for d, m in self._means.items() if d not in changed)
+        return copy
 
     def cosines(self, query: np.ndarray, doc_ids) -> Scores:
         means = {d: self._mean(d) for d in doc_ids}

@@ -51,6 +51,27 @@ class Vocabulary:
         for word in counts:
             self.by_length.setdefault(len(word), []).append(word)
 
+    def patched(self, words, counts_now: dict[str, int]) -> "Vocabulary":
+        """A new vocabulary with the counts of `words` as `counts_now` gives them (a word absent
+        from it is gone); this one is left as it is (older searches may read it)."""
+        new = Vocabulary.__new__(Vocabulary)
+        new.counts, new.by_length = dict(self.counts), dict(self.by_length)
+        gone = {w for w in words if w not in counts_now and w in self.counts}
+        added = [w for w in counts_now if w not in self.counts]
+        for word in gone:
+            del new.counts[word]
+        new.counts.update(counts_now)
+        for length in {len(w) for w in gone}:
+            new.by_length[length] = [w for w in self.by_length[length] if w not in gone]
+        for word in added:
+            length = len(word)
+            if new.by_length.get(length) is self.by_length.get(length):
+                new.by_length[length] = list(self.by_length.get(length, ()))
+            new.by_length[length].append(word)
+        for length in [n for n, ws in new.by_length.items() if not ws]:
+            del new.by_length[length]
+        return new
+
 
 def synonym_table(expansion_phrases: Iterable[tuple[str, list[str]]], analyzer: SwedishAnalyzer) -> SynonymTable:
     """The theme vocabulary's phrases as stems. Phrases are matched on the stems of the typed words

@@ -54,6 +54,12 @@ ENGLISH_LEXICAL_FACTOR = 0.1  # lexical evidence kept for an English query (name
 # Each holds up to one entry per document or chunk passing the filter, so few are kept: at 1M
 # chunks a broad filter's entry is ~10 MB.
 FILTER_CACHE_SIZE = 32
+# After a change of at most this many documents, the lookups are patched from the previous
+# generation's (GenerationCache); a larger one recomputes them.
+PATCH_MAX_DOCUMENTS = 2000
+PATCH_MAX_WORDS = 50_000
+FACET_COLUMNS = ("id", "organisation", "organisation_type", "county", "kind", "year", "themes", "published",
+                 "updated_at")   # what store.document_facet_rows gives (storage/_sql.FACET_ROWS)
 
 # Kinds of values in the generation cache
 (RESULTS, CHUNK_DOCS, CHUNK_TABLE, VOCABULARY, SYNONYMS, DOCUMENT_COUNT, DOCUMENT_ROWS, DOCUMENT_THEMES,
@@ -74,7 +80,11 @@ class Searcher:
         # knowledge base; query vectors depend only on the text.
         self._cache = GenerationCache(lambda: kb.generation, {
             RESULTS: kb.settings.result_cache_size, ALLOWED: FILTER_CACHE_SIZE, ALLOWED_CHUNKS: FILTER_CACHE_SIZE,
-            BROWSE: FILTER_CACHE_SIZE})
+            BROWSE: FILTER_CACHE_SIZE}, changes=self._changes_since)
+        # The vocabulary (typo correction) is patched from the words a save changed.
+        self._words_cache = GenerationCache(lambda: kb.generation, changes=self._words_since)
+        # The current rows of changed documents, read once per patch round (generation)
+        self._changed_rows: tuple | None = None
 
     # -- the facade ------------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
@@ -188,12 +198,19 @@ class Searcher:
     def _organisation_terms(self) -> frozenset[str]:
         """The analysed terms of every public document's organisation ("Luleå kommun": a place, not a topic)."""
         analyzer = self.kb.analyzer
-        return self._cache.lookup(ORGANISATION_TERMS, None, lambda: frozenset(
-            t for row in self._document_rows().values() for t in analyzer.index_terms(row["organisation"] or "")))
+
+        def terms(rows) -> frozenset[str]:   # each organisation analysed once, however many documents it has
+            return frozenset(t for name in {row["organisation"] or "" for row in rows} for t in analyzer.index_terms(name))
+
+        def patch(old: frozenset[str], changed: frozenset) -> frozenset[str]:
+            # an organisation whose last document went stays in: a few words fewer to expand with
+            rows = self._document_rows()
+            return old | terms(rows[d] for d in changed if d in rows)
+        return self._cache.lookup(ORGANISATION_TERMS, None, lambda: terms(self._document_rows().values()), patch)
 
     def _generic(self) -> frozenset[str]:
         """The stems of the generic words (kunskap/data/generic_sv.txt)."""
-        return self._cache.lookup(GENERIC, None, lambda: generic_stems(self.kb.analyzer))
+        return self._cache.lookup(GENERIC, None, lambda: generic_stems(self.kb.analyzer), lambda old, changed: old)
 
     # -- the pipeline ----------------------------------------------------------------------
     def _search(self, request: SearchRequest) -> SearchResult:
@@ -268,7 +285,14 @@ class Searcher:
                 rows = self._document_rows()
                 ids = [d for d in ids if rows[d]["organisation"] != exclude_organisation]
             return frozenset(ids)
-        return self._cache.lookup(ALLOWED, key, compute)
+
+        def patch(old: frozenset, changed: frozenset) -> frozenset:
+            if filters.active():     # the filter's SQL decides (kept for FILTER_CACHE_SIZE filters)
+                return compute()
+            rows = self._document_rows()    # every public document, patched itself
+            now = {d for d in changed if d in rows and rows[d]["organisation"] != exclude_organisation}
+            return (old - changed) | now
+        return self._cache.lookup(ALLOWED, key, compute, patch)
 
     def _allowed_chunks(self, filters: Filters, allowed: frozenset[str]):
         """The chunk ids FAISS may return, or None when nothing is excluded (no selector needed)."""
@@ -286,34 +310,75 @@ class Searcher:
         return self._cache.lookup(BROWSE, filters.key(), compute)
 
     # -- lookups, kept until the knowledge base changes -----------------------------------
+    # Each is patched from the previous generation's after a change of a few documents (the
+    # documents a live save changed are known here and, through the vector journal, in other
+    # processes): O(change) reads instead of every document's and chunk's row per save.
+    def _changes_since(self, generation: int) -> frozenset | None:
+        changed = self.kb.changed_documents(generation)
+        return changed if changed is not None and len(changed) <= PATCH_MAX_DOCUMENTS else None
+
+    def _now(self, changed: frozenset) -> tuple[dict[str, dict], dict[str, list[int]]]:
+        """The stored rows and chunk ids of the `changed` documents (those deleted absent), read
+        once per set of changes."""
+        key = (self.kb.generation, changed)
+        cached = self._changed_rows
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
+        store = self.kb.store
+        with store.snapshot():
+            rows = store.get_documents(sorted(changed))
+            chunks = {d: store.chunk_ids_for_documents([d]).tolist() for d in rows}
+        self._changed_rows = (key, rows, chunks)
+        return rows, chunks
+
     def _chunk_docs(self) -> dict[int, str]:
-        return self._cache.lookup(CHUNK_DOCS, None, self.kb.store.chunk_doc_map)
+        def patch(old: dict[int, str], changed: frozenset) -> dict[int, str]:
+            new = {c: d for c, d in old.items() if d not in changed}
+            for doc_id, chunk_ids in self._now(changed)[1].items():
+                new.update(dict.fromkeys(chunk_ids, doc_id))
+            return new
+        return self._cache.lookup(CHUNK_DOCS, None, self.kb.store.chunk_doc_map, patch)
 
     def _chunk_table(self) -> ChunkTable:
-        return self._cache.lookup(CHUNK_TABLE, None, lambda: ChunkTable(self._chunk_docs()))
+        return self._cache.lookup(CHUNK_TABLE, None, lambda: ChunkTable(self._chunk_docs()),
+                                  lambda old, changed: old.patched(changed, self._now(changed)[1]))
 
     def _document_means(self) -> DocumentMeans:
         def vectors_of(doc_id: str):
             return self.kb.store.chunk_vectors(self.kb.embedder.model_id, self.kb.embedder.dimension, doc_id)[1]
-        return self._cache.lookup(DOCUMENT_MEANS, None, lambda: DocumentMeans(vectors_of))
+        return self._cache.lookup(DOCUMENT_MEANS, None, lambda: DocumentMeans(vectors_of),
+                                  lambda old, changed: old.without(changed))
 
     def _document_summaries(self) -> DocumentSummaries:
         """The cached vectors of each document's title + summary (embedded by bench/ablation.py)."""
+        def vectors_of(documents: dict[str, dict]) -> dict:
+            texts = {d: summary_text(row) for d, row in documents.items()}
+            hashes = {d: text_hash(t) for d, t in texts.items() if t}
+            cached = self.kb.store.cached_vectors(self.kb.embedder.model_id, sorted(set(hashes.values())),
+                                                  self.kb.embedder.dimension)
+            return {d: cached[h] for d, h in hashes.items() if h in cached}
+
         def compute():
             store = self.kb.store
-            texts = {d: summary_text(row) for d, row in store.get_documents(sorted(store.document_states())).items()}
-            hashes = {d: text_hash(t) for d, t in texts.items() if t}
-            cached = store.cached_vectors(self.kb.embedder.model_id, sorted(set(hashes.values())),
-                                          self.kb.embedder.dimension)
-            return DocumentSummaries({d: cached[h] for d, h in hashes.items() if h in cached})
-        return self._cache.lookup(SUMMARIES, None, compute)
+            return DocumentSummaries(vectors_of(store.get_documents(sorted(store.document_states()))))
+        return self._cache.lookup(SUMMARIES, None, compute,
+                                  lambda old, changed: old.patched(changed, vectors_of(self._now(changed)[0])))
+
+    def _words_since(self, generation: int) -> frozenset | None:
+        changed = self.kb.changed_words(generation)
+        return changed if changed is not None and len(changed) <= PATCH_MAX_WORDS else None
 
     def _vocabulary(self) -> Vocabulary:
-        return self._cache.lookup(VOCABULARY, None, lambda: Vocabulary(self.kb.store.vocabulary()))
+        return self._words_cache.lookup(
+            VOCABULARY, None, lambda: Vocabulary(self.kb.store.vocabulary()),
+            lambda old, words: old.patched(words, self.kb.store.vocabulary_counts(sorted(words))))
 
     def _synonyms(self) -> SynonymTable:
+        # From the theme table and the analyzer: a change of documents leaves it as it is (a new
+        # analyzer comes with a full ingest or another process's whole index: no patch then).
         return self._cache.lookup(SYNONYMS, None,
-                                  lambda: synonym_table(self.kb.themes.expansion_phrases(), self.kb.analyzer))
+                                  lambda: synonym_table(self.kb.themes.expansion_phrases(), self.kb.analyzer),
+                                  lambda old, changed: old)
 
     def facet_rows(self, filters: Filters) -> list[dict]:
         """The facet rows (with their dates) of the public documents passing `filters`."""
@@ -327,10 +392,25 @@ class Searcher:
     def _document_rows(self) -> dict[str, dict]:
         """Public document -> its facet columns (themes decoded): facets of a search are counted
         over the rows of its hits."""
+        def patch(old: dict[str, dict], changed: frozenset) -> dict[str, dict]:
+            new = dict(old)
+            for doc_id in changed:
+                new.pop(doc_id, None)
+            for doc_id, row in self._now(changed)[0].items():
+                if row["status"] == PUBLIC:
+                    new[doc_id] = {k: row[k] for k in FACET_COLUMNS}
+            return new
         return self._cache.lookup(DOCUMENT_ROWS, None, lambda: {
-            row["id"]: row for row in self.kb.store.document_facet_rows(Filters(), public_only=True)})
+            row["id"]: row for row in self.kb.store.document_facet_rows(Filters(), public_only=True)}, patch)
 
     def _document_themes(self) -> dict[str, frozenset[str]]:
         """Public document -> its theme tags."""
+        def patch(old: dict[str, frozenset[str]], changed: frozenset) -> dict[str, frozenset[str]]:
+            new, rows = dict(old), self._document_rows()
+            for doc_id in changed:
+                new.pop(doc_id, None)
+                if doc_id in rows:
+                    new[doc_id] = frozenset(rows[doc_id]["themes"])
+            return new
         return self._cache.lookup(DOCUMENT_THEMES, None, lambda: {
-            d: frozenset(row["themes"]) for d, row in self._document_rows().items()})
+            d: frozenset(row["themes"]) for d, row in self._document_rows().items()}, patch)

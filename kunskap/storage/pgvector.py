@@ -95,6 +95,10 @@ class PgVectorIndex:
         """The same table: a writer's changes are private to its transaction until it commits."""
         return self
 
+    def changes(self) -> "PgVectorIndex":
+        """The same table, as `clone`: a live save's changes are its transaction's."""
+        return self
+
     def reconstruct(self, chunk_id: int) -> np.ndarray:
         row = self.store._one("SELECT embedding FROM chunk_vectors WHERE chunk_id = %s", [int(chunk_id)])
         if row is None:
@@ -309,6 +313,42 @@ class PgVectorHome:
             self.store.touch()
         vectors.ensure_ann_index()
         return self.manifest()
+
+    # -- which documents live saves changed (for other servers' lookups) ------------------------
+    CHANGES_KEPT = 20_000      # generations of rows kept (a save raises the generation a few times)
+
+    def record_changes(self, since_generation: int, doc_ids, words=()) -> None:
+        """Inside a live save's transaction, last: the documents (and vocabulary words) it
+        changed from the change generation `since_generation` (read under the writer lock before
+        it began) to now."""
+        with self.store.transaction(), self.store._conn() as conn:
+            until = conn.execute("SELECT generation FROM store_state WHERE id = 1").fetchone()[0]
+            if until == since_generation:
+                return
+            conn.execute("INSERT INTO document_changes (to_generation, from_generation, doc_ids, words) "
+                         "VALUES (%s, %s, %s, %s)", [until, since_generation, sorted(set(doc_ids)), sorted(set(words))])
+            conn.execute("DELETE FROM document_changes WHERE to_generation < %s", [until - self.CHANGES_KEPT])
+
+    def changed_documents(self, loaded: str | None, manifest: Manifest) -> tuple[set[str], set[str]] | None:
+        """(The documents, the vocabulary words) changed from the manifest version `loaded` to
+        `manifest`, when every generation between was a recorded live save (else None: something
+        else changed, e.g. a full ingest or a new lexicon, and the caller starts afresh)."""
+        if not loaded or not loaded.startswith("generation:") or not manifest.version.startswith("generation:"):
+            return None
+        since, until = int(loaded.split(":", 1)[1]), int(manifest.version.split(":", 1)[1])
+        if until < since:
+            return None
+        rows = self.store._all("SELECT from_generation, to_generation, doc_ids, words FROM document_changes "
+                               "WHERE to_generation > %s AND to_generation <= %s ORDER BY to_generation",
+                               [since, until])
+        cursor, documents, words = since, set(), set()
+        for start, end, doc_ids, changed_words in rows:
+            if start != cursor:
+                return None
+            cursor = end
+            documents.update(doc_ids)
+            words.update(changed_words)
+        return (documents, words) if cursor == until else None
 
     def stamp(self) -> tuple:
         """Changes when anything searchable changed, on any server; no I/O once the watcher runs."""

@@ -517,8 +517,27 @@ class PostgresStore:
                     copy.write_row((word, count))
             self._changed(conn)
 
+    def adjust_vocabulary(self, delta: Counter) -> None:
+        """As SQLite's: the counts of the words in `delta` moved by it, those at zero dropped."""
+        changes = [(w, int(c)) for w, c in delta.items() if c]
+        if not changes:
+            return
+        words, counts = [w for w, _ in changes], [c for _, c in changes]
+        with self.transaction(), self._conn() as conn:
+            conn.execute("INSERT INTO vocabulary (word, count) SELECT * FROM unnest(%s::text[], %s::int[]) "
+                         "ON CONFLICT (word) DO UPDATE SET count = vocabulary.count + excluded.count",
+                         [words, counts])
+            conn.execute("DELETE FROM vocabulary WHERE word = ANY(%s) AND count <= 0", [words])
+            self._changed(conn)
+
     def vocabulary(self) -> dict[str, int]:
         return dict(self._all("SELECT word, count FROM vocabulary"))
+
+    def vocabulary_counts(self, words: Sequence[str]) -> dict[str, int]:
+        """The counts of these words (those not in the vocabulary left out)."""
+        if not words:
+            return {}
+        return dict(self._all("SELECT word, count FROM vocabulary WHERE word = ANY(%s)", [list(set(words))]))
 
     def replace_lexicon(self, words: Iterable[str]) -> None:
         """The decompounding lexicon the lexical rows are derived with (changed by full ingests

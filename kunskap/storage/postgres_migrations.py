@@ -187,6 +187,21 @@ def m004_lexical_impacts(conn) -> None:
                  "lexical_tokens = (SELECT coalesce(sum(length), 0) FROM lexical_rows) WHERE id = 1")
 
 
+@migration
+def m005_document_changes(conn) -> None:
+    """Which documents and vocabulary words each live save changed, by the change generations it
+    spanned: another server that sees the generation move patches its searcher's lookups from
+    them instead of rebuilding them (PgVectorHome.changed_documents). (m004 is the lexical
+    tables'.)"""
+    conn.execute("""
+        CREATE TABLE document_changes (
+            to_generation bigint PRIMARY KEY,
+            from_generation bigint NOT NULL,
+            doc_ids text[] NOT NULL,
+            words text[] NOT NULL
+        )""")
+
+
 def ensure_vector_extension(conn, shown_url: str) -> None:
     """pgvector must be installed in the database; try to, and say what to do if we may not."""
     import psycopg

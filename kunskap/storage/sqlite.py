@@ -411,8 +411,32 @@ class SQLiteStore:
             self.db.conn.executemany("INSERT INTO vocabulary (word, count) VALUES (?, ?)", counts.items())
             self._bump_generation()
 
+    def adjust_vocabulary(self, delta: Counter) -> None:
+        """Move the counts of the words in `delta` by it (a word at zero or below is dropped):
+        what a live save changes, in O(its words) where replace_vocabulary rewrote every word."""
+        changes = [(w, int(c)) for w, c in delta.items() if c]
+        if not changes:
+            return
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT INTO vocabulary (word, count) VALUES (?, ?) "
+                "ON CONFLICT (word) DO UPDATE SET count = count + excluded.count", changes)
+            self.db.conn.executemany("DELETE FROM vocabulary WHERE word = ? AND count <= 0",
+                                     [(w,) for w, _ in changes])
+            self._bump_generation()
+
     def vocabulary(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT word, count FROM vocabulary").fetchall())
+
+    def vocabulary_counts(self, words: Sequence[str]) -> dict[str, int]:
+        """The counts of these words (those not in the vocabulary left out)."""
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(words))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            found.update(self.db.execute(
+                f"SELECT word, count FROM vocabulary WHERE word IN ({','.join('?' * len(part))})", part).fetchall())
+        return found
 
     def replace_lexicon(self, words: Iterable[str]) -> None:
         """The decompounding lexicon the FTS rows are derived with (changed by full ingests only)."""
