@@ -69,6 +69,18 @@ class Manifest:
         return f"{self.index_sha256}+{self.journal_bytes}:{self.journal_sha256}"
 
 
+def _checked(ids, vectors: np.ndarray, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids as int64 and vectors as contiguous float32 of the index's dimension (ValueError if not);
+    no ids: two empty arrays."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) == 0:
+        return ids, np.empty((0, dimension), np.float32)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.shape != (len(ids), dimension):
+        raise ValueError(f"vectors of shape {vectors.shape}, expected ({len(ids)}, {dimension})")
+    return ids, vectors
+
+
 def ids_hash(ids) -> str:
     return hashlib.sha256(np.sort(np.asarray(ids, dtype=np.int64)).tobytes()).hexdigest()
 
@@ -213,12 +225,7 @@ class VectorChanges:
         self.words: set[str] | None = set()
 
     def add(self, ids, vectors: np.ndarray) -> None:
-        ids = np.asarray(ids, dtype=np.int64)
-        if len(ids) == 0:
-            return
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.shape != (len(ids), self.dimension):
-            raise ValueError(f"vectors of shape {vectors.shape}, expected ({len(ids)}, {self.dimension})")
+        ids, vectors = _checked(ids, vectors, self.dimension)
         for chunk_id, vector in zip(ids.tolist(), vectors):
             self.added[chunk_id] = vector.copy()
 
@@ -393,12 +400,9 @@ class VectorIndex:
                 self._index = self._ivf_of(ids, matrix)
 
     def add(self, ids, vectors: np.ndarray) -> None:
-        ids = np.asarray(ids, dtype=np.int64)
+        ids, vectors = _checked(ids, vectors, self.dimension)
         if len(ids) == 0:
             return
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.shape != (len(ids), self.dimension):
-            raise ValueError(f"vectors of shape {vectors.shape}, expected ({len(ids)}, {self.dimension})")
         _use_faiss_threads()
         with self._lock.write():
             if self.kind == FLAT and self.count + len(ids) >= self.exact_below:
