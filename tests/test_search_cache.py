@@ -111,3 +111,24 @@ def test_a_patched_kind_is_derived_from_its_last_value_and_the_documents_changed
     assert cache.lookup("plain", None, lambda: "x") == "x"
     kb.generation, log[4] = 4, frozenset({"d"})
     assert cache.lookup("plain", None, lambda: "y") == "y"     # no patch given: recomputed
+
+
+def test_a_patched_chunk_table_finds_each_chunks_document_as_a_fresh_one_does():
+    """The chunk -> document lookup of lexical search, kept sorted through patches (documents
+    changed, added and removed) instead of sorted anew per generation."""
+    import numpy as np
+
+    from kunskap.search.dense import ChunkTable
+
+    before = {1: "a", 2: "a", 5: "b", 7: "c", 9: "c"}
+    table = ChunkTable(before)
+    probe = np.arange(0, 15, dtype=np.int64)
+    table.documents_of(probe)                      # sorted view built, then carried by the patch
+    after = {1: "a", 2: "a", 11: "b", 12: "b", 3: "d", 14: "d"}          # b changed, c removed, d new
+    patched = table.patched({"b", "c", "d"}, {"b": [11, 12], "c": [], "d": [3, 14]})
+    fresh = ChunkTable(after)
+    assert patched._sorted is not None
+    found = [patched.doc_ids[i] if i >= 0 else None for i in patched.documents_of(probe).tolist()]
+    expected = [fresh.doc_ids[i] if i >= 0 else None for i in fresh.documents_of(probe).tolist()]
+    assert found == expected == [None, "a", "a", "d", None, None, None, None, None, None, None, "b", "b", None, "d"]
+    assert [table.doc_ids[i] for i in table.documents_of(np.array([5, 7])).tolist()] == ["b", "c"]   # the old one as it was

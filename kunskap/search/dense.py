@@ -81,6 +81,13 @@ class ChunkTable:
         table.chunk_ids = np.concatenate([self.chunk_ids[keep], np.asarray(new_ids, np.int64)])
         table.doc_of = np.concatenate([self.doc_of[keep], np.asarray(new_rows, np.int32)])
         table._sorted = None
+        if self._sorted is not None:   # kept sorted by merging the new ids in: no sort of them all
+            ids, docs = self._sorted
+            kept = ~np.isin(docs, np.asarray(rows, np.int32)) if rows else slice(None)
+            added, added_rows = np.asarray(new_ids, np.int64), np.asarray(new_rows, np.int32)
+            order = np.argsort(added, kind="stable")
+            at = np.searchsorted(ids[kept], added[order])
+            table._sorted = (np.insert(ids[kept], at, added[order]), np.insert(docs[kept], at, added_rows[order]))
         return table
 
     def chunks_of(self, doc_ids) -> np.ndarray:
