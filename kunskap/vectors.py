@@ -261,17 +261,10 @@ def parse_journal(data: bytes, dimension: int):
     """The records of a journal's bytes: (removed ids, added ids, added vectors, document ids,
     changed words or None).
     ValueError for anything that is not a whole record of this dimension."""
-    offset, records = 0, []
-    while offset < len(data):
-        if len(data) - offset < _RECORD_HEAD.size:
-            raise ValueError("a record cut short")
-        magic, n_removed, n_added, dim, n_names = _RECORD_HEAD.unpack_from(data, offset)
-        if magic != JOURNAL_MAGIC or dim != dimension:
-            raise ValueError("not a journal record of this index")
-        offset += _RECORD_HEAD.size
-        end = offset + 8 * n_removed + 8 * n_added + 4 * n_added * dim + n_names
-        if end > len(data):
-            raise ValueError("a record cut short")
+    records = []
+    for start, end in _record_spans(data, dimension):   # every head and length checked first
+        _, n_removed, n_added, dim, n_names = _RECORD_HEAD.unpack_from(data, start)
+        offset = start + _RECORD_HEAD.size
         removed = np.frombuffer(data, np.int64, n_removed, offset)
         offset += 8 * n_removed
         added = np.frombuffer(data, np.int64, n_added, offset)
@@ -282,7 +275,6 @@ def parse_journal(data: bytes, dimension: int):
             names = json.loads(data[offset:end].decode())
         except ValueError:
             raise ValueError("a record's names are damaged") from None
-        offset = end
         words = names.get("words")
         records.append((removed, added, matrix, set(names.get("documents") or ()),
                         None if words is None else set(words)))
