@@ -226,6 +226,25 @@ def staff_app(corpus: Path, kb_factory, password: str):
     return create_app(kb.settings, knowledge_base=kb), kb, token
 
 
+STAFF_PASSWORD = "ett-langt-losenord"
+
+
+@pytest.fixture
+def app_kb(corpus, kb_factory):
+    """The staff app over the ingested corpus (`staff_app` with STAFF_PASSWORD): (app, knowledge
+    base, token). A module with an app of its own defines its own `app_kb`/`client`."""
+    return staff_app(corpus, kb_factory, STAFF_PASSWORD)
+
+
+@pytest.fixture
+def client(app_kb):
+    """A TestClient of `app_kb`'s app (its lifespan run)."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app_kb[0]) as c:
+        yield c
+
+
 def corpus_with(corpus: Path, kb_factory, extra: dict):
     """`corpus` with the cases of `extra` ({file name: (title, organisation, body, metadata)})
     written into it, ingested into a new knowledge base."""

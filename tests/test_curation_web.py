@@ -17,21 +17,12 @@ from kunskap.ingest import ingest
 from kunskap.search import SearchRequest, Searcher
 from kunskap.web.app import create_app
 
-from .conftest import staff_app
+from .conftest import STAFF_PASSWORD
 from .files import make_pptx
 
-PASSWORD = "ett-langt-losenord"
+PASSWORD = STAFF_PASSWORD
 
 
-@pytest.fixture
-def app_kb(corpus, kb_factory):
-    return staff_app(corpus, kb_factory, PASSWORD)
-
-
-@pytest.fixture
-def client(app_kb):
-    with TestClient(app_kb[0]) as c:
-        yield c
 
 
 def csrf_of(html: str) -> str:

@@ -192,7 +192,7 @@ def test_a_row_like_an_earlier_row_of_the_same_batch_is_not_imported(curator):
 # -- through the web ---------------------------------------------------------------------------
 from bs4 import BeautifulSoup  # noqa: E402
 
-from .test_curation_web import app_kb, client, csrf_of, login  # noqa: E402,F401  (fixtures)
+from .test_curation_web import csrf_of, login  # noqa: E402
 
 
 def test_import_pages_preview_change_mapping_and_import(client, app_kb):  # noqa: F811

@@ -34,9 +34,9 @@ from kunskap.insights import (
 from kunskap.search import Filters
 from kunskap.web.app import create_app
 
-from .conftest import staff_app
+from .conftest import STAFF_PASSWORD
 
-PASSWORD = "ett-langt-losenord"
+PASSWORD = STAFF_PASSWORD
 
 
 # -- what is recorded, as plain values --------------------------------------------------------
@@ -70,15 +70,6 @@ def test_csv_cells_cannot_start_a_formula():
 
 
 # -- the app -----------------------------------------------------------------------------------
-@pytest.fixture
-def app_kb(corpus, kb_factory):
-    return staff_app(corpus, kb_factory, PASSWORD)
-
-
-@pytest.fixture
-def client(app_kb):
-    with TestClient(app_kb[0]) as c:
-        yield c
 
 
 def login(client) -> None:

@@ -14,7 +14,7 @@ from kunskap.ingest import ingest
 
 from .files import make_pdf
 from .intake_server import serve
-from .test_curation_web import app_kb, client, csrf_of, login  # noqa: F401  (fixtures)
+from .test_curation_web import csrf_of, login
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from kunskap.curation import Curator
 from kunskap.ingest import ingest
 
-from .test_curation_web import app_kb, client, csrf_of, login  # noqa: F401  (fixtures)
+from .test_curation_web import csrf_of, login
 
 CYCLING = ("Fler cyklar till jobbet", "Nya cykelbanor och cykelparkering",
            "## Bakgrund\nKommunen byggde cykelvägar, cykelstråk och säkra cykelparkeringar vid stationen. "

@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import math
 import re
-import unicodedata
 from collections import Counter
 from contextlib import AbstractContextManager
 from dataclasses import dataclass

@@ -45,13 +45,6 @@ if TYPE_CHECKING:   # a value object of the search package; imported for the ann
 __all__ = ["JSON_COLUMNS", "PUBLIC", "ChunkRow", "SQLiteStore"]
 
 
-def _tokens(text: str) -> list[str]:
-    """`lexical_tokens`, quicker for the usual analysed text (lower-case words of letters and
-    numbers): what a search that counts a few terms in many rows reads them with."""
-    words = text.lower().split()
-    return words if all(map(str.isalnum, words)) else lexical_tokens(text)
-
-
 def _placeholders(values) -> str:
     return ",".join("?" * len(values))
 
@@ -489,7 +482,7 @@ class SQLiteStore:
                 part = ids[start : start + 500]
                 for chunk_id, title, body in self.db.execute(
                         f"SELECT rowid, title, body FROM chunks_fts WHERE rowid IN ({_placeholders(part)})", part):
-                    title_tokens, body_tokens = _tokens(title or ""), _tokens(body or "")
+                    title_tokens, body_tokens = lexical_tokens(title or ""), lexical_tokens(body or "")
                     length = len(title_tokens) + len(body_tokens)
                     for token, postings in found.items():
                         title_tf, body_tf = title_tokens.count(token), body_tokens.count(token)
